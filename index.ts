@@ -1,0 +1,27 @@
+// The Pulumi program: one hardened coturn region from this stack's config (README: "Config reference").
+import * as pulumi from "@pulumi/pulumi";
+import { TurnServer } from "./src/components/turnServer";
+import { loadStackConfig } from "./src/config/pulumiConfig";
+
+const config = loadStackConfig();
+const awsProfile = new pulumi.Config("aws").get("profile");
+const server = new TurnServer(config.stack, {
+  config,
+  project: pulumi.getProject(),
+  ...(awsProfile === undefined ? {} : { awsProfile }),
+});
+
+/** Static public IP of the TURN server. */
+export const publicIp = server.publicIp;
+/** DNS name clients connect to. */
+export const domain = config.domain;
+/** The A record to create (by hand until DNS automation is configured). */
+export const dnsRecord = server.dnsRecord;
+/** Every turn:/turns: URL the server answers. */
+export const urls = server.urls;
+/** iceServers for browsers, without credentials: apps add the username/credential they mint. */
+export const iceServers = server.iceServers;
+/** EC2 instance id. */
+export const instanceId = server.instanceId;
+/** Image the VM booted from; a newer official image shows up in `pulumi preview` as a VM replacement. */
+export const imageName = server.imageName;

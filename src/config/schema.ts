@@ -1,0 +1,250 @@
+/**
+ * The stack configuration schema: one entry per `coturn:<key>`, with its type, default and description.
+ *
+ * Each key is validated on its own (so one bad key never hides another), then the cross-key rules in
+ * `validate.ts` run over the keys that parsed. README's config reference is generated from these definitions.
+ */
+import { isIPv4 } from "node:net";
+import { z } from "zod";
+
+/** The Pulumi project name, and so the config namespace: `pulumi config set coturn:domain …`. */
+export const CONFIG_NAMESPACE = "coturn";
+
+/** Clouds the config type knows; only those in `SUPPORTED_CLOUDS` can be deployed today. */
+export const CLOUDS = ["aws", "gcp", "digitalocean"] as const;
+/** Clouds with an implementation in this version. */
+export const SUPPORTED_CLOUDS: readonly Cloud[] = ["aws"];
+/** A cloud provider a region stack can run on. */
+export type Cloud = (typeof CLOUDS)[number];
+
+/** Listener names: `udp`/`tcp` on 3478, `tls`/`dtls` on 5349, `tls-443` (TURN over TLS on 443). */
+export const LISTENERS = ["udp", "tcp", "tls", "dtls", "tls-443"] as const;
+/** One TURN listener a stack can turn on. */
+export type Listener = (typeof LISTENERS)[number];
+
+/** Official images the VM can boot from (looked up at deploy time, never hard-coded). */
+export const IMAGES = ["debian-12", "ubuntu-24.04"] as const;
+/** A VM image choice. */
+export type ImageChoice = (typeof IMAGES)[number];
+
+/** How the TLS certificate for `turns:` reaches the VM. */
+export const TLS_MODES = ["self-signed", "provided"] as const;
+/** A TLS certificate mode. */
+export type TlsMode = (typeof TLS_MODES)[number];
+
+/** Fixed listener ports; the relay range may not overlap them. */
+export const LISTENER_PORTS = { plain: 3478, tls: 5349, tls443: 443 } as const;
+
+/** The smallest secret we accept: HMAC-SHA1 keys shorter than this are guessable offline from one credential. */
+export const MIN_SECRET_LENGTH = 32;
+
+const SECRET_CHARS = /^[A-Za-z0-9+/=_.~-]+$/;
+
+/** One auth secret: long enough, and only characters that survive a `key=value` line in turnserver.conf. */
+const authSecret = z
+  .string()
+  .min(MIN_SECRET_LENGTH, {
+    error: (issue) =>
+      `is ${String(issue.input).length} characters; it needs at least ${MIN_SECRET_LENGTH}. ` +
+      `Generate one with: openssl rand -base64 48`,
+  })
+  .regex(SECRET_CHARS, {
+    error:
+      "may only contain letters, digits and + / = _ . ~ - (coturn reads the value up to the first space). " +
+      "Generate one with: openssl rand -base64 48",
+  });
+
+/** A whole number that also accepts its text form ("12"), as `pulumi config set --path` may store it. */
+const wholeNumber = () => z.preprocess((v) => (typeof v === "string" && /^\d+$/.test(v) ? Number(v) : v), z.int());
+/** A boolean that also accepts "true"/"false". */
+const flag = () => z.preprocess((v) => (v === "true" ? true : v === "false" ? false : v), z.boolean());
+
+const AWS_REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/;
+const AWS_INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9-]+$/;
+const FQDN_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
+
+/** True for a lowercase fully qualified domain name with at least two labels and an alphabetic top-level label. */
+export function isFqdn(name: string): boolean {
+  if (name.length > 253 || name.endsWith(".")) return false;
+  const labels = name.split(".");
+  return labels.length >= 2 && labels.every((l) => FQDN_LABEL.test(l)) && /^[a-z]{2,63}$/.test(labels.at(-1) ?? "");
+}
+
+/** Parses `a.b.c.d/n` (IPv4 only); returns the problem, or undefined when it is a valid network address. */
+export function ipv4CidrProblem(cidr: string): string | undefined {
+  const match = /^([0-9.]+)\/(\d{1,2})$/.exec(cidr);
+  if (!match || !isIPv4(match[1]) || Number(match[2]) > 32) {
+    return `is not an IPv4 CIDR. Write it as address/prefix, e.g. "203.0.113.7/32" for one address`;
+  }
+  const prefix = Number(match[2]);
+  const octets = match[1].split(".").map(Number);
+  const address = octets.reduce((acc, o) => acc * 256 + o, 0);
+  const size = 2 ** (32 - prefix);
+  const network = address - (address % size);
+  if (network !== address) {
+    const asDotted = [24, 16, 8, 0].map((s) => Math.floor(network / 2 ** s) % 256).join(".");
+    return `has host bits set. Write the network "${asDotted}/${prefix}", or "${match[1]}/32" for that one address`;
+  }
+  return undefined;
+}
+
+/** Parses `min-max`; returns the two ports or a problem description. */
+export function parsePortRange(text: string): { min: number; max: number } | string {
+  const match = /^(\d{1,5})-(\d{1,5})$/.exec(text);
+  if (!match) return `is not a port range. Write it as "min-max", e.g. "49152-65535"`;
+  const min = Number(match[1]);
+  const max = Number(match[2]);
+  if (min > max) return `is reversed. Write the lower port first: "${max}-${min}"`;
+  if (min === max) return `is empty (one port relays one allocation). Use a range such as "49152-65535"`;
+  if (min < 1024 || max > 65535) {
+    return `is outside 1024-65535 (ports below 1024 are privileged, above 65535 do not exist). Use e.g. "49152-65535"`;
+  }
+  return { min, max };
+}
+
+const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/;
+const PEM_KEY = /^-----BEGIN (EC |RSA )?PRIVATE KEY-----[\s\S]+-----END (EC |RSA )?PRIVATE KEY-----\s*$/;
+const SSH_PUBLIC_KEY =
+  /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\n]*)?$/;
+
+/**
+ * One schema per config key. Keys are validated one by one; `stackConfigSchema` below joins them for types and docs.
+ */
+export const configKeySchemas = {
+  cloud: z.enum(CLOUDS).describe("Cloud provider of this region stack. Today: `aws`."),
+  region: z
+    .string()
+    .regex(AWS_REGION, { error: 'is not an AWS region name. Use one such as "eu-central-1" or "us-east-1"' })
+    .describe("Cloud region the TURN server runs in, e.g. `eu-central-1`."),
+  availabilityZone: z
+    .string()
+    .optional()
+    .describe(
+      "Zone inside the region. Default: the first zone (by name) that offers `instanceType`, looked up at deploy time.",
+    ),
+  domain: z
+    .string()
+    .refine(isFqdn, {
+      error:
+        'is not a fully qualified domain name. Use the lowercase DNS name clients will connect to, e.g. "turn.example.com"',
+    })
+    .describe("DNS name the server answers as (`turn:`/`turns:` URLs, TLS certificate name)."),
+  realm: z
+    .string()
+    .regex(/^[A-Za-z0-9.-]{1,253}$/, { error: "may only contain letters, digits, dots and hyphens, e.g. example.com" })
+    .optional()
+    .describe("TURN realm. Default: the `domain`."),
+  instanceType: z
+    .string()
+    .regex(AWS_INSTANCE_TYPE, { error: 'is not an EC2 instance type. Use one such as "t4g.small" or "c7gn.medium"' })
+    .default("t4g.small")
+    .describe(
+      "VM size. Graviton (`…g.`) types boot the arm64 image. `t4g.small` (2 vCPU, 2 GiB) relays a few hundred calls.",
+    ),
+  image: z.enum(IMAGES).default("debian-12").describe("Official OS image, looked up at deploy time."),
+  relayPorts: z
+    .string()
+    .default("49152-65535")
+    .describe("UDP port range for relayed media (`min-max`, within 1024-65535). One allocation uses one port."),
+  listeners: z
+    .array(z.enum(LISTENERS))
+    .min(1, { error: 'is empty; a server needs at least one listener, e.g. ["udp", "tcp", "tls"]' })
+    .default(["udp", "tcp", "tls", "dtls"])
+    .describe(
+      "Listeners to open: `udp`/`tcp` on 3478, `tls`/`dtls` on 5349, `tls-443` (TURN over TLS on 443 for clients behind strict firewalls; needs `tls`).",
+    ),
+  authSecret: authSecret.describe(
+    "Required secret. Shared secret that apps mint TURN REST credentials with (`pulumi config set --secret`, 32+ characters).",
+  ),
+  previousAuthSecrets: z
+    .array(authSecret)
+    .max(5, { error: "holds more than 5 secrets. Drop the oldest ones once their credentials have expired" })
+    .default([])
+    .describe("Secrets still accepted during a rotation (set with `--secret`). Credentials minted with any of them work."),
+  tlsMode: z
+    .enum(TLS_MODES)
+    .default("self-signed")
+    .describe(
+      "`self-signed`: generated on first boot (test stacks; browsers reject it for `turns:`). `provided`: `tlsCertificate` + `tlsPrivateKey`.",
+    ),
+  tlsCertificate: z
+    .string()
+    .regex(PEM_CERT, { error: "is not a PEM certificate chain. Set it from your fullchain.pem file" })
+    .optional()
+    .describe("PEM certificate chain (leaf first) for `tlsMode: provided`."),
+  tlsPrivateKey: z
+    .string()
+    .regex(PEM_KEY, { error: "is not a PEM private key. Set it from your privkey.pem file, with --secret" })
+    .optional()
+    .describe("PEM private key for `tlsMode: provided` (set with `--secret`)."),
+  quotas: z
+    .strictObject({
+      allocationsPerUser: wholeNumber()
+        .pipe(z.int().min(1).max(1000))
+        .default(12)
+        .describe("Concurrent allocations per credential (coturn `user-quota`); a browser uses up to 3 per call."),
+      totalAllocations: wholeNumber()
+        .pipe(z.int().min(0))
+        .default(0)
+        .describe("Concurrent allocations on the server (coturn `total-quota`); 0 = limited only by the relay range."),
+      bytesPerSecondPerAllocation: wholeNumber()
+        .pipe(z.int().min(0))
+        .default(2_500_000)
+        .describe("Bandwidth cap per allocation and direction in bytes/s (coturn `max-bps`); 0 = none. Default 20 Mbit/s."),
+      totalBytesPerSecond: wholeNumber()
+        .pipe(z.int().min(0))
+        .default(0)
+        .describe("Bandwidth cap for the whole server in bytes/s (coturn `bps-capacity`); 0 = none."),
+    })
+    .prefault({})
+    .describe("Allocation and bandwidth quotas."),
+  ssh: z
+    .strictObject({
+      allowedCidrs: z
+        .array(z.string())
+        .default([])
+        .describe("IPv4 CIDRs that may reach port 22. Empty (the default) = SSH closed."),
+      publicKeys: z
+        .array(z.string().regex(SSH_PUBLIC_KEY, { error: 'is not an OpenSSH public key ("ssh-ed25519 AAAA… comment")' }))
+        .default([])
+        .describe("OpenSSH public keys for the image's default user; required when SSH is open."),
+      allowAnySource: flag()
+        .default(false)
+        .describe("Must be `true` to allow `0.0.0.0/0` in `allowedCidrs` (SSH from the whole internet)."),
+    })
+    .prefault({})
+    .describe("SSH access, off by default."),
+  tags: z
+    .record(
+      z.string().min(1).max(128).regex(/^(?!aws:)/i, { error: 'starts with "aws:", which AWS reserves' }),
+      z.string().max(256),
+    )
+    .default({})
+    .describe("Extra tags on every cloud resource (the stack name and project are always added)."),
+  ephemeral: z
+    .boolean()
+    .default(false)
+    .describe("Marks a throw-away test stack: its static IP is not protected from `pulumi destroy`."),
+} as const;
+
+/** Every known key, as a strict object: the source of the TypeScript type and of README's config reference. */
+export const stackConfigSchema = z.strictObject(configKeySchemas);
+
+/** The config keys, without namespace. */
+export type ConfigKey = keyof typeof configKeySchemas;
+
+/** Keys whose value must be stored encrypted (`pulumi config set --secret`). */
+export const SECRET_KEYS: readonly ConfigKey[] = ["authSecret", "previousAuthSecrets", "tlsPrivateKey"];
+
+/** Parsed config before defaults that depend on other keys are applied. */
+export type ParsedConfigKeys = z.output<typeof stackConfigSchema>;
+
+/** Whether a key holds a JSON/YAML structure rather than a scalar (Pulumi passes those as JSON text). */
+export function isStructuredKey(key: ConfigKey): boolean {
+  return ["listeners", "previousAuthSecrets", "quotas", "ssh", "tags"].includes(key);
+}
+
+/** Scalar keys that Pulumi passes as text but that hold booleans. */
+export function isBooleanKey(key: ConfigKey): boolean {
+  return key === "ephemeral";
+}

@@ -1,0 +1,411 @@
+/**
+ * Turns raw stack config (Pulumi's key -> text map) into a `StackConfig`, or one error that lists every problem with
+ * the key, the bad value and the fix.
+ */
+import { X509Certificate, createPrivateKey } from "node:crypto";
+import type { z } from "zod";
+import {
+  CONFIG_NAMESPACE,
+  LISTENER_PORTS,
+  SECRET_KEYS,
+  SUPPORTED_CLOUDS,
+  configKeySchemas,
+  ipv4CidrProblem,
+  isBooleanKey,
+  isStructuredKey,
+  parsePortRange,
+  type ConfigKey,
+  type ParsedConfigKeys,
+} from "./schema";
+import type { StackConfig, TlsSource } from "./stackConfig";
+
+/** Raw config as Pulumi hands it to a program: `namespace:key` -> text, JSON text for lists and objects. */
+export interface RawStackConfig {
+  /** Pulumi stack name. */
+  readonly stack: string;
+  /** Every config value of the stack, all namespaces. */
+  readonly values: Readonly<Record<string, string>>;
+  /** Keys whose value is stored encrypted. */
+  readonly secretKeys: ReadonlySet<string>;
+  /** Encrypted keys whose plaintext is not available here: checks of their content are skipped. */
+  readonly opaqueKeys?: ReadonlySet<string>;
+}
+
+/** One thing wrong with the config. */
+export interface ConfigProblem {
+  /** Full key, e.g. `coturn:relayPorts` or `coturn:quotas.allocationsPerUser`. */
+  readonly key: string;
+  /** The offending value as shown to the user (secrets are never shown), or undefined when the key is unset. */
+  readonly shownValue: string | undefined;
+  /** What is wrong and how to fix it. */
+  readonly message: string;
+}
+
+/** Thrown when stack config is invalid; its message lists every problem, one per line. */
+export class StackConfigError extends Error {
+  /** The individual problems, in key order. */
+  readonly problems: readonly ConfigProblem[];
+
+  /** Builds the error and its message from the problems found in stack `stack`. */
+  constructor(stack: string, problems: readonly ConfigProblem[]) {
+    const lines = problems.map((p) => `  - ${formatProblem(p)}`);
+    super(
+      `Stack config of "${stack}" is invalid (${problems.length} problem${problems.length === 1 ? "" : "s"}); ` +
+        `nothing was created or changed:\n${lines.join("\n")}`,
+    );
+    this.name = "StackConfigError";
+    this.problems = problems;
+  }
+}
+
+/** Formats one problem as `key = value: message`. */
+export function formatProblem(p: ConfigProblem): string {
+  return p.shownValue === undefined ? `${p.key}: ${p.message}` : `${p.key} = ${p.shownValue}: ${p.message}`;
+}
+
+const fullKey = (key: string): string => `${CONFIG_NAMESPACE}:${key}`;
+
+const SET_EXAMPLES: Partial<Record<ConfigKey, string>> = {
+  cloud: "pulumi config set coturn:cloud aws",
+  region: "pulumi config set coturn:region eu-central-1",
+  domain: "pulumi config set coturn:domain turn.example.com",
+  authSecret: 'pulumi config set --secret coturn:authSecret "$(openssl rand -base64 48)"',
+};
+
+/** Shows a value for an error message without ever revealing a secret. */
+function showValue(key: ConfigKey, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (SECRET_KEYS.includes(key)) {
+    return typeof value === "string" ? `(secret, ${value.length} characters)` : "(secret)";
+  }
+  return JSON.stringify(value);
+}
+
+/** Decodes Pulumi's text form of one key into the JSON value its schema expects. */
+function decode(key: ConfigKey, text: string): { value: unknown } | { problem: string } {
+  if (isStructuredKey(key)) {
+    try {
+      return { value: JSON.parse(text) };
+    } catch {
+      const isList = ["listeners", "previousAuthSecrets"].includes(key);
+      return {
+        problem: isList
+          ? `is not a list. Write a YAML list in the stack file, or set items with: pulumi config set --path '${fullKey(key)}[0]' <value>`
+          : `is not an object. Write a YAML mapping in the stack file, or set fields with: pulumi config set --path '${fullKey(key)}.<field>' <value>`,
+      };
+    }
+  }
+  if (isBooleanKey(key)) {
+    if (text === "true" || text === "false") return { value: text === "true" };
+    return { problem: 'is not a boolean. Use true or false' };
+  }
+  return { value: text };
+}
+
+function pathSuffix(path: readonly PropertyKey[]): string {
+  return path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("");
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let node = root;
+  for (const p of path) {
+    if (node === null || typeof node !== "object") return undefined;
+    node = (node as Record<PropertyKey, unknown>)[p];
+  }
+  return node;
+}
+
+function closestKnown(name: string, known: readonly string[]): string | undefined {
+  const distance = (a: string, b: string): number => {
+    const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+    for (let i = 1; i <= a.length; i++) {
+      let previous = row[0];
+      row[0] = i;
+      for (let j = 1; j <= b.length; j++) {
+        const current = row[j];
+        row[j] = Math.min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+        previous = current;
+      }
+    }
+    return row[b.length];
+  };
+  const ranked = known
+    .map((k) => ({ k, d: distance(name.toLowerCase(), k.toLowerCase()) }))
+    .sort((x, y) => x.d - y.d);
+  return ranked[0] && ranked[0].d <= Math.max(2, Math.floor(name.length / 3)) ? ranked[0].k : undefined;
+}
+
+/** Translates one zod issue into a problem that says what to do. */
+function problemFromIssue(key: ConfigKey, input: unknown, issue: z.core.$ZodIssue): ConfigProblem {
+  const at = valueAt(input, issue.path);
+  const where = fullKey(key) + pathSuffix(issue.path);
+  const shown = showValue(key, at);
+  switch (issue.code) {
+    case "invalid_type": {
+      if (at === undefined && issue.path.length === 0) {
+        const example = SET_EXAMPLES[key];
+        return { key: where, shownValue: undefined, message: `is required but not set. Set it: ${example ?? ""}`.trim() };
+      }
+      if (typeof at === "number" && issue.expected === "int") {
+        return { key: where, shownValue: shown, message: "must be a whole number" };
+      }
+      const got = Array.isArray(at) ? "a list" : at === null ? "null" : `a ${typeof at}`;
+      return { key: where, shownValue: shown, message: `must be ${describeExpected(issue.expected)}, not ${got}` };
+    }
+    case "invalid_value":
+      return {
+        key: where,
+        shownValue: shown,
+        message: `is not one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`,
+      };
+    case "unrecognized_keys": {
+      const knownFields = fieldNames(key);
+      return {
+        key: where,
+        shownValue: undefined,
+        message: issue.keys
+          .map((k) => {
+            const suggestion = closestKnown(k, knownFields);
+            return `has unknown field "${k}"${suggestion ? ` (did you mean "${suggestion}"?)` : ""}; known fields: ${knownFields.join(", ")}`;
+          })
+          .join("; "),
+      };
+    }
+    case "too_small":
+      return {
+        key: where,
+        shownValue: shown,
+        message: issue.origin === "number" ? `must be at least ${String(issue.minimum)}` : issue.message,
+      };
+    case "too_big":
+      return {
+        key: where,
+        shownValue: shown,
+        message: issue.origin === "number" ? `must be at most ${String(issue.maximum)}` : issue.message,
+      };
+    default:
+      return { key: where, shownValue: shown, message: issue.message };
+  }
+}
+
+function describeExpected(expected: string): string {
+  const names: Record<string, string> = {
+    string: "a string",
+    number: "a number",
+    int: "a whole number",
+    boolean: "true or false",
+    array: "a list",
+    object: "a mapping of fields",
+    record: "a mapping of names to values",
+  };
+  return names[expected] ?? expected;
+}
+
+/** Field names of an object-valued key (`quotas`, `ssh`), read from its schema. */
+function fieldNames(key: ConfigKey): string[] {
+  const schema = configKeySchemas[key] as unknown as { def: { innerType?: { shape?: object } } };
+  return Object.keys(schema.def.innerType?.shape ?? {});
+}
+
+/** Validates raw config and returns the typed config, or throws `StackConfigError` listing every problem. */
+export function validateStackConfig(raw: RawStackConfig): StackConfig {
+  const problems: ConfigProblem[] = [];
+  const knownKeys = Object.keys(configKeySchemas) as ConfigKey[];
+  const prefix = `${CONFIG_NAMESPACE}:`;
+
+  for (const name of Object.keys(raw.values).sort()) {
+    if (!name.startsWith(prefix)) continue;
+    const bare = name.slice(prefix.length);
+    if (!(knownKeys as string[]).includes(bare)) {
+      const suggestion = closestKnown(bare, knownKeys);
+      problems.push({
+        key: name,
+        shownValue: undefined,
+        message:
+          `is not a known key${suggestion ? ` (did you mean ${fullKey(suggestion)}?)` : ""}. ` +
+          `Remove it with: pulumi config rm ${name}`,
+      });
+    }
+  }
+
+  const parsed: Partial<Record<ConfigKey, unknown>> = {};
+  for (const key of knownKeys) {
+    const name = fullKey(key);
+    const text = raw.values[name];
+    const opaque = raw.opaqueKeys?.has(name) ?? false;
+    if (text !== undefined && SECRET_KEYS.includes(key) && !raw.secretKeys.has(name)) {
+      problems.push({
+        key: name,
+        shownValue: "(not shown)",
+        message: `is stored in plain text. Set it again encrypted: pulumi config set --secret ${name} <value>`,
+      });
+    }
+    let input: unknown;
+    if (text !== undefined) {
+      const decoded = decode(key, text);
+      if ("problem" in decoded) {
+        problems.push({ key: name, shownValue: showValue(key, text), message: decoded.problem });
+        continue;
+      }
+      input = decoded.value;
+    }
+    const schema = configKeySchemas[key] as z.ZodType;
+    const result = schema.safeParse(input);
+    if (result.success) {
+      parsed[key] = result.data;
+    } else if (opaque) {
+      // Content checks need the plaintext; presence is all that can be known here.
+      parsed[key] = input;
+    } else {
+      problems.push(...result.error.issues.map((issue) => problemFromIssue(key, input, issue)));
+    }
+  }
+
+  problems.push(...crossKeyProblems(parsed as Partial<ParsedConfigKeys>, raw));
+  if (problems.length > 0) throw new StackConfigError(raw.stack, problems);
+
+  return assemble(raw.stack, parsed as ParsedConfigKeys);
+}
+
+/** Rules that involve more than one key; each runs only when the keys it needs parsed. */
+function crossKeyProblems(c: Partial<ParsedConfigKeys>, raw: RawStackConfig): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const add = (key: string, value: unknown, message: string): void => {
+    problems.push({ key: fullKey(key), shownValue: value === undefined ? undefined : JSON.stringify(value), message });
+  };
+
+  if (c.cloud && !SUPPORTED_CLOUDS.includes(c.cloud)) {
+    add("cloud", c.cloud, `is not supported yet; supported: ${SUPPORTED_CLOUDS.join(", ")}`);
+  }
+  if (c.region && c.availabilityZone !== undefined && !new RegExp(`^${c.region}[a-z]$`).test(c.availabilityZone)) {
+    add("availabilityZone", c.availabilityZone, `is not a zone of region ${c.region}. Use e.g. "${c.region}a", or unset it`);
+  }
+
+  if (c.relayPorts !== undefined) {
+    const range = parsePortRange(c.relayPorts);
+    if (typeof range === "string") {
+      add("relayPorts", c.relayPorts, range);
+    } else if (c.listeners) {
+      const used = [
+        ...(c.listeners.some((l) => l === "udp" || l === "tcp") ? [LISTENER_PORTS.plain] : []),
+        ...(c.listeners.some((l) => l === "tls" || l === "dtls" || l === "tls-443") ? [LISTENER_PORTS.tls] : []),
+      ];
+      for (const port of used) {
+        if (port >= range.min && port <= range.max) {
+          add("relayPorts", c.relayPorts, `overlaps listener port ${port}. Use a range above it, e.g. "49152-65535"`);
+        }
+      }
+    }
+  }
+
+  if (c.listeners) {
+    const seen = new Set<string>();
+    for (const l of c.listeners) {
+      if (seen.has(l)) add("listeners", c.listeners, `lists "${l}" twice. List each listener once`);
+      seen.add(l);
+    }
+    if (seen.has("tls-443") && !seen.has("tls")) {
+      add("listeners", c.listeners, `has "tls-443" without "tls": port 443 is forwarded to the TLS listener. Add "tls"`);
+    }
+  }
+
+  if (c.authSecret !== undefined && c.previousAuthSecrets) {
+    const all = [c.authSecret, ...c.previousAuthSecrets];
+    if (new Set(all).size !== all.length) {
+      problems.push({
+        key: fullKey("previousAuthSecrets"),
+        shownValue: "(secret)",
+        message: "repeats a secret (or holds the active coturn:authSecret). List each secret once",
+      });
+    }
+  }
+
+  const opaque = (key: string): boolean => raw.opaqueKeys?.has(fullKey(key)) ?? false;
+  if (c.tlsMode === "provided") {
+    if (c.tlsCertificate === undefined) {
+      add("tlsCertificate", undefined, 'is required with tlsMode "provided". Set it: pulumi config set coturn:tlsCertificate -- "$(cat fullchain.pem)"');
+    }
+    if (c.tlsPrivateKey === undefined) {
+      add("tlsPrivateKey", undefined, 'is required with tlsMode "provided". Set it: pulumi config set --secret coturn:tlsPrivateKey -- "$(cat privkey.pem)"');
+    }
+    if (c.tlsCertificate !== undefined && c.tlsPrivateKey !== undefined && c.domain && !opaque("tlsPrivateKey")) {
+      problems.push(...certificateProblems(c.tlsCertificate, c.tlsPrivateKey, c.domain));
+    }
+  } else if (c.tlsMode === "self-signed" && (c.tlsCertificate !== undefined || c.tlsPrivateKey !== undefined)) {
+    add("tlsMode", c.tlsMode, 'is "self-signed" but tlsCertificate/tlsPrivateKey are set. Set tlsMode to "provided", or remove them');
+  }
+
+  if (c.ssh) {
+    for (const [i, cidr] of c.ssh.allowedCidrs.entries()) {
+      const problem = ipv4CidrProblem(cidr);
+      if (problem) add(`ssh.allowedCidrs[${i}]`, cidr, problem);
+      else if (cidr.endsWith("/0") && !c.ssh.allowAnySource) {
+        add(
+          `ssh.allowedCidrs[${i}]`,
+          cidr,
+          "opens SSH to the whole internet. Use your own address (e.g. \"203.0.113.7/32\"), or set coturn:ssh.allowAnySource to true if you really mean it",
+        );
+      }
+    }
+    if (c.ssh.allowedCidrs.length > 0 && c.ssh.publicKeys.length === 0) {
+      add("ssh.publicKeys", [], "is empty while SSH is open. Add your key: pulumi config set --path 'coturn:ssh.publicKeys[0]' \"$(cat ~/.ssh/id_ed25519.pub)\"");
+    }
+  }
+  return problems;
+}
+
+/** Checks a provided certificate: parses, is current, names the domain, and matches the private key. */
+function certificateProblems(chain: string, key: string, domain: string): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const add = (k: string, message: string): void => {
+    problems.push({ key: fullKey(k), shownValue: k === "tlsPrivateKey" ? "(secret)" : "(PEM)", message });
+  };
+  let leaf: X509Certificate;
+  try {
+    leaf = new X509Certificate(chain);
+  } catch (error) {
+    add("tlsCertificate", `does not parse as an X.509 certificate (${(error as Error).message}). Set it from fullchain.pem`);
+    return problems;
+  }
+  if (new Date(leaf.validTo).getTime() < Date.now()) {
+    add("tlsCertificate", `expired on ${leaf.validTo}. Renew it and set the new chain`);
+  }
+  if (leaf.checkHost(domain) === undefined) {
+    add("tlsCertificate", `does not cover coturn:domain "${domain}" (it names ${leaf.subjectAltName ?? leaf.subject}). Use a certificate for ${domain}`);
+  }
+  try {
+    if (!leaf.checkPrivateKey(createPrivateKey(key))) {
+      add("tlsPrivateKey", "does not belong to the leaf certificate of coturn:tlsCertificate. Set the key that was issued with it");
+    }
+  } catch (error) {
+    add("tlsPrivateKey", `does not parse as a private key (${(error as Error).message}). Set it from privkey.pem`);
+  }
+  return problems;
+}
+
+function assemble(stack: string, c: ParsedConfigKeys): StackConfig {
+  const range = parsePortRange(c.relayPorts);
+  if (typeof range === "string") throw new Error(`unreachable: relayPorts was validated (${range})`);
+  const tls: TlsSource =
+    c.tlsMode === "provided"
+      ? { mode: "provided", certificateChain: c.tlsCertificate ?? "", privateKey: c.tlsPrivateKey ?? "" }
+      : { mode: "self-signed" };
+  return {
+    stack,
+    cloud: c.cloud,
+    region: c.region,
+    ...(c.availabilityZone === undefined ? {} : { availabilityZone: c.availabilityZone }),
+    domain: c.domain,
+    realm: c.realm ?? c.domain,
+    instanceType: c.instanceType,
+    image: c.image,
+    relayPorts: range,
+    listeners: new Set(c.listeners),
+    authSecrets: [c.authSecret, ...c.previousAuthSecrets],
+    tls,
+    quotas: c.quotas,
+    ssh: { allowedCidrs: c.ssh.allowedCidrs, publicKeys: c.ssh.publicKeys },
+    tags: c.tags,
+    ephemeral: c.ephemeral,
+  };
+}

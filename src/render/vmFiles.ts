@@ -1,0 +1,145 @@
+/**
+ * Renders every file that lands on a TURN server VM, from the validated stack config and the VM's addresses.
+ * Pure: no Pulumi or cloud SDK, so the exact output is testable and reviewable (`npm run render`).
+ */
+import { LISTENER_PORTS, type Listener } from "../config/schema";
+import type { StackConfig } from "../config/stackConfig";
+import { deniedPeers } from "./deniedPeers";
+import { readTemplate, renderTemplate } from "./templates";
+
+/** The addresses coturn binds and advertises. */
+export interface VmAddresses {
+  /** Static public IP clients reach (1:1 NAT onto `privateIp`). */
+  readonly publicIp: string;
+  /** Private address on the VM's interface, fixed before boot. */
+  readonly privateIp: string;
+}
+
+/** One file written onto the VM by cloud-init. */
+export interface VmFile {
+  /** Absolute path on the VM. */
+  readonly path: string;
+  /** Octal mode as written by cloud-init (the bootstrap script tightens group ownership afterwards). */
+  readonly mode: string;
+  /** Why the file is there, rendered as a comment in user-data. */
+  readonly purpose: string;
+  /** File content, ending in a newline. */
+  readonly content: string;
+}
+
+/** Everything rendered for one VM. */
+export interface RenderedVm {
+  /** coturn's configuration, also present in `files`. */
+  readonly turnserverConf: string;
+  /** The files cloud-init writes, in order. */
+  readonly files: readonly VmFile[];
+  /** The complete `#cloud-config` user-data. */
+  readonly userData: string;
+}
+
+/** Where coturn reads its certificate chain and key on the VM. */
+export const TLS_PATHS = {
+  certificate: "/etc/coturn/tls/fullchain.pem",
+  privateKey: "/etc/coturn/tls/privkey.pem",
+} as const;
+
+const TRANSPORT_OFF_OPTIONS: ReadonlyArray<{ listener: Listener; option: string }> = [
+  { listener: "udp", option: "no-udp" },
+  { listener: "tcp", option: "no-tcp" },
+  { listener: "tls", option: "no-tls" },
+  { listener: "dtls", option: "no-dtls" },
+];
+
+/** Renders turnserver.conf for a stack. */
+export function renderTurnserverConf(config: StackConfig, addresses: VmAddresses): string {
+  const [active, ...previous] = config.authSecrets;
+  return renderTemplate("turnserver.conf.hbs", {
+    stack: config.stack,
+    realm: config.realm,
+    domain: config.domain,
+    publicIp: addresses.publicIp,
+    privateIp: addresses.privateIp,
+    ports: LISTENER_PORTS,
+    tls443: config.listeners.has("tls-443"),
+    disabledTransports: TRANSPORT_OFF_OPTIONS.filter((t) => !config.listeners.has(t.listener)),
+    relayPorts: config.relayPorts,
+    authSecrets: [
+      { label: "Active secret: apps mint credentials with this one.", value: active },
+      ...previous.map((value, i) => ({ label: `Previous secret ${i + 1}, still accepted during a rotation.`, value })),
+    ],
+    quotas: config.quotas,
+    tlsPaths: TLS_PATHS,
+    deniedPeers,
+  });
+}
+
+/** Renders every VM file and the cloud-init user-data that writes them. */
+export function renderVm(config: StackConfig, addresses: VmAddresses): RenderedVm {
+  const context = { stack: config.stack, relayPorts: config.relayPorts, privateIp: addresses.privateIp, ports: LISTENER_PORTS };
+  const turnserverConf = renderTurnserverConf(config, addresses);
+  const tls443 = config.listeners.has("tls-443");
+  const files: VmFile[] = [
+    { path: "/etc/turnserver.conf", mode: "0640", purpose: "coturn configuration (holds the auth secrets)", content: turnserverConf },
+    {
+      path: "/etc/systemd/system/coturn.service.d/10-coturn-pulumi.conf",
+      mode: "0644",
+      purpose: "restart coturn on any exit, raise its file limit, reload TLS with SIGUSR2",
+      content: renderTemplate("coturn-override.conf.hbs", context),
+    },
+    {
+      path: "/etc/sysctl.d/60-coturn-relay.conf",
+      mode: "0644",
+      purpose: "socket buffers sized for a relay; relay ports reserved",
+      content: renderTemplate("sysctl-relay.conf.hbs", context),
+    },
+    {
+      path: "/etc/apt/apt.conf.d/20auto-upgrades",
+      mode: "0644",
+      purpose: "daily unattended security updates",
+      content: readTemplate("auto-upgrades.conf"),
+    },
+    ...(config.tls.mode === "provided"
+      ? [
+          { path: TLS_PATHS.certificate, mode: "0644", purpose: "TLS certificate chain from stack config", content: withNewline(config.tls.certificateChain) },
+          { path: TLS_PATHS.privateKey, mode: "0600", purpose: "TLS private key from stack config", content: withNewline(config.tls.privateKey) },
+        ]
+      : []),
+    ...(tls443
+      ? [
+          {
+            path: "/etc/coturn/nftables-tls443.conf",
+            mode: "0644",
+            purpose: "redirect TCP 443 to the TLS listener",
+            content: renderTemplate("nftables-tls443.conf.hbs", context),
+          },
+          {
+            path: "/etc/systemd/system/coturn-tls443.service",
+            mode: "0644",
+            purpose: "load the 443 redirect at every boot, before coturn",
+            content: readTemplate("coturn-tls443.service"),
+          },
+        ]
+      : []),
+    {
+      path: "/usr/local/sbin/coturn-bootstrap",
+      mode: "0755",
+      purpose: "first-boot script: permissions, checks, restart",
+      content: readTemplate("coturn-bootstrap.sh"),
+    },
+  ];
+  const packages = ["coturn", "openssl", "unattended-upgrades", ...(tls443 ? ["nftables"] : [])];
+  const userData = renderTemplate("cloud-init.yaml.hbs", {
+    stack: config.stack,
+    providedTls: config.tls.mode === "provided",
+    packages,
+    files,
+    sshPublicKeys: config.ssh.allowedCidrs.length > 0 ? config.ssh.publicKeys : [],
+    tlsMode: config.tls.mode,
+    domain: config.domain,
+  });
+  return { turnserverConf, files, userData };
+}
+
+function withNewline(text: string): string {
+  return text.endsWith("\n") ? text : `${text}\n`;
+}
