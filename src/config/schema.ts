@@ -55,7 +55,8 @@ const authSecret = z
   });
 
 /** A whole number that also accepts its text form ("12"), as `pulumi config set --path` may store it. */
-const wholeNumber = () => z.preprocess((v) => (typeof v === "string" && /^\d+$/.test(v) ? Number(v) : v), z.int());
+const wholeNumber = () =>
+  z.preprocess((v) => (typeof v === "string" && /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v), z.int());
 /** A boolean that also accepts "true"/"false". */
 const flag = () => z.preprocess((v) => (v === "true" ? true : v === "false" ? false : v), z.boolean());
 
@@ -210,7 +211,7 @@ export const configKeySchemas = {
         .describe("OpenSSH public keys for the image's default user; required when SSH is open."),
       allowAnySource: flag()
         .default(false)
-        .describe("Must be `true` to allow `0.0.0.0/0` in `allowedCidrs` (SSH from the whole internet)."),
+        .describe("Must be `true` to allow a source wider than /16 (e.g. `0.0.0.0/0`) in `allowedCidrs`."),
     })
     .prefault({})
     .describe("SSH access, off by default."),

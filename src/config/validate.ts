@@ -43,7 +43,7 @@ export interface ConfigProblem {
 
 /** Thrown when stack config is invalid; its message lists every problem, one per line. */
 export class StackConfigError extends Error {
-  /** The individual problems, in key order. */
+  /** The individual problems: unknown keys first, then each key's own checks, then rules across keys. */
   readonly problems: readonly ConfigProblem[];
 
   /** Builds the error and its message from the problems found in stack `stack`. */
@@ -62,6 +62,9 @@ export class StackConfigError extends Error {
 export function formatProblem(p: ConfigProblem): string {
   return p.shownValue === undefined ? `${p.key}: ${p.message}` : `${p.key} = ${p.shownValue}: ${p.message}`;
 }
+
+/** SSH sources wider than this prefix (more than 65,536 addresses) need `ssh.allowAnySource`. */
+const MIN_SSH_PREFIX = 16;
 
 const fullKey = (key: string): string => `${CONFIG_NAMESPACE}:${key}`;
 
@@ -149,7 +152,7 @@ function problemFromIssue(key: ConfigKey, input: unknown, issue: z.core.$ZodIssu
       if (typeof at === "number" && issue.expected === "int") {
         return { key: where, shownValue: shown, message: "must be a whole number" };
       }
-      const got = Array.isArray(at) ? "a list" : at === null ? "null" : `a ${typeof at}`;
+      const got = Array.isArray(at) ? "a list" : at === null ? "null" : typeof at === "object" ? "a mapping" : `a ${typeof at}`;
       return { key: where, shownValue: shown, message: `must be ${describeExpected(issue.expected)}, not ${got}` };
     }
     case "invalid_value":
@@ -183,6 +186,15 @@ function problemFromIssue(key: ConfigKey, input: unknown, issue: z.core.$ZodIssu
         shownValue: shown,
         message: issue.origin === "number" ? `must be at most ${String(issue.maximum)}` : issue.message,
       };
+    case "invalid_key": {
+      // A record key (a tag name) failed: show the name, and the schema's own message for it.
+      const name = String(issue.path.at(-1) ?? "");
+      return {
+        key: fullKey(key) + pathSuffix(issue.path.slice(0, -1)),
+        shownValue: JSON.stringify(name),
+        message: `has an invalid name: ${issue.issues[0]?.message ?? issue.message}`,
+      };
+    }
     default:
       return { key: where, shownValue: shown, message: issue.message };
   }
@@ -300,10 +312,12 @@ function crossKeyProblems(c: Partial<ParsedConfigKeys>, raw: RawStackConfig): Co
 
   if (c.listeners) {
     const seen = new Set<string>();
+    const repeated = new Set<string>();
     for (const l of c.listeners) {
-      if (seen.has(l)) add("listeners", c.listeners, `lists "${l}" twice. List each listener once`);
+      if (seen.has(l)) repeated.add(l);
       seen.add(l);
     }
+    for (const l of repeated) add("listeners", c.listeners, `lists "${l}" more than once. List each listener once`);
     if (seen.has("tls-443") && !seen.has("tls")) {
       add("listeners", c.listeners, `has "tls-443" without "tls": port 443 is forwarded to the TLS listener. Add "tls"`);
     }
@@ -322,28 +336,37 @@ function crossKeyProblems(c: Partial<ParsedConfigKeys>, raw: RawStackConfig): Co
 
   const opaque = (key: string): boolean => raw.opaqueKeys?.has(fullKey(key)) ?? false;
   if (c.tlsMode === "provided") {
-    if (c.tlsCertificate === undefined) {
+    if (raw.values[fullKey("tlsCertificate")] === undefined) {
       add("tlsCertificate", undefined, 'is required with tlsMode "provided". Set it: pulumi config set coturn:tlsCertificate -- "$(cat fullchain.pem)"');
     }
-    if (c.tlsPrivateKey === undefined) {
+    if (raw.values[fullKey("tlsPrivateKey")] === undefined) {
       add("tlsPrivateKey", undefined, 'is required with tlsMode "provided". Set it: pulumi config set --secret coturn:tlsPrivateKey -- "$(cat privkey.pem)"');
     }
     if (c.tlsCertificate !== undefined && c.tlsPrivateKey !== undefined && c.domain && !opaque("tlsPrivateKey")) {
       problems.push(...certificateProblems(c.tlsCertificate, c.tlsPrivateKey, c.domain));
     }
-  } else if (c.tlsMode === "self-signed" && (c.tlsCertificate !== undefined || c.tlsPrivateKey !== undefined)) {
-    add("tlsMode", c.tlsMode, 'is "self-signed" but tlsCertificate/tlsPrivateKey are set. Set tlsMode to "provided", or remove them');
+  } else if (c.tlsMode === "self-signed") {
+    for (const key of ["tlsCertificate", "tlsPrivateKey"]) {
+      if (raw.values[fullKey(key)] !== undefined) {
+        problems.push({
+          key: fullKey(key),
+          shownValue: undefined,
+          message: `is set, but coturn:tlsMode is "self-signed" (the default), which ignores it. Set coturn:tlsMode to "provided", or remove ${fullKey(key)}`,
+        });
+      }
+    }
   }
 
   if (c.ssh) {
     for (const [i, cidr] of c.ssh.allowedCidrs.entries()) {
       const problem = ipv4CidrProblem(cidr);
       if (problem) add(`ssh.allowedCidrs[${i}]`, cidr, problem);
-      else if (cidr.endsWith("/0") && !c.ssh.allowAnySource) {
+      else if (Number(cidr.split("/")[1]) < MIN_SSH_PREFIX && !c.ssh.allowAnySource) {
         add(
           `ssh.allowedCidrs[${i}]`,
           cidr,
-          "opens SSH to the whole internet. Use your own address (e.g. \"203.0.113.7/32\"), or set coturn:ssh.allowAnySource to true if you really mean it",
+          `opens SSH to ${cidr.endsWith("/0") ? "the whole internet" : `${2 ** (32 - Number(cidr.split("/")[1]))} addresses`}. ` +
+            'Use your own address (e.g. "203.0.113.7/32"), or set coturn:ssh.allowAnySource to true if you really mean it',
         );
       }
     }

@@ -1,0 +1,566 @@
+/**
+ * Table-driven tests of `validateStackConfig`: a valid base stack, then many small breakages of it, each with the
+ * exact list of problems a user would read. Secrets must never appear in any message.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { StackConfigError, formatProblem, validateStackConfig } from "../src/config/validate";
+
+const STACK = "test";
+
+/** 44 base64 characters, as `openssl rand -base64 32` prints. */
+const AUTH_SECRET = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0NTY3ODk=";
+/** A second valid secret, for rotations. */
+const PREVIOUS_SECRET = "cHJldmlvdXMtc2VjcmV0LXN0aWxsLWFjY2VwdGVkLTEyMw==";
+/** Too short (14 characters). */
+const SHORT_SECRET = "s3cr3tTooShort";
+/** Long enough, but with a space and "!" (43 characters). */
+const BAD_CHARS_SECRET = "correct horse battery staple!2024abcdefghij";
+/** Every secret text used below: none may ever appear in a message. */
+const ALL_SECRETS = [AUTH_SECRET, PREVIOUS_SECRET, SHORT_SECRET, BAD_CHARS_SECRET];
+
+const SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl me@laptop";
+const FAKE_PEM_CERT = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----";
+
+const BASE_VALUES: Readonly<Record<string, string>> = {
+  "coturn:cloud": "aws",
+  "coturn:region": "eu-central-1",
+  "coturn:domain": "turn.example.com",
+  "coturn:authSecret": AUTH_SECRET,
+};
+const BASE_SECRET_KEYS: readonly string[] = ["coturn:authSecret"];
+
+/** Base values with `changes` applied: a string sets or overrides a key, undefined deletes it. */
+function withChanges(changes: Readonly<Record<string, string | undefined>>): Record<string, string> {
+  const values: Record<string, string> = { ...BASE_VALUES };
+  for (const [key, value] of Object.entries(changes)) {
+    if (value === undefined) delete values[key];
+    else values[key] = value;
+  }
+  return values;
+}
+
+/** Validates and returns the thrown `StackConfigError`, or undefined when the config is valid. */
+function errorOf(values: Record<string, string>, secretKeys: readonly string[] = BASE_SECRET_KEYS): StackConfigError | undefined {
+  try {
+    validateStackConfig({ stack: STACK, values, secretKeys: new Set(secretKeys) });
+    return undefined;
+  } catch (error) {
+    if (error instanceof StackConfigError) return error;
+    throw error;
+  }
+}
+
+/** The formatted problems of a config, or [] when it is valid. */
+function problemsOf(values: Record<string, string>, secretKeys: readonly string[] = BASE_SECRET_KEYS): string[] {
+  return errorOf(values, secretKeys)?.problems.map(formatProblem) ?? [];
+}
+
+const json = (value: unknown): string => JSON.stringify(value);
+
+/** Recurring message tails, spelled out once. */
+const FQDN_MESSAGE =
+  'is not a fully qualified domain name. Use the lowercase DNS name clients will connect to, e.g. "turn.example.com"';
+const OUTSIDE_PORTS_MESSAGE =
+  'is outside 1024-65535 (ports below 1024 are privileged, above 65535 do not exist). Use e.g. "49152-65535"';
+const NOT_A_RANGE_MESSAGE = 'is not a port range. Write it as "min-max", e.g. "49152-65535"';
+const QUOTA_FIELDS = "allocationsPerUser, totalAllocations, bytesPerSecondPerAllocation, totalBytesPerSecond";
+
+interface BadCase {
+  readonly name: string;
+  /** Keys to set (string) or delete (undefined) relative to the base. */
+  readonly changes: Readonly<Record<string, string | undefined>>;
+  /** Full keys stored with --secret; default: only coturn:authSecret. */
+  readonly secretKeys?: readonly string[];
+  /** Exactly the formatted problems, in order. */
+  readonly expected: readonly string[];
+}
+
+const BAD_CASES: readonly BadCase[] = [
+  // Unknown keys.
+  {
+    name: "unknown key with a typo gets a did-you-mean",
+    changes: { "coturn:domian": "turn.example.com" },
+    expected: [
+      "coturn:domian: is not a known key (did you mean coturn:domain?). Remove it with: pulumi config rm coturn:domian",
+    ],
+  },
+  {
+    name: "unknown key far from every known key gets no suggestion",
+    changes: { "coturn:foobarbaz": "1" },
+    expected: ["coturn:foobarbaz: is not a known key. Remove it with: pulumi config rm coturn:foobarbaz"],
+  },
+
+  // Wrong types.
+  {
+    name: "boolean given as yes",
+    changes: { "coturn:ephemeral": "yes" },
+    expected: ['coturn:ephemeral = "yes": is not a boolean. Use true or false'],
+  },
+  {
+    name: "listeners given as plain text, not JSON",
+    changes: { "coturn:listeners": "udp,tcp" },
+    expected: [
+      `coturn:listeners = "udp,tcp": is not a list. Write a YAML list in the stack file, or set items with: pulumi config set --path 'coturn:listeners[0]' <value>`,
+    ],
+  },
+  {
+    name: "listeners given as an object",
+    changes: { "coturn:listeners": json({ udp: true }) },
+    expected: ['coturn:listeners = {"udp":true}: must be a list, not a object'],
+  },
+  {
+    name: "quota given as text",
+    changes: { "coturn:quotas": json({ allocationsPerUser: "x" }) },
+    expected: ['coturn:quotas.allocationsPerUser = "x": must be a number, not a string'],
+  },
+  {
+    name: "quota given as a fraction",
+    changes: { "coturn:quotas": json({ allocationsPerUser: 1.5 }) },
+    expected: ["coturn:quotas.allocationsPerUser = 1.5: must be a whole number"],
+  },
+  {
+    name: "quotas not JSON",
+    changes: { "coturn:quotas": "nope" },
+    expected: [
+      `coturn:quotas = "nope": is not an object. Write a YAML mapping in the stack file, or set fields with: pulumi config set --path 'coturn:quotas.<field>' <value>`,
+    ],
+  },
+
+  // Cloud, region, zone.
+  {
+    name: "unknown cloud",
+    changes: { "coturn:cloud": "azure" },
+    expected: ['coturn:cloud = "azure": is not one of "aws", "gcp", "digitalocean"'],
+  },
+  {
+    name: "known but unsupported cloud",
+    changes: { "coturn:cloud": "gcp" },
+    expected: ['coturn:cloud = "gcp": is not supported yet; supported: aws'],
+  },
+  {
+    name: "region that is not an AWS region name",
+    changes: { "coturn:region": "Frankfurt" },
+    expected: ['coturn:region = "Frankfurt": is not an AWS region name. Use one such as "eu-central-1" or "us-east-1"'],
+  },
+  {
+    name: "availability zone of another region",
+    changes: { "coturn:availabilityZone": "us-east-1a" },
+    expected: [
+      'coturn:availabilityZone = "us-east-1a": is not a zone of region eu-central-1. Use e.g. "eu-central-1a", or unset it',
+    ],
+  },
+
+  // Relay ports.
+  {
+    name: "relay range empty text",
+    changes: { "coturn:relayPorts": "" },
+    expected: [`coturn:relayPorts = "": ${NOT_A_RANGE_MESSAGE}`],
+  },
+  {
+    name: "relay range of one port",
+    changes: { "coturn:relayPorts": "50000-50000" },
+    expected: [
+      'coturn:relayPorts = "50000-50000": is empty (one port relays one allocation). Use a range such as "49152-65535"',
+    ],
+  },
+  {
+    name: "relay range reversed",
+    changes: { "coturn:relayPorts": "60000-50000" },
+    expected: ['coturn:relayPorts = "60000-50000": is reversed. Write the lower port first: "50000-60000"'],
+  },
+  {
+    name: "relay range below 1024",
+    changes: { "coturn:relayPorts": "80-2000" },
+    expected: [`coturn:relayPorts = "80-2000": ${OUTSIDE_PORTS_MESSAGE}`],
+  },
+  {
+    name: "relay range above 65535",
+    changes: { "coturn:relayPorts": "50000-70000" },
+    expected: [`coturn:relayPorts = "50000-70000": ${OUTSIDE_PORTS_MESSAGE}`],
+  },
+  {
+    name: "relay range that is not a range",
+    changes: { "coturn:relayPorts": "lots" },
+    expected: [`coturn:relayPorts = "lots": ${NOT_A_RANGE_MESSAGE}`],
+  },
+  {
+    name: "relay range overlapping the plain listener port 3478",
+    changes: { "coturn:relayPorts": "3000-4000" },
+    expected: ['coturn:relayPorts = "3000-4000": overlaps listener port 3478. Use a range above it, e.g. "49152-65535"'],
+  },
+  {
+    name: "relay range overlapping the TLS listener port 5349",
+    changes: { "coturn:relayPorts": "5000-6000" },
+    expected: ['coturn:relayPorts = "5000-6000": overlaps listener port 5349. Use a range above it, e.g. "49152-65535"'],
+  },
+
+  // Domain, realm, instance type.
+  {
+    name: "domain with a single label",
+    changes: { "coturn:domain": "turn" },
+    expected: [`coturn:domain = "turn": ${FQDN_MESSAGE}`],
+  },
+  {
+    name: "domain with a trailing dot",
+    changes: { "coturn:domain": "turn.example.com." },
+    expected: [`coturn:domain = "turn.example.com.": ${FQDN_MESSAGE}`],
+  },
+  {
+    name: "domain with an underscore",
+    changes: { "coturn:domain": "turn_1.example.com" },
+    expected: [`coturn:domain = "turn_1.example.com": ${FQDN_MESSAGE}`],
+  },
+  {
+    name: "domain in uppercase",
+    changes: { "coturn:domain": "TURN.example.com" },
+    expected: [`coturn:domain = "TURN.example.com": ${FQDN_MESSAGE}`],
+  },
+  {
+    name: "domain that is an IP address",
+    changes: { "coturn:domain": "192.0.2.1" },
+    expected: [`coturn:domain = "192.0.2.1": ${FQDN_MESSAGE}`],
+  },
+  {
+    name: "realm with a space",
+    changes: { "coturn:realm": "my realm" },
+    expected: ['coturn:realm = "my realm": may only contain letters, digits, dots and hyphens, e.g. example.com'],
+  },
+  {
+    name: "instance type without a family",
+    changes: { "coturn:instanceType": "large" },
+    expected: ['coturn:instanceType = "large": is not an EC2 instance type. Use one such as "t4g.small" or "c7gn.medium"'],
+  },
+
+  // Listeners.
+  {
+    name: "no listeners",
+    changes: { "coturn:listeners": "[]" },
+    expected: ['coturn:listeners = []: is empty; a server needs at least one listener, e.g. ["udp", "tcp", "tls"]'],
+  },
+  {
+    name: "unknown listener",
+    changes: { "coturn:listeners": json(["udp", "quic"]) },
+    expected: ['coturn:listeners[1] = "quic": is not one of "udp", "tcp", "tls", "dtls", "tls-443"'],
+  },
+  {
+    name: "duplicate listener",
+    changes: { "coturn:listeners": json(["udp", "tcp", "udp"]) },
+    expected: ['coturn:listeners = ["udp","tcp","udp"]: lists "udp" twice. List each listener once'],
+  },
+  {
+    name: "tls-443 without tls",
+    changes: { "coturn:listeners": json(["udp", "tls-443"]) },
+    expected: [
+      'coturn:listeners = ["udp","tls-443"]: has "tls-443" without "tls": port 443 is forwarded to the TLS listener. Add "tls"',
+    ],
+  },
+
+  // Auth secrets.
+  {
+    name: "auth secret missing",
+    changes: { "coturn:authSecret": undefined },
+    secretKeys: [],
+    expected: [
+      'coturn:authSecret: is required but not set. Set it: pulumi config set --secret coturn:authSecret "$(openssl rand -base64 48)"',
+    ],
+  },
+  {
+    name: "auth secret shorter than 32 characters",
+    changes: { "coturn:authSecret": SHORT_SECRET },
+    expected: [
+      "coturn:authSecret = (secret, 14 characters): is 14 characters; it needs at least 32. Generate one with: openssl rand -base64 48",
+    ],
+  },
+  {
+    name: "auth secret with characters coturn cannot read",
+    changes: { "coturn:authSecret": BAD_CHARS_SECRET },
+    expected: [
+      "coturn:authSecret = (secret, 43 characters): may only contain letters, digits and + / = _ . ~ - (coturn reads the value up to the first space). Generate one with: openssl rand -base64 48",
+    ],
+  },
+  {
+    name: "auth secret stored without --secret",
+    changes: {},
+    secretKeys: [],
+    expected: [
+      "coturn:authSecret = (not shown): is stored in plain text. Set it again encrypted: pulumi config set --secret coturn:authSecret <value>",
+    ],
+  },
+  {
+    name: "previous secrets repeat the active secret",
+    changes: { "coturn:previousAuthSecrets": json([AUTH_SECRET]) },
+    secretKeys: ["coturn:authSecret", "coturn:previousAuthSecrets"],
+    expected: [
+      "coturn:previousAuthSecrets = (secret): repeats a secret (or holds the active coturn:authSecret). List each secret once",
+    ],
+  },
+  {
+    name: "previous secrets stored without --secret",
+    changes: { "coturn:previousAuthSecrets": json([PREVIOUS_SECRET]) },
+    expected: [
+      "coturn:previousAuthSecrets = (not shown): is stored in plain text. Set it again encrypted: pulumi config set --secret coturn:previousAuthSecrets <value>",
+    ],
+  },
+  {
+    name: "previous secret too short",
+    changes: { "coturn:previousAuthSecrets": json([PREVIOUS_SECRET, SHORT_SECRET]) },
+    secretKeys: ["coturn:authSecret", "coturn:previousAuthSecrets"],
+    expected: [
+      "coturn:previousAuthSecrets[1] = (secret, 14 characters): is 14 characters; it needs at least 32. Generate one with: openssl rand -base64 48",
+    ],
+  },
+
+  // TLS.
+  {
+    name: "tlsMode provided without certificate and key",
+    changes: { "coturn:tlsMode": "provided" },
+    expected: [
+      'coturn:tlsCertificate: is required with tlsMode "provided". Set it: pulumi config set coturn:tlsCertificate -- "$(cat fullchain.pem)"',
+      'coturn:tlsPrivateKey: is required with tlsMode "provided". Set it: pulumi config set --secret coturn:tlsPrivateKey -- "$(cat privkey.pem)"',
+    ],
+  },
+  {
+    name: "self-signed mode with a certificate set",
+    changes: { "coturn:tlsCertificate": FAKE_PEM_CERT },
+    expected: [
+      'coturn:tlsMode = "self-signed": is "self-signed" but tlsCertificate/tlsPrivateKey are set. Set tlsMode to "provided", or remove them',
+    ],
+  },
+  {
+    // The last two lines are misleading: both keys ARE set, but the "required" rule runs on the keys that parsed, so
+    // a set-but-invalid value is also reported as missing.
+    name: "certificate and key that are not PEM",
+    changes: { "coturn:tlsMode": "provided", "coturn:tlsCertificate": "nope", "coturn:tlsPrivateKey": "nope" },
+    secretKeys: ["coturn:authSecret", "coturn:tlsPrivateKey"],
+    expected: [
+      'coturn:tlsCertificate = "nope": is not a PEM certificate chain. Set it from your fullchain.pem file',
+      "coturn:tlsPrivateKey = (secret, 4 characters): is not a PEM private key. Set it from your privkey.pem file, with --secret",
+      'coturn:tlsCertificate: is required with tlsMode "provided". Set it: pulumi config set coturn:tlsCertificate -- "$(cat fullchain.pem)"',
+      'coturn:tlsPrivateKey: is required with tlsMode "provided". Set it: pulumi config set --secret coturn:tlsPrivateKey -- "$(cat privkey.pem)"',
+    ],
+  },
+
+  // SSH.
+  {
+    name: "ssh open to 0.0.0.0/0 without allowAnySource",
+    changes: { "coturn:ssh": json({ allowedCidrs: ["0.0.0.0/0"], publicKeys: [SSH_KEY] }) },
+    expected: [
+      'coturn:ssh.allowedCidrs[0] = "0.0.0.0/0": opens SSH to the whole internet. Use your own address (e.g. "203.0.113.7/32"), or set coturn:ssh.allowAnySource to true if you really mean it',
+    ],
+  },
+  {
+    name: "ssh CIDR that does not parse",
+    changes: { "coturn:ssh": json({ allowedCidrs: ["203.0.113.300/32"], publicKeys: [SSH_KEY] }) },
+    expected: [
+      'coturn:ssh.allowedCidrs[0] = "203.0.113.300/32": is not an IPv4 CIDR. Write it as address/prefix, e.g. "203.0.113.7/32" for one address',
+    ],
+  },
+  {
+    name: "ssh CIDR with host bits set",
+    changes: { "coturn:ssh": json({ allowedCidrs: ["203.0.113.7/24"], publicKeys: [SSH_KEY] }) },
+    expected: [
+      'coturn:ssh.allowedCidrs[0] = "203.0.113.7/24": has host bits set. Write the network "203.0.113.0/24", or "203.0.113.7/32" for that one address',
+    ],
+  },
+  {
+    name: "ssh open without public keys",
+    changes: { "coturn:ssh": json({ allowedCidrs: ["203.0.113.7/32"] }) },
+    expected: [
+      `coturn:ssh.publicKeys = []: is empty while SSH is open. Add your key: pulumi config set --path 'coturn:ssh.publicKeys[0]' "$(cat ~/.ssh/id_ed25519.pub)"`,
+    ],
+  },
+  {
+    name: "ssh public key that is not OpenSSH format",
+    changes: { "coturn:ssh": json({ allowedCidrs: ["203.0.113.7/32"], publicKeys: ["AAAA me"] }) },
+    expected: ['coturn:ssh.publicKeys[0] = "AAAA me": is not an OpenSSH public key ("ssh-ed25519 AAAA… comment")'],
+  },
+  {
+    name: "ssh allowAnySource that is not a boolean",
+    changes: { "coturn:ssh": json({ allowedCidrs: ["0.0.0.0/0"], publicKeys: [SSH_KEY], allowAnySource: "yes" }) },
+    expected: ['coturn:ssh.allowAnySource = "yes": must be true or false, not a string'],
+  },
+
+  // Tags.
+  {
+    // The schema's own message ('starts with "aws:", which AWS reserves') is lost: zod reports an "invalid_key"
+    // issue whose message is generic, and the value shown is the tag's value, not its name.
+    name: "tag key starting with aws:",
+    changes: { "coturn:tags": json({ "aws:owner": "me" }) },
+    expected: ['coturn:tags.aws:owner = "me": Invalid key in record'],
+  },
+
+  // Quotas.
+  {
+    name: "quotas unknown field with a did-you-mean",
+    changes: { "coturn:quotas": json({ allocationPerUser: 3 }) },
+    expected: [
+      `coturn:quotas: has unknown field "allocationPerUser" (did you mean "allocationsPerUser"?); known fields: ${QUOTA_FIELDS}`,
+    ],
+  },
+  {
+    name: "quotas allocationsPerUser 0",
+    changes: { "coturn:quotas": json({ allocationsPerUser: 0 }) },
+    expected: ["coturn:quotas.allocationsPerUser = 0: must be at least 1"],
+  },
+
+  // Several problems at once: all are reported, unknown keys first, then per key, then cross-key rules.
+  {
+    name: "several problems at once",
+    changes: {
+      "coturn:cloud": "gcp",
+      "coturn:region": "x",
+      "coturn:domian": "y",
+      "coturn:ephemeral": "yes",
+      "coturn:relayPorts": "1-2",
+    },
+    expected: [
+      "coturn:domian: is not a known key (did you mean coturn:domain?). Remove it with: pulumi config rm coturn:domian",
+      'coturn:region = "x": is not an AWS region name. Use one such as "eu-central-1" or "us-east-1"',
+      'coturn:ephemeral = "yes": is not a boolean. Use true or false',
+      'coturn:cloud = "gcp": is not supported yet; supported: aws',
+      `coturn:relayPorts = "1-2": ${OUTSIDE_PORTS_MESSAGE}`,
+    ],
+  },
+];
+
+test("the base config is valid and gets every default", () => {
+  const config = validateStackConfig({ stack: STACK, values: BASE_VALUES, secretKeys: new Set(BASE_SECRET_KEYS) });
+  assert.equal(config.stack, STACK);
+  assert.equal(config.cloud, "aws");
+  assert.equal(config.region, "eu-central-1");
+  assert.equal(config.availabilityZone, undefined);
+  assert.equal(config.domain, "turn.example.com");
+  assert.equal(config.realm, "turn.example.com");
+  assert.deepEqual(config.relayPorts, { min: 49152, max: 65535 });
+  assert.deepEqual(config.listeners, new Set(["udp", "tcp", "tls", "dtls"]));
+  assert.equal(config.instanceType, "t4g.small");
+  assert.equal(config.image, "debian-12");
+  assert.deepEqual(config.authSecrets, [AUTH_SECRET]);
+  assert.deepEqual(config.tls, { mode: "self-signed" });
+  assert.deepEqual(config.quotas, {
+    allocationsPerUser: 12,
+    totalAllocations: 0,
+    bytesPerSecondPerAllocation: 2_500_000,
+    totalBytesPerSecond: 0,
+  });
+  assert.deepEqual(config.ssh, { allowedCidrs: [], publicKeys: [] });
+  assert.deepEqual(config.tags, {});
+  assert.equal(config.ephemeral, false);
+});
+
+test("small valid changes of the base stay valid", async (t) => {
+  const validCases: readonly { name: string; changes: Record<string, string | undefined>; secretKeys?: string[] }[] = [
+    {
+      name: "0.0.0.0/0 with allowAnySource true and a public key",
+      changes: { "coturn:ssh": json({ allowedCidrs: ["0.0.0.0/0"], publicKeys: [SSH_KEY], allowAnySource: true }) },
+    },
+    {
+      name: "allowAnySource as the text true",
+      changes: { "coturn:ssh": json({ allowedCidrs: ["0.0.0.0/0"], publicKeys: [SSH_KEY], allowAnySource: "true" }) },
+    },
+    { name: "quota as whole-number text", changes: { "coturn:quotas": json({ allocationsPerUser: "3" }) } },
+    { name: "zone of the region", changes: { "coturn:availabilityZone": "eu-central-1b" } },
+    { name: "tls-443 with tls", changes: { "coturn:listeners": json(["udp", "tls", "tls-443"]) } },
+    {
+      name: "rotation with a distinct previous secret",
+      changes: { "coturn:previousAuthSecrets": json([PREVIOUS_SECRET]) },
+      secretKeys: ["coturn:authSecret", "coturn:previousAuthSecrets"],
+    },
+  ];
+  for (const c of validCases) {
+    await t.test(c.name, () => {
+      assert.deepEqual(problemsOf(withChanges(c.changes), c.secretKeys), []);
+    });
+  }
+  const open = validateStackConfig({
+    stack: STACK,
+    values: withChanges(validCases[0].changes),
+    secretKeys: new Set(BASE_SECRET_KEYS),
+  });
+  assert.deepEqual(open.ssh, { allowedCidrs: ["0.0.0.0/0"], publicKeys: [SSH_KEY] });
+});
+
+test(`invalid configs report exactly their problems (${BAD_CASES.length} cases)`, async (t) => {
+  for (const c of BAD_CASES) {
+    await t.test(c.name, () => {
+      assert.deepEqual(problemsOf(withChanges(c.changes), c.secretKeys), c.expected);
+    });
+  }
+});
+
+test("one error lists all problems under a header", () => {
+  const many = BAD_CASES.find((c) => c.name === "several problems at once");
+  assert.ok(many);
+  assert.ok(many.expected.length >= 4);
+  const error = errorOf(withChanges(many.changes));
+  assert.ok(error instanceof StackConfigError);
+  assert.equal(error.name, "StackConfigError");
+  assert.equal(
+    error.message,
+    `Stack config of "test" is invalid (${many.expected.length} problems); nothing was created or changed:\n` +
+      many.expected.map((line) => `  - ${line}`).join("\n"),
+  );
+
+  const single = errorOf(withChanges({ "coturn:cloud": "gcp" }));
+  assert.ok(single);
+  assert.ok(single.message.startsWith('Stack config of "test" is invalid (1 problem); nothing was created or changed:\n'));
+});
+
+test("no problem of any case shows a secret", () => {
+  for (const c of BAD_CASES) {
+    const error = errorOf(withChanges(c.changes), c.secretKeys);
+    assert.ok(error, `${c.name}: expected a StackConfigError`);
+    const texts = [...error.problems.map(formatProblem), error.message];
+    for (const secret of ALL_SECRETS) {
+      for (const text of texts) {
+        assert.ok(!text.includes(secret), `${c.name}: a message shows a secret: ${text}`);
+      }
+    }
+  }
+});
+
+test("a provided TLS certificate must name the domain and match its key", () => {
+  const dir = mkdtempSync(join(tmpdir(), "coturn-cert-"));
+  try {
+    const makeCert = (name: string, prefix: string): { cert: string; key: string } => {
+      const keyFile = join(dir, `${prefix}.key`);
+      const certFile = join(dir, `${prefix}.crt`);
+      execFileSync("openssl", [
+        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+        "-subj", `/CN=${name}`, "-addext", `subjectAltName=DNS:${name}`, "-keyout", keyFile, "-out", certFile,
+      ], { stdio: "pipe" });
+      return { cert: readFileSync(certFile, "utf8"), key: readFileSync(keyFile, "utf8") };
+    };
+    const ours = makeCert("turn.example.com", "ours");
+    const other = makeCert("other.example.net", "other");
+    const secretKeys = ["coturn:authSecret", "coturn:tlsPrivateKey"];
+    const provided = (cert: string, key: string): Record<string, string> =>
+      withChanges({ "coturn:tlsMode": "provided", "coturn:tlsCertificate": cert, "coturn:tlsPrivateKey": key });
+
+    const config = validateStackConfig({
+      stack: STACK,
+      values: provided(ours.cert, ours.key),
+      secretKeys: new Set(secretKeys),
+    });
+    assert.deepEqual(config.tls, { mode: "provided", certificateChain: ours.cert, privateKey: ours.key });
+
+    assert.deepEqual(problemsOf(provided(other.cert, other.key), secretKeys), [
+      'coturn:tlsCertificate = (PEM): does not cover coturn:domain "turn.example.com" (it names DNS:other.example.net). Use a certificate for turn.example.com',
+    ]);
+
+    const mismatched = problemsOf(provided(ours.cert, other.key), secretKeys);
+    assert.deepEqual(mismatched, [
+      "coturn:tlsPrivateKey = (secret): does not belong to the leaf certificate of coturn:tlsCertificate. Set the key that was issued with it",
+    ]);
+    for (const line of mismatched) {
+      assert.ok(!line.includes("PRIVATE KEY"), `the key is shown: ${line}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

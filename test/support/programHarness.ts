@@ -1,0 +1,97 @@
+/**
+ * Runs the real Pulumi program (index.ts) under Pulumi's mocks in this process and prints, as one JSON line, every
+ * resource it registered (type, name, inputs, options), every provider function it invoked, its stack outputs, and
+ * any error. Config comes from the HARNESS_CONFIG environment variable: { stack, values, secretKeys }.
+ * Each scenario runs in its own process because mock state is process-global.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
+import { MOCK, type ProgramRun, type RecordedOptions } from "./mockCloud";
+
+async function main(): Promise<void> {
+  const spec = JSON.parse(process.env.HARNESS_CONFIG ?? "{}") as {
+    stack: string;
+    values: Record<string, string>;
+    secretKeys: string[];
+  };
+  const run: ProgramRun = { resources: [], invokes: [], outputs: {} };
+  const options = new Map<string, RecordedOptions>();
+  const unhandled: unknown[] = [];
+  process.on("unhandledRejection", (reason) => unhandled.push(reason));
+
+  // Resource options (protect, deleteBeforeReplace, dependsOn) do not reach `newResource`; they are read from the
+  // registration request the mock monitor receives.
+  type RegisterRequest = {
+    getType(): string;
+    getName(): string;
+    getProtect(): boolean;
+    getDeletebeforereplace(): boolean;
+    getDependenciesList(): string[];
+  };
+  const monitor = MockMonitor.prototype as unknown as { registerResource(req: RegisterRequest, cb: unknown): unknown };
+  const register = monitor.registerResource;
+  monitor.registerResource = function (this: unknown, req: RegisterRequest, cb: unknown) {
+    options.set(`${req.getType()}::${req.getName()}`, {
+      protect: req.getProtect(),
+      deleteBeforeReplace: req.getDeletebeforereplace(),
+      dependsOnCount: req.getDependenciesList().length,
+    });
+    return register.call(this, req, cb);
+  };
+
+  pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        run.resources.push({
+          type: args.type,
+          name: args.name,
+          inputs: args.inputs as Record<string, unknown>,
+          options: options.get(`${args.type}::${args.name}`) ?? { protect: false, deleteBeforeReplace: false, dependsOnCount: 0 },
+        });
+        const state: Record<string, unknown> = { ...args.inputs };
+        if (args.type === "aws:ec2/eip:Eip") Object.assign(state, { publicIp: MOCK.publicIp, allocationId: MOCK.allocationId });
+        if (args.type === "aws:ec2/networkInterface:NetworkInterface") {
+          state.privateIp = (args.inputs.privateIps as string[] | undefined)?.[0];
+        }
+        return { id: `${args.name}-id`, state };
+      },
+      call(args) {
+        run.invokes.push({ token: args.token, inputs: args.inputs as Record<string, unknown> });
+        if (args.token === "aws:ec2/getAmi:getAmi") return { id: MOCK.amiId, name: MOCK.amiName };
+        if (args.token === "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings") {
+          return { id: "offerings", locations: [...MOCK.zones], locationTypes: [], instanceTypes: [] };
+        }
+        return {};
+      },
+    },
+    "coturn",
+    spec.stack,
+    false,
+  );
+  pulumi.runtime.setAllConfig(spec.values, spec.secretKeys);
+  // Created first: it also keeps the event loop alive while the program's promises settle.
+  const timeout = new Promise<never>((_, reject) =>
+    setTimeout(() => reject(new Error(`program did not settle in 20 s; unhandled: ${unhandled.map(String).join("; ")}`)), 20_000),
+  );
+  try {
+    const program = (await Promise.race([import("../../index"), timeout])) as Record<string, unknown>;
+    const settle = (value: unknown): Promise<unknown> =>
+      new Promise((resolve) => pulumi.output(value).apply((v) => resolve(v)));
+    for (const [name, value] of Object.entries(program)) {
+      run.outputs[name] = await Promise.race([settle(value), timeout]);
+    }
+    // Let registrations started by the last outputs reach the mock.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    if (unhandled.length > 0) run.error = `unhandled rejection: ${unhandled.map(String).join("; ")}`;
+  } catch (error) {
+    const kind = pulumi.RunError.isInstance(error) ? "RunError" : error instanceof Error ? error.name : "thrown";
+    run.error = `${kind}: ${error instanceof Error ? error.message : String(error)}`;
+  }
+  process.stdout.write(`${JSON.stringify(run)}\n`);
+  process.exit(0);
+}
+
+main().catch((error: unknown) => {
+  process.stdout.write(`${JSON.stringify({ resources: [], invokes: [], outputs: {}, error: String(error) })}\n`);
+  process.exit(1);
+});
