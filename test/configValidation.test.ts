@@ -20,8 +20,10 @@ const PREVIOUS_SECRET = "cHJldmlvdXMtc2VjcmV0LXN0aWxsLWFjY2VwdGVkLTEyMw==";
 const SHORT_SECRET = "s3cr3tTooShort";
 /** Long enough, but with a space and "!" (43 characters). */
 const BAD_CHARS_SECRET = "correct horse battery staple!2024abcdefghij";
+/** Matches the PEM shape check only; never parsed as a key in the cases that use it. */
+const FAKE_PEM_KEY = "-----BEGIN PRIVATE KEY-----\nMIIBfakeKeyMaterial\n-----END PRIVATE KEY-----";
 /** Every secret text used below: none may ever appear in a message. */
-const ALL_SECRETS = [AUTH_SECRET, PREVIOUS_SECRET, SHORT_SECRET, BAD_CHARS_SECRET];
+const ALL_SECRETS = [AUTH_SECRET, PREVIOUS_SECRET, SHORT_SECRET, BAD_CHARS_SECRET, FAKE_PEM_KEY];
 
 const SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl me@laptop";
 const FAKE_PEM_CERT = "-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----";
@@ -68,6 +70,11 @@ const FQDN_MESSAGE =
 const OUTSIDE_PORTS_MESSAGE =
   'is outside 1024-65535 (ports below 1024 are privileged, above 65535 do not exist). Use e.g. "49152-65535"';
 const NOT_A_RANGE_MESSAGE = 'is not a port range. Write it as "min-max", e.g. "49152-65535"';
+const SELF_SIGNED_IGNORES = (key: string): string =>
+  `coturn:${key}: is set, but coturn:tlsMode is "self-signed" (the default), which ignores it. ` +
+  `Set coturn:tlsMode to "provided", or remove coturn:${key}`;
+const SSH_TOO_WIDE_TAIL =
+  'Use your own address (e.g. "203.0.113.7/32"), or set coturn:ssh.allowAnySource to true if you really mean it';
 const QUOTA_FIELDS = "allocationsPerUser, totalAllocations, bytesPerSecondPerAllocation, totalBytesPerSecond";
 
 interface BadCase {
@@ -111,7 +118,18 @@ const BAD_CASES: readonly BadCase[] = [
   {
     name: "listeners given as an object",
     changes: { "coturn:listeners": json({ udp: true }) },
-    expected: ['coturn:listeners = {"udp":true}: must be a list, not a object'],
+    expected: ['coturn:listeners = {"udp":true}: must be a list, not a mapping'],
+  },
+  {
+    name: "previous secrets given as an object (shown as secret)",
+    changes: { "coturn:previousAuthSecrets": json({ old: PREVIOUS_SECRET }) },
+    secretKeys: ["coturn:authSecret", "coturn:previousAuthSecrets"],
+    expected: ["coturn:previousAuthSecrets = (secret): must be a list, not a mapping"],
+  },
+  {
+    name: "ssh allowedCidrs given as an object",
+    changes: { "coturn:ssh": json({ allowedCidrs: { home: "203.0.113.7/32" } }) },
+    expected: ['coturn:ssh.allowedCidrs = {"home":"203.0.113.7/32"}: must be a list, not a mapping'],
   },
   {
     name: "quota given as text",
@@ -122,6 +140,18 @@ const BAD_CASES: readonly BadCase[] = [
     name: "quota given as a fraction",
     changes: { "coturn:quotas": json({ allocationsPerUser: 1.5 }) },
     expected: ["coturn:quotas.allocationsPerUser = 1.5: must be a whole number"],
+  },
+  {
+    // The text is converted to the number 1.5 before the whole-number check, but the message describes the original
+    // text, so it adds "not a string" although whole-number text such as "3" is accepted.
+    name: "quota given as fractional text",
+    changes: { "coturn:quotas": json({ allocationsPerUser: "1.5" }) },
+    expected: ['coturn:quotas.allocationsPerUser = "1.5": must be a whole number, not a string'],
+  },
+  {
+    name: "quota given as negative text",
+    changes: { "coturn:quotas": json({ totalAllocations: "-1" }) },
+    expected: ['coturn:quotas.totalAllocations = "-1": must be at least 0'],
   },
   {
     name: "quotas not JSON",
@@ -250,7 +280,20 @@ const BAD_CASES: readonly BadCase[] = [
   {
     name: "duplicate listener",
     changes: { "coturn:listeners": json(["udp", "tcp", "udp"]) },
-    expected: ['coturn:listeners = ["udp","tcp","udp"]: lists "udp" twice. List each listener once'],
+    expected: ['coturn:listeners = ["udp","tcp","udp"]: lists "udp" more than once. List each listener once'],
+  },
+  {
+    name: "listener three times is reported once",
+    changes: { "coturn:listeners": json(["udp", "udp", "tcp", "udp"]) },
+    expected: ['coturn:listeners = ["udp","udp","tcp","udp"]: lists "udp" more than once. List each listener once'],
+  },
+  {
+    name: "two repeated listeners are reported once each",
+    changes: { "coturn:listeners": json(["udp", "tcp", "udp", "tcp", "udp"]) },
+    expected: [
+      'coturn:listeners = ["udp","tcp","udp","tcp","udp"]: lists "udp" more than once. List each listener once',
+      'coturn:listeners = ["udp","tcp","udp","tcp","udp"]: lists "tcp" more than once. List each listener once',
+    ],
   },
   {
     name: "tls-443 without tls",
@@ -327,20 +370,44 @@ const BAD_CASES: readonly BadCase[] = [
   {
     name: "self-signed mode with a certificate set",
     changes: { "coturn:tlsCertificate": FAKE_PEM_CERT },
+    expected: [SELF_SIGNED_IGNORES("tlsCertificate")],
+  },
+  {
+    name: "self-signed mode with a private key set",
+    changes: { "coturn:tlsPrivateKey": FAKE_PEM_KEY },
+    secretKeys: ["coturn:authSecret", "coturn:tlsPrivateKey"],
+    expected: [SELF_SIGNED_IGNORES("tlsPrivateKey")],
+  },
+  {
+    name: "self-signed mode (set explicitly) with certificate and key set: one problem per key",
+    changes: { "coturn:tlsMode": "self-signed", "coturn:tlsCertificate": FAKE_PEM_CERT, "coturn:tlsPrivateKey": FAKE_PEM_KEY },
+    secretKeys: ["coturn:authSecret", "coturn:tlsPrivateKey"],
+    expected: [SELF_SIGNED_IGNORES("tlsCertificate"), SELF_SIGNED_IGNORES("tlsPrivateKey")],
+  },
+  {
+    // The key's own check and the cross-key rule both report it; the PEM hint is moot when the value is ignored anyway.
+    name: "self-signed mode with a certificate that is not PEM",
+    changes: { "coturn:tlsCertificate": "nope" },
     expected: [
-      'coturn:tlsMode = "self-signed": is "self-signed" but tlsCertificate/tlsPrivateKey are set. Set tlsMode to "provided", or remove them',
+      'coturn:tlsCertificate = "nope": is not a PEM certificate chain. Set it from your fullchain.pem file',
+      SELF_SIGNED_IGNORES("tlsCertificate"),
     ],
   },
   {
-    // The last two lines are misleading: both keys ARE set, but the "required" rule runs on the keys that parsed, so
-    // a set-but-invalid value is also reported as missing.
+    // Set-but-invalid values are reported as invalid only, not also as missing.
     name: "certificate and key that are not PEM",
     changes: { "coturn:tlsMode": "provided", "coturn:tlsCertificate": "nope", "coturn:tlsPrivateKey": "nope" },
     secretKeys: ["coturn:authSecret", "coturn:tlsPrivateKey"],
     expected: [
       'coturn:tlsCertificate = "nope": is not a PEM certificate chain. Set it from your fullchain.pem file',
       "coturn:tlsPrivateKey = (secret, 4 characters): is not a PEM private key. Set it from your privkey.pem file, with --secret",
-      'coturn:tlsCertificate: is required with tlsMode "provided". Set it: pulumi config set coturn:tlsCertificate -- "$(cat fullchain.pem)"',
+    ],
+  },
+  {
+    name: "certificate that is not PEM and key that is missing",
+    changes: { "coturn:tlsMode": "provided", "coturn:tlsCertificate": "nope" },
+    expected: [
+      'coturn:tlsCertificate = "nope": is not a PEM certificate chain. Set it from your fullchain.pem file',
       'coturn:tlsPrivateKey: is required with tlsMode "provided". Set it: pulumi config set --secret coturn:tlsPrivateKey -- "$(cat privkey.pem)"',
     ],
   },
@@ -350,7 +417,33 @@ const BAD_CASES: readonly BadCase[] = [
     name: "ssh open to 0.0.0.0/0 without allowAnySource",
     changes: { "coturn:ssh": json({ allowedCidrs: ["0.0.0.0/0"], publicKeys: [SSH_KEY] }) },
     expected: [
-      'coturn:ssh.allowedCidrs[0] = "0.0.0.0/0": opens SSH to the whole internet. Use your own address (e.g. "203.0.113.7/32"), or set coturn:ssh.allowAnySource to true if you really mean it',
+      `coturn:ssh.allowedCidrs[0] = "0.0.0.0/0": opens SSH to the whole internet. ${SSH_TOO_WIDE_TAIL}`,
+    ],
+  },
+  {
+    name: "ssh open to the internet as two /1 halves without allowAnySource",
+    changes: { "coturn:ssh": json({ allowedCidrs: ["0.0.0.0/1", "128.0.0.0/1"], publicKeys: [SSH_KEY] }) },
+    expected: [
+      `coturn:ssh.allowedCidrs[0] = "0.0.0.0/1": opens SSH to 2147483648 addresses. ${SSH_TOO_WIDE_TAIL}`,
+      `coturn:ssh.allowedCidrs[1] = "128.0.0.0/1": opens SSH to 2147483648 addresses. ${SSH_TOO_WIDE_TAIL}`,
+    ],
+  },
+  {
+    name: "ssh open to a /8 without allowAnySource",
+    changes: { "coturn:ssh": json({ allowedCidrs: ["10.0.0.0/8"], publicKeys: [SSH_KEY] }) },
+    expected: [`coturn:ssh.allowedCidrs[0] = "10.0.0.0/8": opens SSH to 16777216 addresses. ${SSH_TOO_WIDE_TAIL}`],
+  },
+  {
+    name: "ssh open to a /15 (just wider than /16) without allowAnySource, next to a narrow entry",
+    changes: { "coturn:ssh": json({ allowedCidrs: ["203.0.113.7/32", "10.0.0.0/15"], publicKeys: [SSH_KEY] }) },
+    expected: [`coturn:ssh.allowedCidrs[1] = "10.0.0.0/15": opens SSH to 131072 addresses. ${SSH_TOO_WIDE_TAIL}`],
+  },
+  {
+    name: "ssh open to the internet without allowAnySource and without public keys",
+    changes: { "coturn:ssh": json({ allowedCidrs: ["0.0.0.0/0"] }) },
+    expected: [
+      `coturn:ssh.allowedCidrs[0] = "0.0.0.0/0": opens SSH to the whole internet. ${SSH_TOO_WIDE_TAIL}`,
+      `coturn:ssh.publicKeys = []: is empty while SSH is open. Add your key: pulumi config set --path 'coturn:ssh.publicKeys[0]' "$(cat ~/.ssh/id_ed25519.pub)"`,
     ],
   },
   {
@@ -387,11 +480,20 @@ const BAD_CASES: readonly BadCase[] = [
 
   // Tags.
   {
-    // The schema's own message ('starts with "aws:", which AWS reserves') is lost: zod reports an "invalid_key"
-    // issue whose message is generic, and the value shown is the tag's value, not its name.
+    // A bad tag name is reported on coturn:tags, showing the name (not the tag's value) and the schema's message.
     name: "tag key starting with aws:",
     changes: { "coturn:tags": json({ "aws:owner": "me" }) },
-    expected: ['coturn:tags.aws:owner = "me": Invalid key in record'],
+    expected: ['coturn:tags = "aws:owner": has an invalid name: starts with "aws:", which AWS reserves'],
+  },
+  {
+    name: "tag key starting with AWS: in uppercase",
+    changes: { "coturn:tags": json({ team: "media", "AWS:Owner": "me" }) },
+    expected: ['coturn:tags = "AWS:Owner": has an invalid name: starts with "aws:", which AWS reserves'],
+  },
+  {
+    name: "empty tag key",
+    changes: { "coturn:tags": json({ "": "me" }) },
+    expected: ['coturn:tags = "": has an invalid name: Too small: expected string to have >=1 characters'],
   },
 
   // Quotas.
@@ -464,6 +566,19 @@ test("small valid changes of the base stay valid", async (t) => {
       changes: { "coturn:ssh": json({ allowedCidrs: ["0.0.0.0/0"], publicKeys: [SSH_KEY], allowAnySource: "true" }) },
     },
     { name: "quota as whole-number text", changes: { "coturn:quotas": json({ allocationsPerUser: "3" }) } },
+    {
+      name: "ssh from a /24 without allowAnySource",
+      changes: { "coturn:ssh": json({ allowedCidrs: ["198.51.100.0/24"], publicKeys: [SSH_KEY] }) },
+    },
+    {
+      name: "ssh from a /16 (the widest allowed) without allowAnySource",
+      changes: { "coturn:ssh": json({ allowedCidrs: ["10.0.0.0/16"], publicKeys: [SSH_KEY] }) },
+    },
+    {
+      name: "ssh from a /8 with allowAnySource true",
+      changes: { "coturn:ssh": json({ allowedCidrs: ["10.0.0.0/8"], publicKeys: [SSH_KEY], allowAnySource: true }) },
+    },
+    { name: "tag names that merely contain aws", changes: { "coturn:tags": json({ team: "media", "awsx:y": "1" }) } },
     { name: "zone of the region", changes: { "coturn:availabilityZone": "eu-central-1b" } },
     { name: "tls-443 with tls", changes: { "coturn:listeners": json(["udp", "tls", "tls-443"]) } },
     {

@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
+import { gunzipSync } from "node:zlib";
 import { validateStackConfig } from "../src/config/validate";
 import { AWS_NETWORK } from "../src/clouds/aws";
 import { renderVm } from "../src/render/vmFiles";
@@ -13,6 +14,11 @@ import { TEST_SECRET, exampleConfig, runProgram, type ProgramRun } from "./suppo
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 
 type Resource = ProgramRun["resources"][number];
+
+/** EC2 receives gzipped, base64 user-data; cloud-init unpacks it. */
+function decodeUserData(base64: unknown): string {
+  return gunzipSync(Buffer.from(String(base64), "base64")).toString("utf8");
+}
 
 function ofType(run: ProgramRun, type: string): Resource[] {
   return run.resources.filter((r) => r.type === type);
@@ -128,9 +134,11 @@ describe("the example AWS stack under mocks", () => {
   });
 
   test("user-data is a secret and is exactly the rendered bootstrap for the static and private IPs", () => {
-    const userData = only(run, "aws:ec2/instance:Instance").inputs.userData as Record<string, unknown>;
-    assert.equal(typeof userData, "object", "user-data must reach the engine as a secret");
-    assert.ok(SECRET_SIG in userData, "user-data is not marked secret");
+    const wrapped = only(run, "aws:ec2/instance:Instance").inputs.userDataBase64 as Record<string, unknown>;
+    assert.equal(typeof wrapped, "object", "user-data must reach the engine as a secret");
+    assert.ok(SECRET_SIG in wrapped, "user-data is not marked secret");
+    assert.equal(only(run, "aws:ec2/instance:Instance").inputs.userData, undefined);
+    const userData = { value: decodeUserData(wrapped.value) };
     const config = validateStackConfig({
       stack: "aws-example",
       values: exampleConfig().values,
@@ -199,7 +207,7 @@ describe("config variants under mocks", () => {
     assert.equal(run.error, undefined, run.error);
     const ssh = rules(run, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").filter((r) => r.startsWith("tcp 22-22"));
     assert.deepEqual(ssh, ["tcp 22-22 198.51.100.0/24", "tcp 22-22 203.0.113.7/32"]);
-    const userData = (only(run, "aws:ec2/instance:Instance").inputs.userData as { value: string }).value;
+    const userData = decodeUserData((only(run, "aws:ec2/instance:Instance").inputs.userDataBase64 as { value: string }).value);
     assert.match(userData, /ssh_authorized_keys:\n {2}- "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKey ops@example.com"/);
   });
 

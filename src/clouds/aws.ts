@@ -6,6 +6,7 @@
  * change, a new image) keeps both the public and the private address; the private address is fixed here, so the whole
  * coturn config is rendered at deploy time.
  */
+import { gzipSync } from "node:zlib";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { ImageChoice } from "../config/schema";
@@ -20,6 +21,21 @@ export const AWS_IMAGES: Record<ImageChoice, { owner: string; namePattern: strin
   "debian-12": { owner: "136693071363", namePattern: "debian-12-{arch}-*" },
   "ubuntu-24.04": { owner: "099720109477", namePattern: "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-{arch}-server-*" },
 };
+
+/** EC2's limit on user-data, before base64. */
+export const AWS_USER_DATA_LIMIT = 16_384;
+
+/**
+ * Gzips user-data for EC2 (cloud-init recognises gzip): the commented coturn config alone is several KiB, and a TLS
+ * chain would push plain text past the 16 KiB limit. Gzip output here has no timestamp, so it is deterministic.
+ */
+export function encodeAwsUserData(userData: string): string {
+  const packed = gzipSync(Buffer.from(userData, "utf8"), { level: 9 });
+  if (packed.length > AWS_USER_DATA_LIMIT) {
+    throw new Error(`user-data is ${packed.length} bytes gzipped; EC2 accepts at most ${AWS_USER_DATA_LIMIT}`);
+  }
+  return packed.toString("base64");
+}
 
 /** `arm64` for Graviton instance families (t4g, c7gn, m8g, a1, …), else `amd64`. */
 export function awsArchitecture(instanceType: string): "arm64" | "amd64" {
@@ -169,7 +185,7 @@ export class AwsTurnHost extends pulumi.ComponentResource {
     );
 
     const userData = pulumi.secret(
-      staticIp.publicIp.apply((publicIp) => args.userData({ publicIp, privateIp: AWS_NETWORK.privateIp })),
+      staticIp.publicIp.apply((publicIp) => encodeAwsUserData(args.userData({ publicIp, privateIp: AWS_NETWORK.privateIp }))),
     );
     const instance = new aws.ec2.Instance(
       `${name}-vm`,
@@ -177,7 +193,7 @@ export class AwsTurnHost extends pulumi.ComponentResource {
         ami: image.id,
         instanceType: args.instanceType,
         primaryNetworkInterface: { networkInterfaceId: networkInterface.id },
-        userData,
+        userDataBase64: userData,
         // cloud-init runs once: a changed config only takes effect on a fresh instance (the addresses stay).
         userDataReplaceOnChange: true,
         metadataOptions: {

@@ -76,7 +76,7 @@ async function main(): Promise<void> {
   try {
     const program = (await Promise.race([import("../../index"), timeout])) as Record<string, unknown>;
     const settle = (value: unknown): Promise<unknown> =>
-      new Promise((resolve) => pulumi.output(value).apply((v) => resolve(v)));
+      new Promise((resolve) => (pulumi.output(value) as unknown as pulumi.Output<unknown>).apply((v) => resolve(v)));
     for (const [name, value] of Object.entries(program)) {
       run.outputs[name] = await Promise.race([settle(value), timeout]);
     }

@@ -1,0 +1,20 @@
+/**
+ * Small pieces shared by the operator commands: tables people can scan, and the stack passphrase.
+ */
+import { readFileSync } from "node:fs";
+
+/** Prints rows under a header, columns padded to their widest cell. */
+export function printTable(header: readonly string[], rows: readonly (readonly string[])[]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
+  console.log(line(header));
+  console.log(line(widths.map((w) => "-".repeat(w))));
+  for (const row of rows) console.log(line(row));
+}
+
+/** The stack passphrase from PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE, as the Pulumi CLI reads it. */
+export function passphraseFromEnvironment(): string | undefined {
+  if (process.env.PULUMI_CONFIG_PASSPHRASE !== undefined) return process.env.PULUMI_CONFIG_PASSPHRASE;
+  const file = process.env.PULUMI_CONFIG_PASSPHRASE_FILE;
+  return file ? readFileSync(file, "utf8").replace(/\r?\n$/, "") : undefined;
+}

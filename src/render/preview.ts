@@ -1,0 +1,38 @@
+/**
+ * What `npm run render` shows: every file a stack puts on its VM, rendered from the stack file alone (no cloud, no
+ * Pulumi CLI), with values only known at deploy time shown as placeholders.
+ */
+import { AWS_NETWORK } from "../clouds/aws";
+import { readStackFile, type SecretHandling } from "../config/stackFile";
+import { validateStackConfig } from "../config/validate";
+import { renderVm, type VmFile } from "./vmFiles";
+
+/** Stands for the static public IP, which the cloud allocates at deploy time. */
+export const PUBLIC_IP_PLACEHOLDER = "<static-public-ip>";
+
+/** A rendered preview of one stack. */
+export interface StackPreview {
+  /** Files written onto the VM, at their VM paths. */
+  readonly files: readonly VmFile[];
+  /** The cloud-init user-data that carries them. */
+  readonly userData: string;
+  /** Things the reader should know: placeholders, checks that could not run. */
+  readonly notes: readonly string[];
+}
+
+/** Reads, validates and renders a stack file from stacks/. Throws StackFileError or StackConfigError. */
+export function previewStack(stack: string, secrets: SecretHandling, stacksDir?: string): StackPreview {
+  const raw = readStackFile(stack, secrets, stacksDir);
+  const config = validateStackConfig(raw);
+  const rendered = renderVm(config, { publicIp: PUBLIC_IP_PLACEHOLDER, privateIp: AWS_NETWORK.privateIp });
+  const notes = [
+    `${PUBLIC_IP_PLACEHOLDER} is the static IP the cloud allocates on the first \`pulumi up\`; ${AWS_NETWORK.privateIp} is fixed.`,
+    ...(secrets.mode === "placeholder"
+      ? [`Secrets are shown as <secret …>; pass --reveal-secrets (with PULUMI_CONFIG_PASSPHRASE) to render their values.`]
+      : []),
+    ...[...(raw.opaqueKeys ?? [])].map(
+      (key) => `${key} is encrypted: its length and format were not checked (they are when revealed, and at deploy).`,
+    ),
+  ];
+  return { files: rendered.files, userData: rendered.userData, notes };
+}
