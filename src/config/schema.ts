@@ -217,7 +217,11 @@ export const configKeySchemas = {
     .describe("SSH access, off by default."),
   tags: z
     .record(
-      z.string().min(1).max(128).regex(/^(?!aws:)/i, { error: 'starts with "aws:", which AWS reserves' }),
+      z
+        .string()
+        .min(1, { error: "is empty. Give the tag a name" })
+        .max(128, { error: "is longer than 128 characters, AWS's limit for tag names" })
+        .regex(/^(?!aws:)/i, { error: 'starts with "aws:", which AWS reserves. Choose another prefix' }),
       z.string().max(256),
     )
     .default({})

@@ -149,7 +149,7 @@ function problemFromIssue(key: ConfigKey, input: unknown, issue: z.core.$ZodIssu
         const example = SET_EXAMPLES[key];
         return { key: where, shownValue: undefined, message: `is required but not set. Set it: ${example ?? ""}`.trim() };
       }
-      if (typeof at === "number" && issue.expected === "int") {
+      if (issue.expected === "int" && (typeof at === "number" || (typeof at === "string" && /^-?\d+\.\d+$/.test(at)))) {
         return { key: where, shownValue: shown, message: "must be a whole number" };
       }
       const got = Array.isArray(at) ? "a list" : at === null ? "null" : typeof at === "object" ? "a mapping" : `a ${typeof at}`;
@@ -351,7 +351,7 @@ function crossKeyProblems(c: Partial<ParsedConfigKeys>, raw: RawStackConfig): Co
         problems.push({
           key: fullKey(key),
           shownValue: undefined,
-          message: `is set, but coturn:tlsMode is "self-signed" (the default), which ignores it. Set coturn:tlsMode to "provided", or remove ${fullKey(key)}`,
+          message: `is set, but coturn:tlsMode is "self-signed"${raw.values[fullKey("tlsMode")] === undefined ? " (the default)" : ""}, which ignores it. Set coturn:tlsMode to "provided", or remove ${fullKey(key)}`,
         });
       }
     }
@@ -365,7 +365,7 @@ function crossKeyProblems(c: Partial<ParsedConfigKeys>, raw: RawStackConfig): Co
         add(
           `ssh.allowedCidrs[${i}]`,
           cidr,
-          `opens SSH to ${cidr.endsWith("/0") ? "the whole internet" : `${2 ** (32 - Number(cidr.split("/")[1]))} addresses`}. ` +
+          `opens SSH to ${cidr.endsWith("/0") ? "the whole internet" : `${(2 ** (32 - Number(cidr.split("/")[1]))).toLocaleString("en-US")} addresses`}. ` +
             'Use your own address (e.g. "203.0.113.7/32"), or set coturn:ssh.allowAnySource to true if you really mean it',
         );
       }
