@@ -1,0 +1,154 @@
+/**
+ * Rendered files checked by the real tools that will read them: cloud-init's schema, shellcheck, coturn's own option
+ * list, and the Pulumi project schema plus the rules only the Pulumi CLI enforces. These tools come from Debian
+ * (scripts/test.sh installs them); a missing tool fails the test with the command that installs it.
+ */
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import Ajv2020 from "ajv/dist/2020";
+import { parse } from "yaml";
+import { AWS_NETWORK, encodeAwsUserData } from "../src/clouds/aws";
+import { STACK_FILE_KEYS, STACKS_DIR, readStackFile } from "../src/config/stackFile";
+import { validateStackConfig } from "../src/config/validate";
+import { renderVm } from "../src/render/vmFiles";
+import { TEST_SECRET } from "./support/program";
+
+const ROOT = join(__dirname, "..");
+
+function requireTool(command: string, debianPackage: string): void {
+  const found = spawnSync("sh", ["-c", `command -v ${command}`], { encoding: "utf8" });
+  assert.equal(found.status, 0, `${command} is not installed: apt-get install -y ${debianPackage} (or run scripts/test.sh)`);
+}
+
+function selfSignedPem(): { cert: string; key: string } {
+  const dir = mkdtempSync(join(tmpdir(), "pem-"));
+  try {
+    execFileSync("openssl", [
+      "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+      "-subj", "/CN=turn.example.com", "-addext", "subjectAltName=DNS:turn.example.com",
+      "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"),
+    ], { stdio: "ignore" });
+    return { cert: readFileSync(join(dir, "cert.pem"), "utf8"), key: readFileSync(join(dir, "key.pem"), "utf8") };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The example stack, plus a variant with every optional file: provided TLS, SSH, previous secrets, some listeners off. */
+function variants(): Array<{ name: string; rendered: ReturnType<typeof renderVm> }> {
+  const example = readStackFile("aws-example", { mode: "placeholder" });
+  const base = { ...example.values, "coturn:authSecret": TEST_SECRET };
+  const secretKeys = new Set(example.secretKeys);
+  const pem = selfSignedPem();
+  const full = {
+    ...base,
+    "coturn:tlsMode": "provided",
+    "coturn:tlsCertificate": pem.cert,
+    "coturn:tlsPrivateKey": pem.key,
+    "coturn:previousAuthSecrets": JSON.stringify([`${TEST_SECRET}-previous`]),
+    "coturn:listeners": '["udp","tls"]',
+    "coturn:ssh": JSON.stringify({ allowedCidrs: ["203.0.113.7/32"], publicKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKey ops@example.com"] }),
+  };
+  const addresses = { publicIp: "198.51.100.20", privateIp: AWS_NETWORK.privateIp };
+  return [
+    { name: "example", rendered: renderVm(validateStackConfig({ stack: "aws-example", values: base, secretKeys }), addresses) },
+    {
+      name: "provided-tls+ssh",
+      rendered: renderVm(
+        validateStackConfig({ stack: "full", values: full, secretKeys: new Set([...secretKeys, "coturn:tlsPrivateKey", "coturn:previousAuthSecrets"]) }),
+        addresses,
+      ),
+    },
+  ];
+}
+
+test("rendered user-data passes cloud-init's schema check and fits EC2's limit", () => {
+  requireTool("cloud-init", "cloud-init");
+  const dir = mkdtempSync(join(tmpdir(), "userdata-"));
+  try {
+    for (const { name, rendered } of variants()) {
+      const file = join(dir, `${name}.yaml`);
+      writeFileSync(file, rendered.userData);
+      const result = spawnSync("cloud-init", ["schema", "--config-file", file], { encoding: "utf8" });
+      assert.equal(result.status, 0, `${name}: cloud-init schema failed:\n${result.stdout}${result.stderr}`);
+      // cloud-init does not report unknown keys: check the top level against what this project means to use.
+      const document = parse(rendered.userData) as Record<string, unknown>;
+      assert.deepEqual(
+        Object.keys(document).filter((k) => !["package_update", "packages", "write_files", "ssh_pwauth", "disable_root", "ssh_authorized_keys", "runcmd"].includes(k)),
+        [],
+      );
+      assert.ok(Buffer.from(encodeAwsUserData(rendered.userData), "base64").length <= 16_384, `${name}: user-data too large`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a broken user-data is caught by the same check (the check can fail)", () => {
+  requireTool("cloud-init", "cloud-init");
+  const dir = mkdtempSync(join(tmpdir(), "userdata-"));
+  try {
+    const file = join(dir, "bad.yaml");
+    writeFileSync(file, "#cloud-config\nwrite_files:\n  - path: 5\n    permissions: [1]\n");
+    assert.notEqual(spawnSync("cloud-init", ["schema", "--config-file", file]).status, 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("every shell script passes shellcheck", () => {
+  requireTool("shellcheck", "shellcheck");
+  const scripts = [
+    ...readdirSync(join(ROOT, "templates")).filter((f) => f.endsWith(".sh")).map((f) => join(ROOT, "templates", f)),
+    ...readdirSync(join(ROOT, "scripts")).filter((f) => f.endsWith(".sh")).map((f) => join(ROOT, "scripts", f)),
+    join(ROOT, ".ci", "run"),
+  ];
+  assert.ok(scripts.length >= 3, `expected the bootstrap, test and CI scripts, found ${scripts.join(", ")}`);
+  const result = spawnSync("shellcheck", ["--shell=bash", ...scripts], { encoding: "utf8" });
+  assert.equal(result.status, 0, result.stdout);
+});
+
+test("every option in the rendered turnserver.conf is one coturn knows", () => {
+  requireTool("turnserver", "coturn");
+  const help = spawnSync("turnserver", ["--help"], { encoding: "utf8" });
+  const known = new Set([...`${help.stdout}${help.stderr}`.matchAll(/--([a-z0-9][a-z0-9_-]*)/gi)].map((m) => m[1]));
+  assert.ok(known.has("denied-peer-ip") && known.has("use-auth-secret"), "could not read turnserver --help");
+  for (const { name, rendered } of variants()) {
+    const options = rendered.turnserverConf
+      .split("\n")
+      .filter((line) => line.trim() !== "" && !line.trimStart().startsWith("#"))
+      .map((line) => line.split("=")[0].trim());
+    assert.ok(options.length > 40, `${name}: only ${options.length} options rendered`);
+    for (const option of options) assert.ok(known.has(option), `${name}: turnserver 4.6 does not know "${option}"`);
+  }
+});
+
+test("Pulumi.yaml validates against the Pulumi project schema and the CLI-only rules", () => {
+  const schema = JSON.parse(readFileSync(join(ROOT, "..", "shared", "schemas", "pulumi-project.schema.json"), "utf8")) as object;
+  const project = parse(readFileSync(join(ROOT, "Pulumi.yaml"), "utf8")) as Record<string, unknown>;
+  const validate = new Ajv2020({ strict: false, allErrors: true }).compile(schema);
+  assert.ok(validate(project), JSON.stringify(validate.errors, null, 2));
+  assert.equal(project.name, "coturn", "config keys live in the project namespace coturn:");
+  assert.deepEqual(project.runtime, { name: "nodejs", options: { packagemanager: "npm" } });
+  assert.equal(project.stackConfigDir, "stacks");
+  for (const [key, spec] of Object.entries((project.config ?? {}) as Record<string, Record<string, unknown>>)) {
+    assert.ok(!("default" in spec && "value" in spec), `${key}: default and value together`);
+    if (key.includes(":") && !key.startsWith("coturn:")) assert.deepEqual(Object.keys(spec), ["value"], `${key}: value only`);
+    if (spec.type === "array") assert.ok("items" in spec, `${key}: arrays need items`);
+  }
+});
+
+test("each stack file has only the keys Pulumi allows, and valid config", () => {
+  const files = readdirSync(STACKS_DIR).filter((f) => /^Pulumi\..+\.yaml$/.test(f));
+  assert.ok(files.length >= 1);
+  for (const file of files) {
+    const document = parse(readFileSync(join(STACKS_DIR, file), "utf8")) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(document).filter((k) => !(STACK_FILE_KEYS as readonly string[]).includes(k)), [], file);
+    const stack = file.replace(/^Pulumi\.|\.yaml$/g, "");
+    assert.doesNotThrow(() => validateStackConfig(readStackFile(stack, { mode: "placeholder" })), file);
+  }
+});
