@@ -52,6 +52,12 @@ describe("the example AWS stack under mocks", () => {
     assert.equal(run.error, undefined, `program failed: ${run.error}`);
   });
 
+  test("registers each resource under a unique type and name (mocks do not reject duplicate URNs; the engine does)", () => {
+    const urns = run.resources.map((r) => `${r.type}::${r.name}`);
+    assert.deepEqual(urns.filter((u, i) => urns.indexOf(u) !== i), []);
+    assert.ok(run.resources.length >= 20, `only ${run.resources.length} resources registered`);
+  });
+
   test("opens exactly the configured listeners and the relay range, and no SSH", () => {
     assert.deepEqual(rules(run, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"), [
       "tcp 3478-3478 0.0.0.0/0",

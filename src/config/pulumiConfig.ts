@@ -7,7 +7,6 @@ import type { StackConfig } from "./stackConfig";
 
 // `isConfigSecret` is exported by the SDK's runtime but marked @internal, so its type is declared here. It is the
 // only way to tell whether a key was set with --secret, which validation must enforce.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const runtimeConfig = require("@pulumi/pulumi/runtime/config") as { isConfigSecret(key: string): boolean };
 
 /** The raw config of the running stack, as the engine passed it. */
