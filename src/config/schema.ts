@@ -244,12 +244,20 @@ export const SECRET_KEYS: readonly ConfigKey[] = ["authSecret", "previousAuthSec
 /** Parsed config before defaults that depend on other keys are applied. */
 export type ParsedConfigKeys = z.output<typeof stackConfigSchema>;
 
-/** Whether a key holds a JSON/YAML structure rather than a scalar (Pulumi passes those as JSON text). */
-export function isStructuredKey(key: ConfigKey): boolean {
-  return ["listeners", "previousAuthSecrets", "quotas", "ssh", "tags"].includes(key);
-}
+/** How Pulumi passes a key's value to a program: JSON text for lists and objects, "true"/"false", or plain text. */
+export type ConfigKeyKind = "list" | "object" | "boolean" | "text";
 
-/** Scalar keys that Pulumi passes as text but that hold booleans. */
-export function isBooleanKey(key: ConfigKey): boolean {
-  return key === "ephemeral";
+const keyKinds: Record<string, ConfigKeyKind> = Object.fromEntries(
+  Object.entries(
+    (z.toJSONSchema(stackConfigSchema, { io: "input", unrepresentable: "any" }) as { properties: Record<string, { type?: string }> })
+      .properties,
+  ).map(([key, property]) => [
+    key,
+    property.type === "array" ? "list" : property.type === "object" ? "object" : property.type === "boolean" ? "boolean" : "text",
+  ]),
+);
+
+/** The kind of a key, read from its schema so it cannot drift from it. */
+export function configKeyKind(key: ConfigKey): ConfigKeyKind {
+  return keyKinds[key] ?? "text";
 }

@@ -11,8 +11,7 @@ import {
   SUPPORTED_CLOUDS,
   configKeySchemas,
   ipv4CidrProblem,
-  isBooleanKey,
-  isStructuredKey,
+  configKeyKind,
   parsePortRange,
   type ConfigKey,
   type ParsedConfigKeys,
@@ -86,21 +85,22 @@ function showValue(key: ConfigKey, value: unknown): string | undefined {
 
 /** Decodes Pulumi's text form of one key into the JSON value its schema expects. */
 function decode(key: ConfigKey, text: string): { value: unknown } | { problem: string } {
-  if (isStructuredKey(key)) {
+  const kind = configKeyKind(key);
+  if (kind === "list" || kind === "object") {
     try {
       return { value: JSON.parse(text) };
     } catch {
-      const isList = ["listeners", "previousAuthSecrets"].includes(key);
       return {
-        problem: isList
-          ? `is not a list. Write a YAML list in the stack file, or set items with: pulumi config set --path '${fullKey(key)}[0]' <value>`
-          : `is not an object. Write a YAML mapping in the stack file, or set fields with: pulumi config set --path '${fullKey(key)}.<field>' <value>`,
+        problem:
+          kind === "list"
+            ? `is not a list. Write a YAML list in the stack file, or set items with: pulumi config set --path '${fullKey(key)}[0]' <value>`
+            : `is not an object. Write a YAML mapping in the stack file, or set fields with: pulumi config set --path '${fullKey(key)}.<field>' <value>`,
       };
     }
   }
-  if (isBooleanKey(key)) {
+  if (kind === "boolean") {
     if (text === "true" || text === "false") return { value: text === "true" };
-    return { problem: 'is not a boolean. Use true or false' };
+    return { problem: "is not a boolean. Use true or false" };
   }
   return { value: text };
 }
