@@ -1,11 +1,13 @@
 #!/bin/bash
 # Installs everything this project needs on a fresh Debian or Ubuntu machine, then its npm packages.
-# Debian packages: the tools the tests run against rendered files (cloud-init, shellcheck, coturn).
+# Debian packages: the tools the tests run against rendered files (cloud-init, shellcheck), the real coturn the
+# runtime tests and `npm run local` start, the network-namespace lab (iproute2, nftables) and Chromium for the
+# browser test.
 # Run as root, or as a user with sudo. Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-readonly packages=(ca-certificates openssl cloud-init shellcheck coturn)
+readonly packages=(ca-certificates openssl cloud-init shellcheck coturn iproute2 nftables chromium)
 
 say() { printf '==> %s\n' "$*"; }
 
