@@ -74,7 +74,7 @@ export function selfSignedCertificate(dir: string, names: readonly string[]): { 
   const san = names.map((n) => (/^[\d.]+$|:/.test(n) ? `IP:${n}` : `DNS:${n}`)).join(",");
   const result = spawnSync(
     "openssl",
-    ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+    ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "30",
       "-subj", `/CN=${names[0]}`, "-addext", `subjectAltName=${san}`, "-keyout", privateKey, "-out", certificate],
     { encoding: "utf8" },
   );

@@ -1,0 +1,193 @@
+/**
+ * npm run probe -- (--stack <name> | --host <host> | --ice-servers <file|->) [options]
+ *
+ * Checks a TURN server the way a browser will use it: STUN binding, allocation over each transport, the relayed
+ * address, data relayed between two allocations, the TLS certificate, and that forbidden peers are refused. Prints a
+ * pass/fail table; exits 0 when everything passed, 1 when a check failed, 2 for unusable input.
+ */
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
+import { parseArgs } from "node:util";
+import { LISTENER_PORTS } from "../src/config/schema";
+import { StackFileError, readStackFile } from "../src/config/stackFile";
+import { StackConfigError, validateStackConfig } from "../src/config/validate";
+import { CredentialError, mintTurnCredential } from "../src/credentials/turnRest";
+import { DEFAULT_FORBIDDEN_PEERS, runProbe, type ProbeTarget } from "../src/probe/probe";
+import { parseIceServers, ProbeInputError } from "../src/probe/target";
+import type { TurnTransport } from "../src/probe/turnClient";
+import { passphraseFromEnvironment, printTable } from "./cli";
+
+const USAGE = `usage: npm run probe -- (--stack <name> | --host <host> | --ice-servers <file|->) [options]
+  --stack <name>            a stack in stacks/ (secret via PULUMI_CONFIG_PASSPHRASE); host = its domain
+  --host <host>             any TURN server; the shared secret is read from TURN_AUTH_SECRET
+  --ice-servers <file|->    an iceServers JSON with username/credential (e.g. npm run local -- --json)
+  --transports udp,tcp,tls  transports to allocate over (default: the stack's listeners, or all three)
+  --expect-relay-ip <ip>    the static IP relayed addresses must have (default: --stack's publicIp output, or the host if an IP)
+  --forbidden-peer <ip>     a peer the relay must refuse; repeatable (default: ${DEFAULT_FORBIDDEN_PEERS.join(", ")})
+  --ca <file>               trust this CA / self-signed certificate for turns:
+  --insecure-tls            do not verify the TLS certificate (still shows it)
+  --user <id>               user id in minted credentials (default: probe)
+  --timeout-ms <ms>         bound on each network step (default: 5000)
+  --json                    print the results as JSON instead of a table`;
+
+class UsageError extends Error {}
+
+function flagsFrom(argv: string[]) {
+  try {
+    return parseArgs({
+      args: argv,
+      options: {
+        stack: { type: "string" },
+        host: { type: "string" },
+        "ice-servers": { type: "string" },
+        transports: { type: "string" },
+        "expect-relay-ip": { type: "string" },
+        "forbidden-peer": { type: "string", multiple: true },
+        ca: { type: "string" },
+        "insecure-tls": { type: "boolean", default: false },
+        user: { type: "string", default: "probe" },
+        "timeout-ms": { type: "string", default: "5000" },
+        json: { type: "boolean", default: false },
+        help: { type: "boolean", default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+type Flags = ReturnType<typeof flagsFrom>;
+
+function parseTransports(value: string): TurnTransport[] {
+  const transports = value.split(",").map((t) => t.trim());
+  for (const t of transports) {
+    if (t !== "udp" && t !== "tcp" && t !== "tls") {
+      throw new UsageError(`--transports ${JSON.stringify(value)}: "${t}" is not one of udp, tcp, tls`);
+    }
+  }
+  return transports as TurnTransport[];
+}
+
+/** The stack's publicIp output, through the Pulumi CLI. */
+function stackPublicIp(stack: string): string {
+  const result = spawnSync("pulumi", ["stack", "output", "publicIp", "--stack", stack], { encoding: "utf8" });
+  if (result.error || result.status !== 0) {
+    throw new UsageError(
+      `could not read the publicIp output of stack "${stack}" (${result.error ? "pulumi CLI not found" : result.stderr.trim()}): ` +
+        "pass --expect-relay-ip <the stack's static IP>",
+    );
+  }
+  return result.stdout.trim();
+}
+
+function targetFrom(flags: Flags): ProbeTarget {
+  const sources = (["stack", "host", "ice-servers"] as const).filter((k) => flags[k] !== undefined);
+  if (sources.length !== 1) throw new UsageError("give exactly one of --stack, --host or --ice-servers");
+  const timeoutMs = Number(flags["timeout-ms"]);
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > 60_000) {
+    throw new UsageError(`--timeout-ms ${flags["timeout-ms"]}: use a whole number of milliseconds from 100 to 60000`);
+  }
+  for (const peer of flags["forbidden-peer"] ?? []) {
+    if (isIP(peer) === 0) throw new UsageError(`--forbidden-peer ${peer}: not an IP address`);
+  }
+  const expect = flags["expect-relay-ip"];
+  if (expect !== undefined && isIP(expect) === 0) throw new UsageError(`--expect-relay-ip ${expect}: not an IP address`);
+  const common = {
+    forbiddenPeers: flags["forbidden-peer"] ?? [...DEFAULT_FORBIDDEN_PEERS],
+    tls: {
+      ...(flags.ca ? { ca: readFileSync(flags.ca, "utf8") } : {}),
+      ...(flags["insecure-tls"] ? { rejectUnauthorized: false } : {}),
+    },
+    timeoutMs,
+  };
+  const minting = (secret: string) => () => {
+    const credential = mintTurnCredential({ secret, user: flags.user ?? "probe", ttlSeconds: 600 });
+    return { username: credential.username, password: credential.credential };
+  };
+
+  if (flags["ice-servers"] !== undefined) {
+    const file = flags["ice-servers"];
+    const input = parseIceServers(readFileSync(file === "-" ? 0 : file, "utf8"), file === "-" ? "stdin" : file);
+    return {
+      ...common,
+      host: input.host,
+      ports: input.ports,
+      transports: flags.transports ? parseTransports(flags.transports) : input.transports,
+      credential: () => ({ username: input.username, password: input.password }),
+      ...(expect ? { expectedRelayIp: expect } : isIP(input.host) ? { expectedRelayIp: input.host } : {}),
+    };
+  }
+  if (flags.host !== undefined) {
+    const secret = process.env.TURN_AUTH_SECRET;
+    if (!secret) throw new UsageError("--host needs the shared secret in the TURN_AUTH_SECRET environment variable (never on the command line)");
+    return {
+      ...common,
+      host: flags.host,
+      ports: { plain: LISTENER_PORTS.plain, tls: LISTENER_PORTS.tls },
+      transports: parseTransports(flags.transports ?? "udp,tcp,tls"),
+      credential: minting(secret),
+      ...(expect ? { expectedRelayIp: expect } : isIP(flags.host) ? { expectedRelayIp: flags.host } : {}),
+    };
+  }
+  const stack = flags.stack ?? "";
+  const config = validateStackConfig(readStackFile(stack, { mode: "reveal", passphrase: passphraseFromEnvironment() }));
+  const listened = (["udp", "tcp", "tls"] as const).filter((l) => config.listeners.has(l));
+  return {
+    ...common,
+    host: config.domain,
+    ports: { plain: LISTENER_PORTS.plain, tls: LISTENER_PORTS.tls },
+    transports: flags.transports ? parseTransports(flags.transports) : listened,
+    credential: minting(config.authSecrets[0]),
+    expectedRelayIp: expect ?? stackPublicIp(stack),
+  };
+}
+
+async function main(): Promise<number> {
+  let target: ProbeTarget;
+  let flags: Flags;
+  try {
+    flags = flagsFrom(process.argv.slice(2));
+    if (flags.help) {
+      console.log(USAGE);
+      return 0;
+    }
+    target = targetFrom(flags);
+  } catch (error) {
+    const known = [UsageError, ProbeInputError, StackFileError, StackConfigError, CredentialError].some((k) => error instanceof k);
+    const fileError = (error as NodeJS.ErrnoException).code === "ENOENT";
+    if (!known && !fileError) throw error;
+    console.error(`probe: ${(error as Error).message}${error instanceof UsageError ? `\n${USAGE}` : ""}`);
+    return 2;
+  }
+
+  const log = (line: string): void => void process.stderr.write(`${line}\n`);
+  log(
+    `Probing ${target.host} over ${target.transports.join(", ")}` +
+      `${target.expectedRelayIp ? `, expecting relayed addresses on ${target.expectedRelayIp}` : ""} …`,
+  );
+  const results = await runProbe(target, (r) => log(`  ${r.ok ? "pass" : "FAIL"}  ${r.check} (${r.transport})`));
+  const failed = results.filter((r) => !r.ok).length;
+  if (flags.json) {
+    console.log(JSON.stringify({ host: target.host, ok: failed === 0, results }, null, 2));
+  } else {
+    printTable(
+      ["check", "transport", "result", "detail"],
+      results.map((r) => [r.check, r.transport, r.ok ? "pass" : "FAIL", r.detail]),
+    );
+    console.log(failed === 0 ? `\nAll ${results.length} checks passed.` : `\n${failed} of ${results.length} checks FAILED.`);
+  }
+  return failed === 0 ? 0 : 1;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  },
+);
