@@ -61,6 +61,15 @@ function flagsFrom(argv: string[]) {
 
 type Flags = ReturnType<typeof flagsFrom>;
 
+/** Reads a file named by a flag ('-' is stdin), with an error that names the flag. */
+function readFlagFile(flag: string, path: string): string {
+  try {
+    return readFileSync(path === "-" ? 0 : path, "utf8");
+  } catch (error) {
+    throw new UsageError(`${flag} ${path}: cannot read it (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+}
+
 function parseTransports(value: string): TurnTransport[] {
   const transports = value.split(",").map((t) => t.trim());
   for (const t of transports) {
@@ -98,7 +107,7 @@ function targetFrom(flags: Flags): ProbeTarget {
   const common = {
     forbiddenPeers: flags["forbidden-peer"] ?? [...DEFAULT_FORBIDDEN_PEERS],
     tls: {
-      ...(flags.ca ? { ca: readFileSync(flags.ca, "utf8") } : {}),
+      ...(flags.ca ? { ca: readFlagFile("--ca", flags.ca) } : {}),
       ...(flags["insecure-tls"] ? { rejectUnauthorized: false } : {}),
     },
     timeoutMs,
@@ -110,7 +119,7 @@ function targetFrom(flags: Flags): ProbeTarget {
 
   if (flags["ice-servers"] !== undefined) {
     const file = flags["ice-servers"];
-    const input = parseIceServers(readFileSync(file === "-" ? 0 : file, "utf8"), file === "-" ? "stdin" : file);
+    const input = parseIceServers(readFlagFile("--ice-servers", file), file === "-" ? "stdin" : file);
     return {
       ...common,
       host: input.host,
@@ -157,8 +166,7 @@ async function main(): Promise<number> {
     target = targetFrom(flags);
   } catch (error) {
     const known = [UsageError, ProbeInputError, StackFileError, StackConfigError, CredentialError].some((k) => error instanceof k);
-    const fileError = (error as NodeJS.ErrnoException).code === "ENOENT";
-    if (!known && !fileError) throw error;
+    if (!known) throw error;
     console.error(`probe: ${(error as Error).message}${error instanceof UsageError ? `\n${USAGE}` : ""}`);
     return 2;
   }

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { AWS_NETWORK } from "../../src/clouds/aws";
 import { validateStackConfig } from "../../src/config/validate";
 import { renderTurnserverConf, TLS_PATHS } from "../../src/render/vmFiles";
+import type { LabJob } from "./labClient";
 import { LAB_INTERNET, NetLab, waitFor, type LabProcess } from "./netlab";
 import { exampleConfig, TEST_SECRET } from "./program";
 
@@ -22,6 +23,12 @@ export const CLOUD_LAB = {
   privateIp: AWS_NETWORK.privateIp,
   /** The edge router on the VM's subnet. */
   gateway: "10.77.0.1",
+  /**
+   * A public IPv6 relay address on the VM, so that IPv6 peers are really checked against the deny list (with an
+   * IPv4-only relay they get 443, address family mismatch, before any rule applies). The AWS VPC has no IPv6 today;
+   * the rules must hold the day it does.
+   */
+  relayIpv6: "2600:1f18:77::10",
   /** An allowed peer host on the internet, running a UDP echo server. */
   peer: `${LAB_INTERNET.prefix}.20`,
   /** A TURN client host on the internet. */
@@ -53,6 +60,7 @@ export function productionConf(): string {
  */
 export function labConf(production: string, paths: { certificate: string; privateKey: string; logFile: string }): LabConf {
   const swaps: Array<[string, string]> = [
+    [`relay-ip=${CLOUD_LAB.privateIp}`, `relay-ip=${CLOUD_LAB.privateIp}\nrelay-ip=${CLOUD_LAB.relayIpv6}`],
     [`cert=${TLS_PATHS.certificate}`, `cert=${paths.certificate}`],
     [`pkey=${TLS_PATHS.privateKey}`, `pkey=${paths.privateKey}`],
     ["syslog", `log-file=${paths.logFile}`],
@@ -80,6 +88,12 @@ export function selfSignedCertificate(dir: string, names: readonly string[]): { 
   );
   if (result.status !== 0) throw new Error(`openssl could not make a test certificate: ${result.stderr}`);
   return { certificate, privateKey };
+}
+
+/** Runs a labClient.ts job inside a lab host and returns its JSON answer. */
+export function runLabJob<T = Record<string, unknown>>(lab: NetLab, ns: string, job: LabJob): T {
+  const out = lab.exec(ns, process.execPath, "--import", "tsx", join(__dirname, "labClient.ts"), JSON.stringify(job));
+  return JSON.parse(out.trim().split("\n").at(-1) ?? "{}") as T;
 }
 
 /** The running cloud lab. */
@@ -116,6 +130,7 @@ export async function startCloudLab(tag?: string): Promise<CloudLab> {
     lab.attachToInternet(edge, "eth0", CLOUD_LAB.publicIp);
     lab.link(edge, "eth1", CLOUD_LAB.gateway, turn, "eth0", CLOUD_LAB.privateIp);
     lab.ip(turn, "route", "add", "default", "via", CLOUD_LAB.gateway);
+    lab.ip(turn, "addr", "add", `${CLOUD_LAB.relayIpv6}/64`, "dev", "eth0", "nodad");
     lab.attachToInternet(peer, "eth0", CLOUD_LAB.peer);
     lab.attachToInternet(client, "eth0", CLOUD_LAB.client);
     // EC2's 1:1 NAT: the public IP is translated to the VM's private address and back, nothing else.
