@@ -12,7 +12,7 @@ import { AWS_NETWORK } from "../../src/clouds/aws";
 import { validateStackConfig } from "../../src/config/validate";
 import { renderTurnserverConf, TLS_PATHS } from "../../src/render/vmFiles";
 import type { LabJob } from "./labClient";
-import { LAB_INTERNET, NetLab, waitFor, type LabProcess } from "./netlab";
+import { LAB_INTERNET, NetLab, requireCommands, waitFor, type LabProcess } from "./netlab";
 import { exampleConfig, TEST_SECRET } from "./program";
 
 /** Addresses of the cloud lab. */
@@ -116,6 +116,11 @@ export interface CloudLab {
 
 /** Builds the lab and starts coturn with the production config; resolves once coturn listens on every port. */
 export async function startCloudLab(tag?: string): Promise<CloudLab> {
+  requireCommands([
+    ["/usr/bin/turnserver", "coturn"],
+    ["/usr/bin/turnutils_peer", "coturn"],
+    ["/usr/bin/openssl", "openssl"],
+  ]);
   const lab = new NetLab(tag);
   const dir = mkdtempSync(join(tmpdir(), "coturn-lab-"));
   const destroy = async (): Promise<void> => {

@@ -26,15 +26,28 @@ export interface LabProcess {
 export function requireLabPrivileges(): void {
   if (process.getuid?.() !== 0) {
     throw new Error(
-      "runtime tests build network namespaces and need root: run `sudo bash scripts/test.sh` " +
-        "(or `sudo npm run test:runtime`). CI runs as root.",
+      "runtime tests build network namespaces and need root: run `sudo bash scripts/test.sh`, " +
+        "or one file with `sudo node --import tsx --test test/<file>.test.ts`. CI runs as root.",
     );
   }
-  for (const [tool, pkg] of [
+  requireCommands([
     ["/usr/sbin/ip", "iproute2"],
     ["/usr/sbin/nft", "nftables"],
-  ] as const) {
-    if (!existsSync(tool)) throw new Error(`${tool} is missing: install it with \`apt-get install -y ${pkg}\` (scripts/install-deps.sh does).`);
+  ]);
+}
+
+/**
+ * Fails (never skips) when a program a runtime test needs is missing, saying which Debian package provides it.
+ * `scripts/install-deps.sh` installs all of them.
+ */
+export function requireCommands(commands: ReadonlyArray<readonly [path: string, debianPackage: string]>): void {
+  const missing = commands.filter(([path]) => !existsSync(path));
+  if (missing.length > 0) {
+    const packages = [...new Set(missing.map(([, pkg]) => pkg))].join(" ");
+    throw new Error(
+      `${missing.map(([path]) => path).join(", ")} missing: install with \`sudo apt-get install -y ${packages}\` ` +
+        "(or run `sudo bash scripts/install-deps.sh`, which installs everything the tests need)",
+    );
   }
 }
 
