@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { TurnServer } from "./src/components/turnServer";
 import { loadStackConfig } from "./src/config/pulumiConfig";
 
+// Validated before any resource is registered; a local stack (`coturn:cloud: local`) is refused here: `npm run local`.
 const config = loadStackConfig();
 const awsProfile = new pulumi.Config("aws").get("profile");
 const server = new TurnServer(config.stack, {

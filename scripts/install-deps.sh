@@ -3,11 +3,20 @@
 # Debian packages: the tools the tests run against rendered files (cloud-init, shellcheck), the real coturn the
 # runtime tests and `npm run local` start, the network-namespace lab (iproute2, nftables) and Chromium for the
 # browser test.
+# With the argument `local` (bash scripts/install-deps.sh local), only what `npm run local` needs: ca-certificates,
+# openssl and coturn, and `npm ci` only when node_modules is missing or older than package-lock.json (scripts/local.sh
+# runs this before every start, and must work offline once installed).
 # Run as root, or as a user with sudo. Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-readonly packages=(ca-certificates openssl cloud-init shellcheck coturn iproute2 nftables chromium)
+mode="${1:-all}"
+case "$mode" in
+  all) packages=(ca-certificates openssl cloud-init shellcheck coturn iproute2 nftables chromium) ;;
+  local) packages=(ca-certificates openssl coturn) ;;
+  *) echo "install-deps: unknown argument \"$mode\"; use no argument (everything) or \"local\" (only what npm run local needs)" >&2; exit 2 ;;
+esac
+readonly mode packages
 
 say() { printf '==> %s\n' "$*"; }
 
@@ -21,10 +30,27 @@ if [ "${#missing[@]}" -gt 0 ]; then
     command -v sudo >/dev/null || { echo "install-deps: run as root, or install sudo" >&2; exit 1; }
     as_root=(sudo)
   fi
+  # Where systemd runs, Debian's coturn package enables and starts coturn.service right away (the unit ignores
+  # /etc/default/coturn, which only the old init script reads): a system-wide coturn on every address, holding the
+  # ports `npm run local` needs. A coturn this script installs is masked during the installation (so it never
+  # starts), then unmasked and left disabled: tests and `npm run local` start their own. One installed before is left.
+  hold_service=false
+  release_service() {
+    if [ "$hold_service" = true ]; then "${as_root[@]}" systemctl unmask coturn.service >/dev/null || true; fi
+  }
+  if [[ " ${missing[*]} " == *" coturn "* ]] && [ -d /run/systemd/system ]; then
+    hold_service=true
+    trap release_service EXIT
+    "${as_root[@]}" systemctl mask coturn.service >/dev/null
+  fi
   say "installing Debian packages: ${missing[*]}"
   "${as_root[@]}" apt-get update -qq
-  # coturn's package would start a system-wide server on boot machines with systemd; tests start their own.
   DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ "$hold_service" = true ]; then
+    release_service
+    "${as_root[@]}" systemctl disable coturn.service >/dev/null 2>&1 || true
+    say "coturn's system service is installed but disabled; npm run local starts its own coturn"
+  fi
 fi
 
 if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
@@ -33,5 +59,9 @@ if ! command -v node >/dev/null || [ "$(node -p 'process.versions.node.split("."
   exit 1
 fi
 
+# npm writes node_modules/.package-lock.json last, once an install is complete.
+if [ "$mode" = local ] && [ -f node_modules/.package-lock.json ] && [ ! package-lock.json -nt node_modules/.package-lock.json ]; then
+  exit 0
+fi
 say "installing npm packages (npm ci)"
 npm ci --no-audit --no-fund --loglevel=error

@@ -13,8 +13,9 @@ import Ajv2020 from "ajv/dist/2020";
 import { parse } from "yaml";
 import { AWS_NETWORK, encodeAwsUserData } from "../src/clouds/aws";
 import { STACK_FILE_KEYS, STACKS_DIR, readStackFile } from "../src/config/stackFile";
-import { validateStackConfig } from "../src/config/validate";
-import { renderVm } from "../src/render/vmFiles";
+import { isLocalStack, validateLocalStackConfig, validateStackConfig } from "../src/config/validate";
+import { withLocalAuthSecret } from "../src/local/localStack";
+import { renderLocalTurnserverConf, renderVm } from "../src/render/vmFiles";
 import { TEST_SECRET } from "./support/program";
 
 const ROOT = join(__dirname, "..");
@@ -112,18 +113,48 @@ test("every shell script passes shellcheck", () => {
   assert.equal(result.status, 0, result.stdout);
 });
 
-test("every option in the rendered turnserver.conf is one coturn knows", () => {
+/** The option names `turnserver --help` lists. */
+function knownCoturnOptions(): Set<string> {
   requireTool("turnserver", "coturn");
   const help = spawnSync("turnserver", ["--help"], { encoding: "utf8" });
   const known = new Set([...`${help.stdout}${help.stderr}`.matchAll(/--([a-z0-9][a-z0-9_-]*)/gi)].map((m) => m[1]));
   assert.ok(known.has("denied-peer-ip") && known.has("use-auth-secret"), "could not read turnserver --help");
+  return known;
+}
+
+/** The option names of a turnserver.conf, in order. */
+function optionNames(conf: string): string[] {
+  return conf
+    .split("\n")
+    .filter((line) => line.trim() !== "" && !line.trimStart().startsWith("#"))
+    .map((line) => line.split("=")[0].trim());
+}
+
+test("every option in the rendered turnserver.conf is one coturn knows", () => {
+  const known = knownCoturnOptions();
   for (const { name, rendered } of variants()) {
-    const options = rendered.turnserverConf
-      .split("\n")
-      .filter((line) => line.trim() !== "" && !line.trimStart().startsWith("#"))
-      .map((line) => line.split("=")[0].trim());
+    const options = optionNames(rendered.turnserverConf);
     assert.ok(options.length > 40, `${name}: only ${options.length} options rendered`);
     for (const option of options) assert.ok(known.has(option), `${name}: turnserver 4.6 does not know "${option}"`);
+  }
+});
+
+test("every option in a local stack's turnserver.conf is one coturn knows", () => {
+  const known = knownCoturnOptions();
+  const config = validateLocalStackConfig(withLocalAuthSecret(readStackFile("local", { mode: "placeholder" }), TEST_SECRET));
+  const dir = "/tmp/coturn-local-test";
+  for (const listenIp of ["127.0.0.1", "192.0.2.10"]) {
+    const conf = renderLocalTurnserverConf(config, {
+      listenIp,
+      certificate: `${dir}/fullchain.pem`,
+      privateKey: `${dir}/privkey.pem`,
+      logFile: `${dir}/turnserver.log`,
+      pidFile: `${dir}/turnserver.pid`,
+      userDb: `${dir}/turndb`,
+    });
+    const options = optionNames(conf);
+    assert.ok(options.includes("allowed-peer-ip") && options.includes("userdb"), `${listenIp}: the local block is missing`);
+    for (const option of options) assert.ok(known.has(option), `local on ${listenIp}: turnserver 4.6 does not know "${option}"`);
   }
 });
 
@@ -149,6 +180,9 @@ test("each stack file has only the keys Pulumi allows, and valid config", () => 
     const document = parse(readFileSync(join(STACKS_DIR, file), "utf8")) as Record<string, unknown>;
     assert.deepEqual(Object.keys(document).filter((k) => !(STACK_FILE_KEYS as readonly string[]).includes(k)), [], file);
     const stack = file.replace(/^Pulumi\.|\.yaml$/g, "");
-    assert.doesNotThrow(() => validateStackConfig(readStackFile(stack, { mode: "placeholder" })), file);
+    const raw = readStackFile(stack, { mode: "placeholder" });
+    // A local stack stores no secret: `npm run local` adds a fresh one for each run, as here.
+    if (isLocalStack(raw)) assert.doesNotThrow(() => validateLocalStackConfig(withLocalAuthSecret(raw, TEST_SECRET)), file);
+    else assert.doesNotThrow(() => validateStackConfig(raw), file);
   }
 });

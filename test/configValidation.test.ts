@@ -8,7 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { StackConfigError, formatProblem, validateStackConfig } from "../src/config/validate";
+import { readStackFile } from "../src/config/stackFile";
+import { StackConfigError, formatProblem, validateLocalStackConfig, validateStackConfig } from "../src/config/validate";
+import { LOCAL_SECRET_LENGTH, loadLocalStack, newLocalAuthSecret, withLocalAuthSecret } from "../src/local/localStack";
 
 const STACK = "test";
 
@@ -165,12 +167,21 @@ const BAD_CASES: readonly BadCase[] = [
   {
     name: "unknown cloud",
     changes: { "coturn:cloud": "azure" },
-    expected: ['coturn:cloud = "azure": is not one of "aws", "gcp", "digitalocean"'],
+    expected: ['coturn:cloud = "azure": is not one of "aws", "gcp", "digitalocean", "local"'],
   },
   {
     name: "known but unsupported cloud",
     changes: { "coturn:cloud": "gcp" },
     expected: ['coturn:cloud = "gcp": is not supported yet; supported: aws'],
+  },
+  {
+    // Its cloud settings are reported too: they would mean nothing even where local stacks are taken.
+    name: "local stack given to a cloud command",
+    changes: { "coturn:cloud": "local" },
+    expected: [
+      'coturn:region = "eu-central-1": is a cloud setting and means nothing with coturn:cloud "local" (coturn runs on this machine). Remove it from stacks/Pulumi.test.yaml',
+      'coturn:cloud = "local": runs coturn on this machine: start it with `npm run local`. Only cloud stacks are deployed or rendered for a VM',
+    ],
   },
   {
     name: "region that is not an AWS region name",
@@ -678,4 +689,146 @@ test("a provided TLS certificate must name the domain and match its key", () => 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+// ----- Local stacks (`coturn:cloud: local`, run by `npm run local`) -----
+
+/** A valid local stack as `npm run local` validates it: the stack file's keys plus the run's secret. */
+const LOCAL_BASE_VALUES: Readonly<Record<string, string>> = {
+  "coturn:cloud": "local",
+  "coturn:domain": "turn.localhost",
+  "coturn:authSecret": AUTH_SECRET,
+};
+
+function localProblemsOf(changes: Readonly<Record<string, string | undefined>>, secretKeys: readonly string[] = BASE_SECRET_KEYS): string[] {
+  const values: Record<string, string> = { ...LOCAL_BASE_VALUES };
+  for (const [key, value] of Object.entries(changes)) {
+    if (value === undefined) delete values[key];
+    else values[key] = value;
+  }
+  try {
+    validateLocalStackConfig({ stack: "local", values, secretKeys: new Set(secretKeys) });
+    return [];
+  } catch (error) {
+    if (error instanceof StackConfigError) return error.problems.map(formatProblem);
+    throw error;
+  }
+}
+
+const CLOUD_SETTING = (key: string, shown: string): string =>
+  `coturn:${key} = ${shown}: is a cloud setting and means nothing with coturn:cloud "local" (coturn runs on this machine). ` +
+  "Remove it from stacks/Pulumi.local.yaml";
+
+const LOCAL_BAD_CASES: readonly BadCase[] = [
+  { name: "region", changes: { "coturn:region": "eu-central-1" }, expected: [CLOUD_SETTING("region", '"eu-central-1"')] },
+  {
+    name: "availability zone",
+    changes: { "coturn:availabilityZone": "eu-central-1a" },
+    expected: [CLOUD_SETTING("availabilityZone", '"eu-central-1a"')],
+  },
+  { name: "instance type", changes: { "coturn:instanceType": "t4g.small" }, expected: [CLOUD_SETTING("instanceType", '"t4g.small"')] },
+  { name: "image", changes: { "coturn:image": "debian-12" }, expected: [CLOUD_SETTING("image", '"debian-12"')] },
+  {
+    name: "ssh, shown as the value it decodes to",
+    changes: { "coturn:ssh": json({ allowedCidrs: ["203.0.113.7/32"] }) },
+    expected: [CLOUD_SETTING("ssh", '{"allowedCidrs":["203.0.113.7/32"]}')],
+  },
+  { name: "tags", changes: { "coturn:tags": json({ team: "media" }) }, expected: [CLOUD_SETTING("tags", '{"team":"media"}')] },
+  { name: "ephemeral", changes: { "coturn:ephemeral": "true" }, expected: [CLOUD_SETTING("ephemeral", "true")] },
+  {
+    name: "the tls-443 listener",
+    changes: { "coturn:listeners": json(["udp", "tls", "tls-443"]) },
+    expected: [
+      'coturn:listeners = ["udp","tls","tls-443"]: has "tls-443", which needs root and an nftables redirect of port 443; ' +
+        'coturn:cloud "local" runs coturn as you. Remove "tls-443" (browsers reach turns: on port 5349)',
+    ],
+  },
+  {
+    name: "tlsMode provided, with a certificate and key",
+    changes: { "coturn:tlsMode": "provided", "coturn:tlsCertificate": FAKE_PEM_CERT, "coturn:tlsPrivateKey": FAKE_PEM_KEY },
+    secretKeys: ["coturn:authSecret", "coturn:tlsPrivateKey"],
+    expected: [
+      'coturn:tlsMode = "provided": is not possible with coturn:cloud "local", which makes a fresh self-signed certificate on each run. ' +
+        'Remove it (or set "self-signed") in stacks/Pulumi.local.yaml',
+      'coturn:tlsCertificate: is set, but coturn:cloud "local" makes a fresh self-signed certificate on each run and ignores it. Remove it from stacks/Pulumi.local.yaml',
+      'coturn:tlsPrivateKey: is set, but coturn:cloud "local" makes a fresh self-signed certificate on each run and ignores it. Remove it from stacks/Pulumi.local.yaml',
+    ],
+  },
+  {
+    name: "previous secrets",
+    changes: { "coturn:previousAuthSecrets": json([PREVIOUS_SECRET]) },
+    secretKeys: ["coturn:authSecret", "coturn:previousAuthSecrets"],
+    expected: [
+      "coturn:previousAuthSecrets = (secret): is set, but a local stack's secret lives for one run, so there is nothing to rotate. Remove it from stacks/Pulumi.local.yaml",
+    ],
+  },
+  {
+    name: "no secret added by the runner",
+    changes: { "coturn:authSecret": undefined },
+    expected: [
+      "coturn:authSecret: is not set: a local stack gets a fresh secret on each run of `npm run local`, which adds it before validating",
+    ],
+  },
+  {
+    name: "a cloud stack given to npm run local",
+    changes: { "coturn:cloud": "aws", "coturn:region": "eu-central-1" },
+    expected: [
+      'coturn:cloud = "aws": is a cloud stack: `npm run local` runs stacks with coturn:cloud "local" (stacks/Pulumi.local.yaml). Deploy this one with `pulumi up`',
+    ],
+  },
+  {
+    name: "several local problems at once, with the shared rules still applied",
+    changes: { "coturn:region": "eu-central-1", "coturn:relayPorts": "3000-4000", "coturn:listeners": json(["udp", "tls-443"]) },
+    expected: [
+      CLOUD_SETTING("region", '"eu-central-1"'),
+      'coturn:relayPorts = "3000-4000": overlaps listener port 3478. Use a range above it, e.g. "49152-65535"',
+      'coturn:listeners = ["udp","tls-443"]: has "tls-443" without "tls": port 443 is forwarded to the TLS listener. Add "tls"',
+      'coturn:listeners = ["udp","tls-443"]: has "tls-443", which needs root and an nftables redirect of port 443; ' +
+        'coturn:cloud "local" runs coturn as you. Remove "tls-443" (browsers reach turns: on port 5349)',
+    ],
+  },
+];
+
+test("a local stack is valid without any cloud setting and gets the local shape", () => {
+  const config = validateLocalStackConfig({ stack: "local", values: LOCAL_BASE_VALUES, secretKeys: new Set(BASE_SECRET_KEYS) });
+  assert.equal(config.cloud, "local");
+  assert.equal(config.realm, "turn.localhost");
+  assert.deepEqual(config.authSecrets, [AUTH_SECRET]);
+  assert.deepEqual(config.tls, { mode: "self-signed" });
+  assert.deepEqual(config.listeners, new Set(["udp", "tcp", "tls", "dtls"]));
+  assert.ok(!("region" in config) && !("instanceType" in config) && !("ssh" in config), "a local config carries no cloud settings");
+});
+
+test(`invalid local stacks report exactly their problems (${LOCAL_BAD_CASES.length} cases)`, async (t) => {
+  for (const c of LOCAL_BAD_CASES) {
+    await t.test(c.name, () => {
+      const problems = localProblemsOf(c.changes, c.secretKeys);
+      assert.deepEqual(problems, c.expected);
+      for (const secret of ALL_SECRETS) assert.ok(!problems.join("\n").includes(secret), `${c.name}: a message shows a secret`);
+    });
+  }
+});
+
+test("npm run local adds a fresh secret to the stack file's config, and refuses a stored one", () => {
+  const secrets = new Set(Array.from({ length: 20 }, () => newLocalAuthSecret()));
+  assert.equal(secrets.size, 20, "secrets repeat");
+  for (const secret of secrets) assert.match(secret, new RegExp(`^[A-Za-z0-9_-]{${LOCAL_SECRET_LENGTH}}$`));
+
+  const secret = newLocalAuthSecret();
+  const config = loadLocalStack("local", secret);
+  assert.deepEqual(config.authSecrets, [secret]);
+  const raw = readStackFile("local", { mode: "placeholder" });
+  assert.equal(raw.values["coturn:authSecret"], undefined, "stacks/Pulumi.local.yaml must not store a secret");
+  const added = withLocalAuthSecret(raw, secret);
+  assert.ok(added.secretKeys.has("coturn:authSecret"), "the run's secret is handled as a secret key");
+
+  const stored = { ...raw, values: { ...raw.values, "coturn:authSecret": AUTH_SECRET } };
+  assert.throws(
+    () => withLocalAuthSecret(stored, secret),
+    (error: unknown) =>
+      error instanceof StackConfigError &&
+      error.problems.map(formatProblem).join("\n") ===
+        "coturn:authSecret = (not shown): is set in stacks/Pulumi.local.yaml, but `npm run local` makes a fresh secret on each run and never stores it. Remove it from the stack file" &&
+      !error.message.includes(AUTH_SECRET),
+  );
 });

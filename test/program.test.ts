@@ -253,6 +253,17 @@ describe("config variants under mocks", () => {
     assert.ok(!(run.error ?? "").includes("short-secret"));
   });
 
+  test("a local stack is refused before anything is registered: npm run local runs it", () => {
+    const run = runProgram({
+      stack: "local",
+      values: { "coturn:cloud": "local", "coturn:domain": "turn.localhost", "coturn:relayPorts": "49152-49407" },
+      secretKeys: [],
+    });
+    assert.equal(run.resources.length, 0, "no resource may be registered for a local stack");
+    assert.deepEqual(run.invokes, []);
+    assert.equal(run.error, "RunError: stack local has coturn:cloud local: run it with `npm run local`, `pulumi up` deploys aws stacks");
+  });
+
   test("a secret set without --secret is refused", () => {
     const config = exampleConfig();
     config.secretKeys = [];

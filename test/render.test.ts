@@ -74,6 +74,16 @@ test("render refuses bad flags, unknown stacks and missing passphrases with a cl
   assert.match(noPassphrase.stderr, /cannot open its secrets: incorrect passphrase/);
 });
 
+test("render refuses a local stack and says what runs it", () => {
+  const local = render(["--stack", "local", "--out", "x"]);
+  assert.equal(local.status, 1);
+  assert.match(
+    local.stderr,
+    /Pulumi\.local\.yaml: has coturn:cloud local, which puts no files on a VM\. Run it with `npm run local`/,
+  );
+  assert.ok(!existsSync("x"), "nothing may be written for a local stack");
+});
+
 test("passphrase secrets round-trip, and a wrong passphrase is refused as the CLI does", () => {
   const { encryptionSalt, crypter } = newEncryptionSalt("correct horse");
   assert.match(encryptionSalt, /^v1:[A-Za-z0-9+/=]+:v1:[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/);

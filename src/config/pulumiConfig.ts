@@ -2,7 +2,7 @@
  * Reads the running stack's config from the Pulumi engine and validates it before any resource is registered.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { StackConfigError, validateStackConfig, type RawStackConfig } from "./validate";
+import { StackConfigError, isLocalStack, validateStackConfig, type RawStackConfig } from "./validate";
 import type { StackConfig } from "./stackConfig";
 
 // `isConfigSecret` is exported by the SDK's runtime but marked @internal, so its type is declared here. It is the
@@ -16,13 +16,21 @@ export function rawConfigFromEngine(): RawStackConfig {
   return { stack: pulumi.getStack(), values, secretKeys };
 }
 
+/** Why `pulumi up` does not deploy a local stack, and what runs it instead. */
+export function localStackRefusal(stack: string): string {
+  return `stack ${stack} has coturn:cloud local: run it with \`npm run local\`, \`pulumi up\` deploys aws stacks`;
+}
+
 /**
  * Loads and validates the running stack's config. Invalid config becomes a `RunError`, which the CLI shows as the
- * message alone (no stack trace) before anything is created.
+ * message alone (no stack trace) before anything is created. A local stack is refused first, before its config is
+ * validated (it has no secret of its own to validate).
  */
 export function loadStackConfig(): StackConfig {
+  const raw = rawConfigFromEngine();
+  if (isLocalStack(raw)) throw new pulumi.RunError(localStackRefusal(raw.stack));
   try {
-    return validateStackConfig(rawConfigFromEngine());
+    return validateStackConfig(raw);
   } catch (error) {
     if (error instanceof StackConfigError) throw new pulumi.RunError(error.message);
     throw error;

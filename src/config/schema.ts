@@ -10,12 +10,24 @@ import { z } from "zod";
 /** The Pulumi project name, and so the config namespace: `pulumi config set coturn:domain …`. */
 export const CONFIG_NAMESPACE = "coturn";
 
-/** Clouds the config type knows; only those in `SUPPORTED_CLOUDS` can be deployed today. */
-export const CLOUDS = ["aws", "gcp", "digitalocean"] as const;
-/** Clouds with an implementation in this version. */
-export const SUPPORTED_CLOUDS: readonly Cloud[] = ["aws"];
-/** A cloud provider a region stack can run on. */
+/**
+ * Values of `coturn:cloud`: the clouds the config type knows (only those in `SUPPORTED_CLOUDS` can be deployed today),
+ * and `local`, which runs coturn on this machine with `npm run local` instead of deploying anything.
+ */
+export const CLOUDS = ["aws", "gcp", "digitalocean", "local"] as const;
+/** A value of `coturn:cloud`. */
 export type Cloud = (typeof CLOUDS)[number];
+/** The `coturn:cloud` value of a local stack: coturn as a process on this machine, started by `npm run local`. */
+export const LOCAL_CLOUD = "local" satisfies Cloud;
+/** A cloud that `pulumi up` deploys to (every `coturn:cloud` value except `local`). */
+export type DeployCloud = Exclude<Cloud, typeof LOCAL_CLOUD>;
+/** Clouds with an implementation in this version. */
+export const SUPPORTED_CLOUDS: readonly DeployCloud[] = ["aws"];
+/**
+ * Keys that only mean something for a VM on a cloud. A local stack may not set them: validation names each one that
+ * is set, so a cloud setting copied into a local stack cannot look as if it did something.
+ */
+export const CLOUD_ONLY_KEYS = ["region", "availabilityZone", "instanceType", "image", "ssh", "tags", "ephemeral"] as const;
 
 /** Listener names: `udp`/`tcp` on 3478, `tls`/`dtls` on 5349, `tls-443` (TURN over TLS on 443). */
 export const LISTENERS = ["udp", "tcp", "tls", "dtls", "tls-443"] as const;
@@ -112,11 +124,17 @@ const SSH_PUBLIC_KEY =
  * One schema per config key. Keys are validated one by one; `stackConfigSchema` below joins them for types and docs.
  */
 export const configKeySchemas = {
-  cloud: z.enum(CLOUDS).describe("Cloud provider of this region stack. Today: `aws`."),
+  cloud: z
+    .enum(CLOUDS)
+    .describe(
+      "Cloud provider of this region stack. Today: `aws`. `local`: coturn on your machine with `npm run local` (same " +
+        "config and hardening; `pulumi up` refuses it; `region`, `availabilityZone`, `instanceType`, `image`, `ssh`, " +
+        "`tags` and `ephemeral` may not be set).",
+    ),
   region: z
     .string()
     .regex(AWS_REGION, { error: 'is not an AWS region name. Use one such as "eu-central-1" or "us-east-1"' })
-    .describe("Cloud region the TURN server runs in, e.g. `eu-central-1`."),
+    .describe("Cloud region the TURN server runs in, e.g. `eu-central-1`. Not set for `local`."),
   availabilityZone: z
     .string()
     .optional()
@@ -152,10 +170,11 @@ export const configKeySchemas = {
     .min(1, { error: 'is empty; a server needs at least one listener, e.g. ["udp", "tcp", "tls"]' })
     .default(["udp", "tcp", "tls", "dtls"])
     .describe(
-      "Listeners to open: `udp`/`tcp` on 3478, `tls`/`dtls` on 5349, `tls-443` (TURN over TLS on 443 for clients behind strict firewalls; needs `tls`).",
+      "Listeners to open: `udp`/`tcp` on 3478, `tls`/`dtls` on 5349, `tls-443` (TURN over TLS on 443 for clients behind strict firewalls; needs `tls`; not with `local`).",
     ),
   authSecret: authSecret.describe(
-    "Required secret. Shared secret that apps mint TURN REST credentials with (`pulumi config set --secret`, 32+ characters).",
+    "Required secret. Shared secret that apps mint TURN REST credentials with (`pulumi config set --secret`, 32+ characters). " +
+      "Not set for `local`: `npm run local` makes a fresh one each run.",
   ),
   previousAuthSecrets: z
     .array(authSecret)
@@ -166,7 +185,7 @@ export const configKeySchemas = {
     .enum(TLS_MODES)
     .default("self-signed")
     .describe(
-      "`self-signed`: generated on first boot (test stacks; browsers reject it for `turns:`). `provided`: `tlsCertificate` + `tlsPrivateKey`.",
+      "`self-signed`: generated on first boot (test stacks; browsers reject it for `turns:`). `provided`: `tlsCertificate` + `tlsPrivateKey`. `local` stacks: `self-signed` only, made fresh each run.",
     ),
   tlsCertificate: z
     .string()

@@ -1,7 +1,9 @@
 /**
- * The typed, validated description of one region stack that everything downstream takes.
+ * The typed, validated description of one stack that everything downstream takes: `StackConfig` for a stack that
+ * `pulumi up` deploys to a cloud, `LocalStackConfig` for a stack that `npm run local` runs on this machine. Both
+ * share `CoturnSettings`, everything coturn itself is told.
  */
-import type { Cloud, ImageChoice, Listener } from "./schema";
+import type { DeployCloud, ImageChoice, Listener, LOCAL_CLOUD } from "./schema";
 
 /** An inclusive UDP port range. */
 export interface PortRange {
@@ -36,24 +38,14 @@ export interface SshAccess {
   readonly publicKeys: readonly string[];
 }
 
-/** Everything a region stack needs, validated, with defaults applied. */
-export interface StackConfig {
+/** What coturn itself is told, the same for a cloud VM and a local process. */
+export interface CoturnSettings {
   /** Pulumi stack name. */
   readonly stack: string;
-  /** Cloud provider. */
-  readonly cloud: Cloud;
-  /** Cloud region. */
-  readonly region: string;
-  /** Zone inside the region, when pinned by config. */
-  readonly availabilityZone?: string;
   /** DNS name clients connect to. */
   readonly domain: string;
   /** TURN realm. */
   readonly realm: string;
-  /** VM size. */
-  readonly instanceType: string;
-  /** OS image. */
-  readonly image: ImageChoice;
   /** UDP relay range. */
   readonly relayPorts: PortRange;
   /** Listeners that are on. */
@@ -64,10 +56,37 @@ export interface StackConfig {
   readonly tls: TlsSource;
   /** Quotas. */
   readonly quotas: Quotas;
+}
+
+/** Everything a region stack on a cloud needs, validated, with defaults applied. */
+export interface StackConfig extends CoturnSettings {
+  /** Cloud provider. */
+  readonly cloud: DeployCloud;
+  /** Cloud region. */
+  readonly region: string;
+  /** Zone inside the region, when pinned by config. */
+  readonly availabilityZone?: string;
+  /** VM size. */
+  readonly instanceType: string;
+  /** OS image. */
+  readonly image: ImageChoice;
   /** SSH access. */
   readonly ssh: SshAccess;
   /** Extra resource tags. */
   readonly tags: Readonly<Record<string, string>>;
   /** Throw-away test stack. */
   readonly ephemeral: boolean;
+}
+
+/**
+ * A local stack (`coturn:cloud: local`): coturn as a process on this machine. It has no cloud settings, one secret
+ * made fresh for each run, and a self-signed certificate made fresh for each run.
+ */
+export interface LocalStackConfig extends CoturnSettings {
+  /** Always `local`. */
+  readonly cloud: typeof LOCAL_CLOUD;
+  /** The run's one secret. */
+  readonly authSecrets: readonly [string];
+  /** Always self-signed. */
+  readonly tls: { readonly mode: "self-signed" };
 }

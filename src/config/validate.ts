@@ -5,8 +5,10 @@
 import { X509Certificate, createPrivateKey } from "node:crypto";
 import type { z } from "zod";
 import {
+  CLOUD_ONLY_KEYS,
   CONFIG_NAMESPACE,
   LISTENER_PORTS,
+  LOCAL_CLOUD,
   SECRET_KEYS,
   SUPPORTED_CLOUDS,
   configKeySchemas,
@@ -16,7 +18,7 @@ import {
   type ConfigKey,
   type ParsedConfigKeys,
 } from "./schema";
-import type { StackConfig, TlsSource } from "./stackConfig";
+import type { CoturnSettings, LocalStackConfig, StackConfig, TlsSource } from "./stackConfig";
 
 /** Raw config as Pulumi hands it to a program: `namespace:key` -> text, JSON text for lists and objects. */
 export interface RawStackConfig {
@@ -219,8 +221,34 @@ function fieldNames(key: ConfigKey): string[] {
   return Object.keys(schema.def.innerType?.shape ?? {});
 }
 
-/** Validates raw config and returns the typed config, or throws `StackConfigError` listing every problem. */
+/** True when the raw config says `coturn:cloud: local` (a stack for `npm run local`, never deployed). */
+export function isLocalStack(raw: RawStackConfig): boolean {
+  return raw.values[fullKey("cloud")] === LOCAL_CLOUD;
+}
+
+/**
+ * Validates a cloud stack's raw config and returns the typed config, or throws `StackConfigError` listing every
+ * problem. A local stack (`coturn:cloud: local`) is one of the problems: it is run with `npm run local`.
+ */
 export function validateStackConfig(raw: RawStackConfig): StackConfig {
+  const config = validateAnyStackConfig(raw, "cloud");
+  if (config.cloud === LOCAL_CLOUD) throw new Error("unreachable: a local stack was reported as a problem");
+  return config;
+}
+
+/**
+ * Validates a local stack's raw config (`coturn:cloud: local`, with the run's secret already added as
+ * `coturn:authSecret`) and returns the typed config, or throws `StackConfigError` listing every problem: cloud-only
+ * keys that are set, listeners and TLS modes a process of an ordinary user cannot serve, and a cloud stack.
+ */
+export function validateLocalStackConfig(raw: RawStackConfig): LocalStackConfig {
+  const config = validateAnyStackConfig(raw, "local");
+  if (config.cloud !== LOCAL_CLOUD) throw new Error("unreachable: a cloud stack was reported as a problem");
+  return config;
+}
+
+function validateAnyStackConfig(raw: RawStackConfig, expected: "cloud" | "local"): StackConfig | LocalStackConfig {
+  const local = isLocalStack(raw);
   const problems: ConfigProblem[] = [];
   const knownKeys = Object.keys(configKeySchemas) as ConfigKey[];
   const prefix = `${CONFIG_NAMESPACE}:`;
@@ -245,6 +273,36 @@ export function validateStackConfig(raw: RawStackConfig): StackConfig {
     const name = fullKey(key);
     const text = raw.values[name];
     const opaque = raw.opaqueKeys?.has(name) ?? false;
+    if (local && (CLOUD_ONLY_KEYS as readonly string[]).includes(key)) {
+      // Unset is right for a local stack (no "required" region); set is a cloud setting that would do nothing.
+      if (text !== undefined) {
+        const decoded = decode(key, text);
+        problems.push({
+          key: name,
+          shownValue: showValue(key, "value" in decoded ? decoded.value : text),
+          message:
+            `is a cloud setting and means nothing with coturn:cloud "local" (coturn runs on this machine). ` +
+            `Remove it from ${stackFileName(raw.stack)}`,
+        });
+      }
+      continue;
+    }
+    if (local && key === "previousAuthSecrets" && text !== undefined) {
+      problems.push({
+        key: name,
+        shownValue: "(secret)",
+        message: `is set, but a local stack's secret lives for one run, so there is nothing to rotate. Remove it from ${stackFileName(raw.stack)}`,
+      });
+      continue;
+    }
+    if (local && key === "authSecret" && text === undefined) {
+      problems.push({
+        key: name,
+        shownValue: undefined,
+        message: "is not set: a local stack gets a fresh secret on each run of `npm run local`, which adds it before validating",
+      });
+      continue;
+    }
     if (text !== undefined && SECRET_KEYS.includes(key) && !raw.secretKeys.has(name)) {
       problems.push({
         key: name,
@@ -273,20 +331,35 @@ export function validateStackConfig(raw: RawStackConfig): StackConfig {
     }
   }
 
-  problems.push(...crossKeyProblems(parsed as Partial<ParsedConfigKeys>, raw));
+  problems.push(...crossKeyProblems(parsed as Partial<ParsedConfigKeys>, raw, expected));
   if (problems.length > 0) throw new StackConfigError(raw.stack, problems);
 
-  return assemble(raw.stack, parsed as ParsedConfigKeys);
+  return local ? assembleLocal(raw.stack, parsed as ParsedConfigKeys) : assemble(raw.stack, parsed as ParsedConfigKeys);
+}
+
+/** The stack file a user edits for a stack (local stacks have no `pulumi config` of their own). */
+function stackFileName(stack: string): string {
+  return `stacks/Pulumi.${stack}.yaml`;
 }
 
 /** Rules that involve more than one key; each runs only when the keys it needs parsed. */
-function crossKeyProblems(c: Partial<ParsedConfigKeys>, raw: RawStackConfig): ConfigProblem[] {
+function crossKeyProblems(c: Partial<ParsedConfigKeys>, raw: RawStackConfig, expected: "cloud" | "local"): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const add = (key: string, value: unknown, message: string): void => {
     problems.push({ key: fullKey(key), shownValue: value === undefined ? undefined : JSON.stringify(value), message });
   };
+  const local = c.cloud === LOCAL_CLOUD;
 
-  if (c.cloud && !SUPPORTED_CLOUDS.includes(c.cloud)) {
+  if (c.cloud && expected === "cloud" && local) {
+    add("cloud", c.cloud, "runs coturn on this machine: start it with `npm run local`. Only cloud stacks are deployed or rendered for a VM");
+  } else if (c.cloud && expected === "local" && !local) {
+    add(
+      "cloud",
+      c.cloud,
+      'is a cloud stack: `npm run local` runs stacks with coturn:cloud "local" (stacks/Pulumi.local.yaml). Deploy this one with `pulumi up`',
+    );
+  }
+  if (c.cloud && !local && !(SUPPORTED_CLOUDS as readonly string[]).includes(c.cloud)) {
     add("cloud", c.cloud, `is not supported yet; supported: ${SUPPORTED_CLOUDS.join(", ")}`);
   }
   if (c.region && c.availabilityZone !== undefined && !new RegExp(`^${c.region}[a-z]$`).test(c.availabilityZone)) {
@@ -321,6 +394,14 @@ function crossKeyProblems(c: Partial<ParsedConfigKeys>, raw: RawStackConfig): Co
     if (seen.has("tls-443") && !seen.has("tls")) {
       add("listeners", c.listeners, `has "tls-443" without "tls": port 443 is forwarded to the TLS listener. Add "tls"`);
     }
+    if (local && seen.has("tls-443")) {
+      add(
+        "listeners",
+        c.listeners,
+        `has "tls-443", which needs root and an nftables redirect of port 443; coturn:cloud "local" runs coturn as you. ` +
+          `Remove "tls-443" (browsers reach turns: on port ${LISTENER_PORTS.tls})`,
+      );
+    }
   }
 
   if (c.authSecret !== undefined && c.previousAuthSecrets) {
@@ -335,7 +416,25 @@ function crossKeyProblems(c: Partial<ParsedConfigKeys>, raw: RawStackConfig): Co
   }
 
   const opaque = (key: string): boolean => raw.opaqueKeys?.has(fullKey(key)) ?? false;
-  if (c.tlsMode === "provided") {
+  if (local) {
+    if (c.tlsMode === "provided") {
+      add(
+        "tlsMode",
+        c.tlsMode,
+        `is not possible with coturn:cloud "local", which makes a fresh self-signed certificate on each run. ` +
+          `Remove it (or set "self-signed") in ${stackFileName(raw.stack)}`,
+      );
+    }
+    for (const key of ["tlsCertificate", "tlsPrivateKey"]) {
+      if (raw.values[fullKey(key)] !== undefined) {
+        problems.push({
+          key: fullKey(key),
+          shownValue: undefined,
+          message: `is set, but coturn:cloud "local" makes a fresh self-signed certificate on each run and ignores it. Remove it from ${stackFileName(raw.stack)}`,
+        });
+      }
+    }
+  } else if (c.tlsMode === "provided") {
     if (raw.values[fullKey("tlsCertificate")] === undefined) {
       add("tlsCertificate", undefined, 'is required with tlsMode "provided". Set it: pulumi config set coturn:tlsCertificate -- "$(cat fullchain.pem)"');
     }
@@ -406,7 +505,8 @@ function certificateProblems(chain: string, key: string, domain: string): Config
   return problems;
 }
 
-function assemble(stack: string, c: ParsedConfigKeys): StackConfig {
+/** The settings every stack has; `tls` and `authSecrets` are refined by the callers. */
+function assembleCoturnSettings(stack: string, c: ParsedConfigKeys): CoturnSettings {
   const range = parsePortRange(c.relayPorts);
   if (typeof range === "string") throw new Error(`unreachable: relayPorts was validated (${range})`);
   const tls: TlsSource =
@@ -415,20 +515,36 @@ function assemble(stack: string, c: ParsedConfigKeys): StackConfig {
       : { mode: "self-signed" };
   return {
     stack,
-    cloud: c.cloud,
-    region: c.region,
-    ...(c.availabilityZone === undefined ? {} : { availabilityZone: c.availabilityZone }),
     domain: c.domain,
     realm: c.realm ?? c.domain,
-    instanceType: c.instanceType,
-    image: c.image,
     relayPorts: range,
     listeners: new Set(c.listeners),
     authSecrets: [c.authSecret, ...c.previousAuthSecrets],
     tls,
     quotas: c.quotas,
+  };
+}
+
+function assemble(stack: string, c: ParsedConfigKeys): StackConfig {
+  if (c.cloud === LOCAL_CLOUD) throw new Error("unreachable: local stacks are assembled by assembleLocal");
+  return {
+    ...assembleCoturnSettings(stack, c),
+    cloud: c.cloud,
+    region: c.region,
+    ...(c.availabilityZone === undefined ? {} : { availabilityZone: c.availabilityZone }),
+    instanceType: c.instanceType,
+    image: c.image,
     ssh: { allowedCidrs: c.ssh.allowedCidrs, publicKeys: c.ssh.publicKeys },
     tags: c.tags,
     ephemeral: c.ephemeral,
+  };
+}
+
+function assembleLocal(stack: string, c: ParsedConfigKeys): LocalStackConfig {
+  return {
+    ...assembleCoturnSettings(stack, c),
+    cloud: LOCAL_CLOUD,
+    authSecrets: [c.authSecret],
+    tls: { mode: "self-signed" },
   };
 }

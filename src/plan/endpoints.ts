@@ -2,7 +2,7 @@
  * The URLs clients use to reach a TURN server, and the `iceServers` entry an app fills with minted credentials.
  */
 import { LISTENER_PORTS, type Listener } from "../config/schema";
-import type { StackConfig } from "../config/stackConfig";
+import type { CoturnSettings } from "../config/stackConfig";
 
 /** One URL per listener, in RFC 7065 form. */
 export interface TurnUrl {
@@ -20,10 +20,22 @@ export interface IceServerTemplate {
   readonly urls: readonly string[];
 }
 
+/** Which name the URLs give clients. */
+export interface UrlOptions {
+  /**
+   * Host in the URLs. Default: the stack's `domain`. A local stack has no DNS record, so `npm run local` passes the
+   * IPv4 address coturn listens on (its self-signed certificate names that address too).
+   */
+  readonly host?: string;
+}
+
+/** What the URLs depend on: the domain and the listeners (cloud and local stacks alike). */
+export type EndpointSettings = Pick<CoturnSettings, "domain" | "listeners">;
+
 /** Lists the TURN URLs of a stack, in the order clients should try them (UDP first, TLS on 443 last). */
-export function turnUrls(config: StackConfig): TurnUrl[] {
+export function turnUrls(config: EndpointSettings, options: UrlOptions = {}): TurnUrl[] {
   const { plain, tls, tls443 } = LISTENER_PORTS;
-  const host = config.domain;
+  const host = options.host ?? config.domain;
   const all: TurnUrl[] = [
     { listener: "udp", url: `turn:${host}:${plain}?transport=udp`, browsers: true },
     { listener: "tcp", url: `turn:${host}:${plain}?transport=tcp`, browsers: true },
@@ -35,6 +47,6 @@ export function turnUrls(config: StackConfig): TurnUrl[] {
 }
 
 /** The `iceServers` array for browsers, without credentials. */
-export function iceServersTemplate(config: StackConfig): IceServerTemplate[] {
-  return [{ urls: turnUrls(config).filter((u) => u.browsers).map((u) => u.url) }];
+export function iceServersTemplate(config: EndpointSettings, options: UrlOptions = {}): IceServerTemplate[] {
+  return [{ urls: turnUrls(config, options).filter((u) => u.browsers).map((u) => u.url) }];
 }

@@ -3,8 +3,8 @@
  * Pulumi CLI), with values only known at deploy time shown as placeholders.
  */
 import { AWS_NETWORK } from "../clouds/aws";
-import { readStackFile, type SecretHandling } from "../config/stackFile";
-import { validateStackConfig } from "../config/validate";
+import { StackFileError, readStackFile, stackFilePath, type SecretHandling } from "../config/stackFile";
+import { isLocalStack, validateStackConfig } from "../config/validate";
 import { renderVm, type VmFile } from "./vmFiles";
 
 /** Stands for the static public IP, which the cloud allocates at deploy time. */
@@ -23,6 +23,12 @@ export interface StackPreview {
 /** Reads, validates and renders a stack file from stacks/. Throws StackFileError or StackConfigError. */
 export function previewStack(stack: string, secrets: SecretHandling, stacksDir?: string): StackPreview {
   const raw = readStackFile(stack, secrets, stacksDir);
+  if (isLocalStack(raw)) {
+    throw new StackFileError(
+      stackFilePath(stack, stacksDir),
+      "has coturn:cloud local, which puts no files on a VM. Run it with `npm run local` (its rendered turnserver.conf sits next to the log file it prints)",
+    );
+  }
   const config = validateStackConfig(raw);
   const rendered = renderVm(config, { publicIp: PUBLIC_IP_PLACEHOLDER, privateIp: AWS_NETWORK.privateIp });
   const notes = [

@@ -3,7 +3,7 @@
  * Pure: no Pulumi or cloud SDK, so the exact output is testable and reviewable (`npm run render`).
  */
 import { LISTENER_PORTS, type Listener } from "../config/schema";
-import type { StackConfig } from "../config/stackConfig";
+import type { CoturnSettings, LocalStackConfig, StackConfig } from "../config/stackConfig";
 import { deniedPeers } from "./deniedPeers";
 import { readTemplate, renderTemplate } from "./templates";
 
@@ -50,15 +50,81 @@ const TRANSPORT_OFF_OPTIONS: ReadonlyArray<{ listener: Listener; option: string 
   { listener: "dtls", option: "no-dtls" },
 ];
 
-/** Renders turnserver.conf for a stack. */
+/** Where a local coturn (`npm run local`) listens, and the files of its run (all in the run's temp folder). */
+export interface LocalRun {
+  /** IPv4 address of this machine that coturn listens and relays on. */
+  readonly listenIp: string;
+  /** PEM certificate (self-signed, made for this run). */
+  readonly certificate: string;
+  /** PEM private key of the certificate (mode 0600). */
+  readonly privateKey: string;
+  /** coturn's log file. */
+  readonly logFile: string;
+  /** coturn's pid file. */
+  readonly pidFile: string;
+  /** coturn's user database (SQLite; REST credentials never use it, but coturn opens one). */
+  readonly userDb: string;
+}
+
+/** Renders turnserver.conf for a cloud stack's VM. */
 export function renderTurnserverConf(config: StackConfig, addresses: VmAddresses): string {
+  return renderConf(config, {
+    publicIp: addresses.publicIp,
+    privateIp: addresses.privateIp,
+    tlsPaths: TLS_PATHS,
+    local: null,
+  });
+}
+
+/**
+ * Renders turnserver.conf for a local stack's run: every option of a cloud stack's config, with coturn listening and
+ * relaying on `run.listenIp` without NAT, a log file instead of syslog, the run's files in its temp folder, and a
+ * local block that lets relays on this machine reach each other (`allowed-peer-ip`, plus `allow-loopback-peers`
+ * when the address is a loopback one).
+ */
+export function renderLocalTurnserverConf(config: LocalStackConfig, run: LocalRun): string {
+  return renderConf(config, {
+    tlsPaths: { certificate: run.certificate, privateKey: run.privateKey },
+    local: {
+      listenIp: run.listenIp,
+      loopback: isLoopbackIpv4(run.listenIp),
+      logFile: run.logFile,
+      pidFile: run.pidFile,
+      userDb: run.userDb,
+    },
+  });
+}
+
+/** True for an address in 127.0.0.0/8, where coturn refuses peers unless `allow-loopback-peers` is set. */
+export function isLoopbackIpv4(address: string): boolean {
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(address);
+}
+
+/** The template fields that differ between a cloud VM and a local run. */
+interface PlacementContext {
+  /** The VM's static public IP (cloud only). */
+  readonly publicIp?: string;
+  /** The VM's private IP (cloud only). */
+  readonly privateIp?: string;
+  /** Where coturn reads its certificate and key. */
+  readonly tlsPaths: { readonly certificate: string; readonly privateKey: string };
+  /** The local run's settings; null for a cloud VM (Handlebars' strict mode needs the field to exist). */
+  readonly local: {
+    readonly listenIp: string;
+    readonly loopback: boolean;
+    readonly logFile: string;
+    readonly pidFile: string;
+    readonly userDb: string;
+  } | null;
+}
+
+function renderConf(config: CoturnSettings, placement: PlacementContext): string {
   const [active, ...previous] = config.authSecrets;
   return renderTemplate("turnserver.conf.hbs", {
     stack: config.stack,
     realm: config.realm,
     domain: config.domain,
-    publicIp: addresses.publicIp,
-    privateIp: addresses.privateIp,
+    ...placement,
     ports: LISTENER_PORTS,
     tls443: config.listeners.has("tls-443"),
     disabledTransports: TRANSPORT_OFF_OPTIONS.filter((t) => !config.listeners.has(t.listener)),
@@ -68,7 +134,6 @@ export function renderTurnserverConf(config: StackConfig, addresses: VmAddresses
       ...previous.map((value, i) => ({ label: `Previous secret ${i + 1}, still accepted during a rotation.`, value })),
     ],
     quotas: config.quotas,
-    tlsPaths: TLS_PATHS,
     deniedPeers,
   });
 }
