@@ -142,6 +142,12 @@ function targetFrom(flags: Flags): ProbeTarget {
     };
   }
   const stack = flags.stack ?? "";
+  if (readStackFile(stack, { mode: "placeholder" }).values["coturn:cloud"] === "local") {
+    throw new UsageError(
+      `stack "${stack}" is the local target, whose secret lives for one run: ` +
+        "npm run --silent local -- --json > ice.json, then npm run probe -- --ice-servers ice.json --ca <its fullchain.pem>",
+    );
+  }
   const config = validateStackConfig(readStackFile(stack, { mode: "reveal", passphrase: passphraseFromEnvironment() }));
   const listened = (["udp", "tcp", "tls"] as const).filter((l) => config.listeners.has(l));
   return {

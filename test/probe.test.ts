@@ -50,7 +50,7 @@ describe("npm run probe against real coturn servers", () => {
   const probe = (secret: string, ...args: string[]): ProbeRun => {
     const result = spawnSync("ip", ["netns", "exec", cloud.hosts.client, process.execPath, "--import", "tsx", PROBE, ...args], {
       encoding: "utf8",
-      env: { ...process.env, TURN_AUTH_SECRET: secret },
+      env: { ...process.env, TURN_AUTH_SECRET: secret, PULUMI_CONFIG_PASSPHRASE: undefined, PULUMI_CONFIG_PASSPHRASE_FILE: undefined },
       timeout: 60_000,
     });
     return { status: result.status, stdout: result.stdout, stderr: result.stderr };
@@ -121,6 +121,9 @@ describe("npm run probe against real coturn servers", () => {
       [["--host", "h", "--timeout-ms", "5s"], /--timeout-ms 5s: use a whole number of milliseconds from 100 to 60000/],
       [["--host", "h"], /--host needs the shared secret in the TURN_AUTH_SECRET environment variable/, ""],
       [["--hots", "h"], /Unknown option '--hots'/],
+      [["--stack", "local"], /stack "local" is the local target, whose secret lives for one run: npm run --silent local -- --json > ice\.json/],
+      [["--stack", "aws-example"], /Pulumi\.aws-example\.yaml: reading its secrets needs the stack's passphrase in PULUMI_CONFIG_PASSPHRASE/],
+      [["--stack", "no-such-stack"], /Pulumi\.no-such-stack\.yaml/],
       [["--ice-servers", "/nonexistent.json"], /--ice-servers \/nonexistent\.json: cannot read it \(ENOENT\)/],
       [["--host", "h", "--ca", "/nonexistent.pem"], /--ca \/nonexistent\.pem: cannot read it \(ENOENT\)/],
     ];

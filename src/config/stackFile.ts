@@ -79,7 +79,7 @@ export function readStackFile(stack: string, secrets: SecretHandling, stacksDir:
       );
     }
     if (secrets.passphrase === undefined) {
-      throw new StackFileError(file, "--reveal-secrets needs the stack's passphrase in PULUMI_CONFIG_PASSPHRASE");
+      throw new StackFileError(file, "reading its secrets needs the stack's passphrase in PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE)");
     }
     try {
       crypter = openPassphraseSecrets(secrets.passphrase, salt);
