@@ -20,13 +20,14 @@
  * `node --import tsx --test test/browser.test.ts`.
  */
 import assert from "node:assert/strict";
-import { createHash, randomBytes, X509Certificate } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { mintTurnCredential } from "../src/credentials/turnRest";
+import { spkiSha256 } from "../src/local/selfSigned";
 import { CLOUD_LAB, LAB_SECRET, startCloudLab, type CloudLab } from "./support/cloudLab";
 import { requireCommands } from "./support/netlab";
 
@@ -294,12 +295,6 @@ async function call<T>(browser: LabBrowser, method: string, args: readonly unkno
   return result as T;
 }
 
-/** Base64 SHA-256 of the certificate's DER SubjectPublicKeyInfo: what --ignore-certificate-errors-spki-list takes. */
-function spkiPin(certificatePath: string): string {
-  const spki = new X509Certificate(readFileSync(certificatePath)).publicKey.export({ type: "spki", format: "der" });
-  return createHash("sha256").update(spki).digest("base64");
-}
-
 let cloud: CloudLab | undefined;
 const browsers: LabBrowser[] = [];
 const scratchDirs: string[] = [];
@@ -434,7 +429,7 @@ describe("browser call through the production coturn across two symmetric NATs",
     async () => {
       requireCommands([[CHROMIUM, "chromium"]]);
       cloud = await startCloudLab(`br${process.pid}`);
-      const pin = spkiPin(cloud.certificatePath);
+      const pin = spkiSha256(readFileSync(cloud.certificatePath, "utf8"));
       for (const home of HOMES) await startHome(cloud, home, pin);
     },
     { timeout: 60_000 },

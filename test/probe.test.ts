@@ -6,8 +6,9 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { CLOUD_LAB, LAB_SECRET, labConf, productionConf, selfSignedCertificate, startCloudLab, type CloudLab } from "./support/cloudLab";
+import { CLOUD_LAB, LAB_SECRET, labConf, productionConf, startCloudLab, type CloudLab } from "./support/cloudLab";
 import { LAB_INTERNET, waitFor } from "./support/netlab";
+import { makeSelfSignedCertificate } from "../src/local/selfSigned";
 
 const OPEN_RELAY_IP = `${LAB_INTERNET.prefix}.50`;
 const PROBE = join(__dirname, "..", "scripts", "probe.ts");
@@ -28,7 +29,7 @@ describe("npm run probe against real coturn servers", () => {
     // A misconfigured server: the production config with every denied-peer-ip line removed, on a public address.
     const open = cloud.lab.addHost("open");
     cloud.lab.attachToInternet(open, "eth0", OPEN_RELAY_IP);
-    const lab = labConf(productionConf(), { ...selfSignedCertificate(dir, [OPEN_RELAY_IP]), logFile: join(dir, "open.log") });
+    const lab = labConf(productionConf(), { ...makeSelfSignedCertificate(dir, OPEN_RELAY_IP, "open.example.com"), logFile: join(dir, "open.log") });
     const privateIp = new RegExp(`^(listening|relay)-ip=${CLOUD_LAB.privateIp.replace(/\./g, "\\.")}$`);
     const conf = lab.conf
       .split("\n")

@@ -4,12 +4,12 @@
  * as EC2 does. Clients and peers sit on the lab internet with public addresses, so the production deny list applies
  * unchanged. The config differs from production only in the certificate paths and the log destination.
  */
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AWS_NETWORK } from "../../src/clouds/aws";
 import { validateStackConfig } from "../../src/config/validate";
+import { makeSelfSignedCertificate } from "../../src/local/selfSigned";
 import { renderTurnserverConf, TLS_PATHS } from "../../src/render/vmFiles";
 import type { LabJob } from "./labClient";
 import { LAB_INTERNET, NetLab, requireCommands, waitFor, type LabProcess } from "./netlab";
@@ -75,21 +75,6 @@ export function labConf(production: string, paths: { certificate: string; privat
   return { conf: lines.join("\n"), changes: swaps };
 }
 
-/** Writes a self-signed certificate for `names` (DNS names or IPs) into `dir`; returns the paths. */
-export function selfSignedCertificate(dir: string, names: readonly string[]): { certificate: string; privateKey: string } {
-  const certificate = join(dir, "fullchain.pem");
-  const privateKey = join(dir, "privkey.pem");
-  const san = names.map((n) => (/^[\d.]+$|:/.test(n) ? `IP:${n}` : `DNS:${n}`)).join(",");
-  const result = spawnSync(
-    "openssl",
-    ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "30",
-      "-subj", `/CN=${names[0]}`, "-addext", `subjectAltName=${san}`, "-keyout", privateKey, "-out", certificate],
-    { encoding: "utf8" },
-  );
-  if (result.status !== 0) throw new Error(`openssl could not make a test certificate: ${result.stderr}`);
-  return { certificate, privateKey };
-}
-
 /** Runs a labClient.ts job inside a lab host and returns its JSON answer. */
 export function runLabJob<T = Record<string, unknown>>(lab: NetLab, ns: string, job: LabJob): T {
   const out = lab.exec(ns, process.execPath, "--import", "tsx", join(__dirname, "labClient.ts"), JSON.stringify(job));
@@ -148,19 +133,13 @@ export async function startCloudLab(tag?: string): Promise<CloudLab> {
 `,
     );
 
-    const tls = selfSignedCertificate(dir, ["turn.example.com", CLOUD_LAB.publicIp]);
+    const tls = makeSelfSignedCertificate(dir, CLOUD_LAB.publicIp, "turn.example.com");
     const logFile = join(dir, "turnserver.log");
     const conf = labConf(productionConf(), { ...tls, logFile });
     const confPath = join(dir, "turnserver.conf");
     writeFileSync(confPath, conf.conf, { mode: 0o600 });
     const coturn = lab.start(turn, "turnserver", ["-c", confPath, "--pidfile", join(dir, "turnserver.pid")]);
-    const readLog = (): string => {
-      try {
-        return spawnSync("cat", [logFile], { encoding: "utf8" }).stdout;
-      } catch {
-        return "";
-      }
-    };
+    const readLog = (): string => (existsSync(logFile) ? readFileSync(logFile, "utf8") : "");
     await waitFor("coturn to listen on 3478 and 5349", () => {
       if (coturn.child.exitCode !== null) throw new Error(`coturn exited: ${coturn.output()}\n${readLog()}`);
       const sockets = lab.exec(turn, "ss", "-Hlntu");
