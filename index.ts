@@ -5,12 +5,7 @@ import { loadStackConfig } from "./src/config/pulumiConfig";
 
 // Validated before any resource is registered; a local stack (`coturn:cloud: local`) is refused here: `npm run local`.
 const config = loadStackConfig();
-const awsProfile = new pulumi.Config("aws").get("profile");
-const server = new TurnServer(config.stack, {
-  config,
-  project: pulumi.getProject(),
-  ...(awsProfile === undefined ? {} : { awsProfile }),
-});
+const server = new TurnServer(config.stack, { config, project: pulumi.getProject() });
 
 /** Static public IP of the TURN server. */
 export const publicIp = server.publicIp;
@@ -22,7 +17,7 @@ export const dnsRecord = server.dnsRecord;
 export const urls = server.urls;
 /** iceServers for browsers, without credentials: apps add the username/credential they mint. */
 export const iceServers = server.iceServers;
-/** EC2 instance id. */
+/** The cloud's id of the VM. */
 export const instanceId = server.instanceId;
-/** Image the VM booted from; a newer official image shows up in `pulumi preview` as a VM replacement. */
+/** Official image a new VM boots from (on AWS, a newer image shows up in `pulumi preview` as a VM replacement). */
 export const imageName = server.imageName;

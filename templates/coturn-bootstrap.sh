@@ -33,6 +33,18 @@ getent group turnserver >/dev/null || fail "group turnserver is missing: the cot
 log "applying kernel settings for the relay"
 sysctl --quiet --system
 
+systemctl daemon-reload
+if [ -f /etc/systemd/system/coturn-anchor-network.service ]; then
+  log "routing the Reserved IP's anchor address"
+  systemctl enable --now coturn-anchor-network.service
+fi
+# An address the VM had to learn at boot and did not: coturn would refuse to start, so say why here.
+for file in "$conf" /etc/coturn/nftables-tls443.conf; do
+  if [ -f "$file" ] && grep -q '@[A-Z0-9_]*@' "$file"; then
+    fail "$file still holds a boot-time placeholder: $(grep -o '@[A-Z0-9_]*@' "$file" | sort -u | tr '\n' ' ')"
+  fi
+done
+
 install -d -o root -g turnserver -m 0750 "$tls_dir"
 if [ "$tls_mode" = self-signed ] && [ ! -s "$cert" ]; then
   log "generating a self-signed certificate for $domain"
@@ -53,7 +65,6 @@ for file in "$conf" "$cert" "$key"; do
   runuser -u turnserver -- test -r "$file" || fail "turnserver cannot read $file"
 done
 
-systemctl daemon-reload
 if [ -f /etc/systemd/system/coturn-tls443.service ]; then
   log "forwarding TCP 443 to the TLS listener"
   systemctl enable --now coturn-tls443.service

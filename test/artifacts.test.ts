@@ -79,7 +79,7 @@ test("rendered user-data passes cloud-init's schema check and fits EC2's limit",
       // cloud-init does not report unknown keys: check the top level against what this project means to use.
       const document = parse(rendered.userData) as Record<string, unknown>;
       assert.deepEqual(
-        Object.keys(document).filter((k) => !["package_update", "packages", "write_files", "ssh_pwauth", "disable_root", "ssh_authorized_keys", "runcmd"].includes(k)),
+        Object.keys(document).filter((k) => !["package_update", "packages", "write_files", "ssh_pwauth", "disable_root", "users", "runcmd"].includes(k)),
         [],
       );
       assert.ok(Buffer.from(encodeAwsUserData(rendered.userData), "base64").length <= 16_384, `${name}: user-data too large`);

@@ -47,7 +47,7 @@ const config = validateStackConfig({
   },
   secretKeys: new Set(["coturn:authSecret"]),
 });
-const conf = renderTurnserverConf(config, { publicIp: "198.51.100.20", privateIp: "10.77.0.10" });
+const conf = renderTurnserverConf(config, { publicIp: "198.51.100.20", bind: { kind: "nat", privateIp: "10.77.0.10" } });
 const entries = conf
   .split("\n")
   .filter((line) => /^\s*denied-peer-ip\s*=/.test(line))

@@ -76,7 +76,7 @@ test("the local config is the cloud config of the same settings with exactly the
     },
     secretKeys: new Set(["coturn:authSecret"]),
   });
-  const cloudLines = optionLines(renderTurnserverConf(cloud, { publicIp: "198.51.100.20", privateIp: "10.77.0.10" }));
+  const cloudLines = optionLines(renderTurnserverConf(cloud, { publicIp: "198.51.100.20", bind: { kind: "nat", privateIp: "10.77.0.10" } }));
 
   const cases = [
     { listenIp: "127.0.0.1", loopback: ["allow-loopback-peers"] },

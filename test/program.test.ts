@@ -1,24 +1,26 @@
 /**
- * Mock-based tests of the real Pulumi program (index.ts) for the example stack: every security-relevant input the
- * program sends to AWS, and what it exports.
+ * Mock-based tests of the real Pulumi program (index.ts), table-driven over every cloud's example stack: firewall,
+ * static address and its attachment, image lookup, user-data as a secret and exactly the rendered bootstrap, what a
+ * secret change does to the VM, tags, outputs without secrets, and errors before any resource. Then what only one
+ * cloud has.
  */
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import { gunzipSync } from "node:zlib";
+import { GCP_TURN_TAG } from "../src/clouds/gcp";
+import type { DeployCloud } from "../src/config/schema";
 import { validateStackConfig } from "../src/config/validate";
-import { AWS_NETWORK } from "../src/clouds/aws";
-import { renderVm } from "../src/render/vmFiles";
+import { bindAddressFor, NAT_NETWORK } from "../src/plan/addresses";
+import { renderUserData, renderVm } from "../src/render/vmFiles";
 import { MOCK } from "./support/mockCloud";
-import { TEST_SECRET, exampleConfig, runProgram, type ProgramRun } from "./support/program";
+import { TEST_SECRET, exampleConfig, runProgram, withValues, type HarnessConfig, type ProgramRun } from "./support/program";
 
+/** Pulumi's marker for a secret value in the inputs a mock receives. */
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+const OTHER_SECRET = "0ther-test-secret-Zm9vYmFyYmF6cXV4LWNvdHVybi1wdWx1bWktdGVzdHM";
+const SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKey ops@example.com";
 
 type Resource = ProgramRun["resources"][number];
-
-/** EC2 receives gzipped, base64 user-data; cloud-init unpacks it. */
-function decodeUserData(base64: unknown): string {
-  return gunzipSync(Buffer.from(String(base64), "base64")).toString("utf8");
-}
 
 function ofType(run: ProgramRun, type: string): Resource[] {
   return run.resources.filter((r) => r.type === type);
@@ -30,84 +32,351 @@ function only(run: ProgramRun, type: string): Resource {
   return found[0];
 }
 
-function rules(run: ProgramRun, type: string): string[] {
-  return ofType(run, type)
-    .map((r) => `${String(r.inputs.ipProtocol)} ${String(r.inputs.fromPort)}-${String(r.inputs.toPort)} ${String(r.inputs.cidrIpv4)}`)
-    .sort();
+/** A secret input's plaintext; fails when the input is not marked secret. */
+function secretValue(input: unknown, what: string): unknown {
+  assert.ok(typeof input === "object" && input !== null && SECRET_SIG in input, `${what} must reach the engine as a secret`);
+  return (input as unknown as { value: unknown }).value;
 }
 
-function withConfig(changes: Record<string, string | undefined>): ReturnType<typeof exampleConfig> {
-  const config = exampleConfig();
-  for (const [key, value] of Object.entries(changes)) {
-    if (value === undefined) delete config.values[key];
-    else config.values[key] = value;
+/** A port range as every cloud's rule is normalised here: "3478", "49152-65535" or "all". */
+function ports(from: number | undefined, to: number | undefined): string {
+  if (from === undefined || ((from === 0 || from === 1) && to === 65535)) return "all";
+  return from === to ? String(from) : `${from}-${to}`;
+}
+
+function portsFromText(text: string | undefined): string {
+  if (text === undefined) return "all";
+  const [from, to] = text.split("-").map(Number);
+  return ports(from, to ?? from);
+}
+
+/** What differs between clouds, as data; every test below runs once per entry. */
+interface CloudCase {
+  readonly cloud: DeployCloud;
+  readonly stack: string;
+  /** The VM resource type. */
+  readonly vmType: string;
+  /** Inbound rules as "protocol ports source". */
+  ingress(run: ProgramRun): string[];
+  /** Allowed outbound rules as "protocol ports destination". */
+  egress(run: ProgramRun): string[];
+  /** The user-data exactly as cloud-init receives it, checking on the way that it is a secret input. */
+  userData(vm: Resource): string;
+  /** The static IP resource type, and a check that it reaches the VM. */
+  readonly staticIpType: string;
+  assertAttached(run: ProgramRun): void;
+  /** The image lookup the program must make. */
+  readonly imageLookup: { readonly token: string; readonly inputs: Record<string, unknown> };
+  readonly imageName: string;
+  /** VM inputs that change with the auth secrets, and whether that replaces the VM (and why, when it does). */
+  readonly secretChange: { readonly changes: readonly string[]; readonly replacesVm: false | string };
+  /** Every resource's tags in one list of `name=value` (or the cloud's form), for the stack and user tags. */
+  tagsOn(run: ProgramRun): Array<{ resource: string; tags: string[] }>;
+  /** The user tag and the stack tag as the cloud shows them. */
+  readonly expectedTags: readonly string[];
+  /** A config the cloud refuses (key named in the error), and what the error says. */
+  readonly impossible: { readonly changes: Record<string, string | undefined>; readonly message: RegExp };
+  /** Provider settings the program needs; removing them must fail before any resource, naming the fix. */
+  readonly missingProvider?: { readonly changes: Record<string, string | undefined>; readonly message: RegExp };
+}
+
+const CASES: readonly CloudCase[] = [
+  {
+    cloud: "aws",
+    stack: "aws-example",
+    vmType: "aws:ec2/instance:Instance",
+    ingress: (run) =>
+      ofType(run, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").map(
+        (r) => `${String(r.inputs.ipProtocol)} ${ports(Number(r.inputs.fromPort), Number(r.inputs.toPort))} ${String(r.inputs.cidrIpv4)}`,
+      ),
+    egress: (run) =>
+      ofType(run, "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule").map(
+        (r) => `${String(r.inputs.ipProtocol)} ${ports(Number(r.inputs.fromPort), Number(r.inputs.toPort))} ${String(r.inputs.cidrIpv4)}`,
+      ),
+    userData: (vm) => gunzipSync(Buffer.from(String(secretValue(vm.inputs.userDataBase64, "userDataBase64")), "base64")).toString("utf8"),
+    staticIpType: "aws:ec2/eip:Eip",
+    assertAttached: (run) => {
+      const eni = only(run, "aws:ec2/networkInterface:NetworkInterface");
+      const association = only(run, "aws:ec2/eipAssociation:EipAssociation");
+      assert.deepEqual(eni.inputs.privateIps, [NAT_NETWORK.privateIp]);
+      assert.equal(association.inputs.allocationId, MOCK.allocationId);
+      assert.equal(association.inputs.networkInterfaceId, `${eni.name}-id`);
+      assert.equal(association.inputs.instanceId, undefined, "the IP must follow the interface, not one instance");
+      assert.deepEqual(only(run, "aws:ec2/instance:Instance").inputs.primaryNetworkInterface, { networkInterfaceId: `${eni.name}-id` });
+    },
+    imageLookup: {
+      token: "aws:ec2/getAmi:getAmi",
+      inputs: {
+        owners: ["136693071363"],
+        mostRecent: true,
+        filters: [
+          { name: "name", values: ["debian-12-arm64-*"] },
+          { name: "architecture", values: ["arm64"] },
+          { name: "virtualization-type", values: ["hvm"] },
+          { name: "root-device-type", values: ["ebs"] },
+        ],
+      },
+    },
+    imageName: MOCK.amiName,
+    secretChange: {
+      changes: ["aws:ec2/instance:Instance.userDataBase64"],
+      replacesVm: "EC2 cannot hand new user-data to a running VM (it would stop and start it), so userDataReplaceOnChange",
+    },
+    tagsOn: (run) => {
+      const provider = only(run, "pulumi:providers:aws");
+      const tags = (JSON.parse(String(provider.inputs.defaultTags)) as { tags: Record<string, string> }).tags;
+      return [{ resource: "every AWS resource (provider default tags)", tags: Object.entries(tags).map(([k, v]) => `${k}=${v}`) }];
+    },
+    expectedTags: ["team=realtime", "coturn:stack=aws-example", "coturn:ephemeral=false", "ManagedBy=pulumi"],
+    impossible: { changes: { "coturn:region": "europe-west3" }, message: /coturn:region = "europe-west3": is not an AWS region name \(coturn:cloud is aws\)/ },
+  },
+  {
+    cloud: "gcp",
+    stack: "gcp-example",
+    vmType: "gcp:compute/instance:Instance",
+    ingress: (run) => gcpRules(run, "INGRESS", "sourceRanges"),
+    egress: (run) => gcpRules(run, "EGRESS", "destinationRanges"),
+    userData: (vm) => (secretValue(vm.inputs.metadata, "metadata") as Record<string, string>)["user-data"],
+    staticIpType: "gcp:compute/address:Address",
+    assertAttached: (run) => {
+      const vm = only(run, "gcp:compute/instance:Instance");
+      const internal = ofType(run, "gcp:compute/address:Address").find((a) => a.inputs.addressType === "INTERNAL");
+      assert.equal(internal?.inputs.address, NAT_NETWORK.privateIp);
+      assert.deepEqual(vm.inputs.networkInterfaces, [
+        {
+          subnetwork: `${only(run, "gcp:compute/subnetwork:Subnetwork").name}-id`,
+          networkIp: NAT_NETWORK.privateIp,
+          accessConfigs: [{ natIp: MOCK.publicIp, networkTier: "PREMIUM" }],
+        },
+      ]);
+    },
+    imageLookup: { token: "gcp:compute/getImage:getImage", inputs: { project: "ubuntu-os-cloud", family: "ubuntu-2404-lts-amd64" } },
+    imageName: MOCK.gcpImageName,
+    secretChange: { changes: ["gcp:compute/instance:Instance.metadata"], replacesVm: false },
+    tagsOn: (run) =>
+      run.resources
+        .filter((r) => r.type === "gcp:compute/instance:Instance" || r.type === "gcp:compute/address:Address")
+        .map((r) => ({ resource: r.name, tags: Object.entries(r.inputs.labels as Record<string, string>).map(([k, v]) => `${k}=${v}`) })),
+    expectedTags: ["team=realtime", "coturn-stack=gcp-example", "coturn-ephemeral=false", "managedby=pulumi"],
+    impossible: {
+      changes: { "coturn:image": "debian-12", "coturn:availabilityZone": "us-central1-a" },
+      message: /coturn:availabilityZone = "us-central1-a": is not a zone of region europe-west3\. Use e\.g\. "europe-west3-a"[\s\S]*coturn:image = "debian-12": Debian's official Compute Engine images ship without cloud-init/,
+    },
+    missingProvider: {
+      changes: { "gcp:project": undefined },
+      message: /gcp: no Google Cloud project is set\. Set it: pulumi config set gcp:project <your-project-id>/,
+    },
+  },
+  {
+    cloud: "digitalocean",
+    stack: "digitalocean-example",
+    vmType: "digitalocean:index/droplet:Droplet",
+    ingress: (run) => doRules(run, "inboundRules", "sourceAddresses"),
+    egress: (run) => doRules(run, "outboundRules", "destinationAddresses"),
+    userData: (vm) => String(secretValue(vm.inputs.userData, "userData")),
+    staticIpType: "digitalocean:index/reservedIp:ReservedIp",
+    assertAttached: (run) => {
+      const assignment = only(run, "digitalocean:index/reservedIpAssignment:ReservedIpAssignment");
+      assert.equal(assignment.inputs.ipAddress, MOCK.publicIp);
+      assert.equal(assignment.inputs.dropletId, 424242);
+      assert.equal(assignment.options.deleteBeforeReplace, true, "a new Droplet gets the IP only after the old assignment is gone");
+    },
+    imageLookup: { token: "digitalocean:index/getImage:getImage", inputs: { slug: "debian-12-x64" } },
+    imageName: MOCK.digitalOceanImageName,
+    secretChange: {
+      changes: ["digitalocean:index/droplet:Droplet.userData"],
+      replacesVm: "DigitalOcean cannot change a Droplet's user-data: the provider replaces it",
+    },
+    tagsOn: (run) => [{ resource: "Droplet", tags: (only(run, "digitalocean:index/droplet:Droplet").inputs.tags as string[]).slice(1) }],
+    expectedTags: ["team:realtime", "coturn:stack:digitalocean-example", "coturn:ephemeral:false", "ManagedBy:pulumi"],
+    impossible: {
+      changes: { "coturn:availabilityZone": "fra1a", "coturn:instanceType": "t4g.small" },
+      message: /coturn:availabilityZone = "fra1a": means nothing on DigitalOcean[\s\S]*coturn:instanceType = "t4g\.small": is not a DigitalOcean Droplet size slug/,
+    },
+    missingProvider: {
+      changes: { "digitalocean:token": undefined },
+      message: /digitalocean: no API token is set\. Set it: pulumi config set --secret digitalocean:token <token>/,
+    },
+  },
+];
+
+function gcpRules(run: ProgramRun, direction: string, rangesKey: string): string[] {
+  return ofType(run, "gcp:compute/firewall:Firewall")
+    .filter((r) => r.inputs.direction === direction && Array.isArray(r.inputs.allows))
+    .flatMap((r) =>
+      (r.inputs.allows as Array<{ protocol: string; ports?: string[] }>).flatMap((allow) =>
+        (r.inputs[rangesKey] as string[]).map((cidr) => `${allow.protocol} ${portsFromText(allow.ports?.[0])} ${cidr}`),
+      ),
+    );
+}
+
+function doRules(run: ProgramRun, rulesKey: string, addressesKey: string): string[] {
+  const firewall = only(run, "digitalocean:index/firewall:Firewall");
+  return (firewall.inputs[rulesKey] as Array<Record<string, unknown>>).flatMap((rule) =>
+    (rule[addressesKey] as string[]).map((cidr) => `${String(rule.protocol)} ${portsFromText(String(rule.portRange))} ${cidr}`),
+  );
+}
+
+/** The example's listeners, in the normalised form, from its stack file (AWS and DigitalOcean also open 443). */
+function expectedIngress(stack: string): string[] {
+  const with443 = stack !== "gcp-example";
+  return [
+    "tcp 3478 0.0.0.0/0",
+    ...(with443 ? ["tcp 443 0.0.0.0/0"] : []),
+    "tcp 5349 0.0.0.0/0",
+    "udp 3478 0.0.0.0/0",
+    "udp 49152-65535 0.0.0.0/0",
+    "udp 5349 0.0.0.0/0",
+  ].sort();
+}
+
+/** Top-level inputs of each resource that differ between two runs, as `type.property`. */
+function changedInputs(before: ProgramRun, after: ProgramRun): string[] {
+  const changed: string[] = [];
+  for (const a of after.resources) {
+    const b = before.resources.find((r) => r.type === a.type && r.name === a.name);
+    assert.ok(b, `${a.type} ${a.name} exists only in the second run`);
+    for (const key of new Set([...Object.keys(a.inputs), ...Object.keys(b.inputs)])) {
+      if (JSON.stringify(a.inputs[key]) !== JSON.stringify(b.inputs[key])) changed.push(`${a.type}.${key}`);
+    }
   }
-  return config;
+  return changed.sort();
 }
 
-describe("the example AWS stack under mocks", () => {
-  let run: ProgramRun;
-  before(() => {
-    run = runProgram(exampleConfig());
-    assert.equal(run.error, undefined, `program failed: ${run.error}`);
-  });
+for (const c of CASES) {
+  describe(`the ${c.cloud} example stack (${c.stack}) under mocks`, () => {
+    const base = exampleConfig(c.stack);
+    const runs: Record<string, ProgramRun> = {};
+    const variants: Record<string, HarnessConfig> = {
+      base,
+      otherSecret: withValues(base, {
+        "coturn:authSecret": OTHER_SECRET,
+        "coturn:previousAuthSecrets": JSON.stringify([TEST_SECRET]),
+      }, ["coturn:previousAuthSecrets"]),
+      otherQuota: withValues(base, { "coturn:quotas": JSON.stringify({ allocationsPerUser: 6 }) }),
+      ssh: withValues(base, {
+        "coturn:ssh": JSON.stringify({ allowedCidrs: ["203.0.113.7/32", "198.51.100.0/24"], publicKeys: [SSH_KEY] }),
+      }),
+      ephemeral: withValues(base, { "coturn:ephemeral": "true", "coturn:listeners": '["udp","tls"]', "coturn:relayPorts": "50000-50999" }),
+      impossible: withValues(base, c.impossible.changes),
+      ...(c.missingProvider ? { missingProvider: withValues(base, c.missingProvider.changes) } : {}),
+    };
+    before(async () => {
+      const entries = await Promise.all(Object.entries(variants).map(async ([name, config]) => [name, await runProgram(config)] as const));
+      Object.assign(runs, Object.fromEntries(entries));
+      for (const name of ["base", "otherSecret", "otherQuota", "ssh", "ephemeral"]) {
+        assert.equal(runs[name].error, undefined, `${name}: program failed: ${runs[name].error}`);
+      }
+    });
 
-  test("registers each resource under a unique type and name (mocks do not reject duplicate URNs; the engine does)", () => {
-    const urns = run.resources.map((r) => `${r.type}::${r.name}`);
-    assert.deepEqual(urns.filter((u, i) => urns.indexOf(u) !== i), []);
-    assert.ok(run.resources.length >= 20, `only ${run.resources.length} resources registered`);
-  });
+    test("registers each resource under a unique type and name (mocks do not reject duplicate URNs; the engine does)", () => {
+      const urns = runs.base.resources.map((r) => `${r.type}::${r.name}`);
+      assert.deepEqual(urns.filter((u, i) => urns.indexOf(u) !== i), []);
+    });
 
-  test("opens exactly the configured listeners and the relay range, and no SSH", () => {
-    assert.deepEqual(rules(run, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"), [
-      "tcp 3478-3478 0.0.0.0/0",
-      "tcp 443-443 0.0.0.0/0",
-      "tcp 5349-5349 0.0.0.0/0",
-      "udp 3478-3478 0.0.0.0/0",
-      "udp 49152-65535 0.0.0.0/0",
-      "udp 5349-5349 0.0.0.0/0",
-    ]);
-  });
+    test("opens exactly the configured listeners and relay range, no SSH; lets out only UDP to peers and HTTP(S)", () => {
+      assert.deepEqual(c.ingress(runs.base).sort(), expectedIngress(c.stack));
+      assert.deepEqual(c.egress(runs.base).sort(), ["tcp 443 0.0.0.0/0", "tcp 80 0.0.0.0/0", "udp all 0.0.0.0/0"]);
+    });
 
-  test("lets out only UDP to peers and HTTP(S) for packages", () => {
-    assert.deepEqual(rules(run, "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"), [
-      "tcp 443-443 0.0.0.0/0",
-      "tcp 80-80 0.0.0.0/0",
-      "udp 0-65535 0.0.0.0/0",
-    ]);
-  });
+    test("a listener subset opens only those ports", () => {
+      assert.deepEqual(c.ingress(runs.ephemeral).sort(), ["tcp 5349 0.0.0.0/0", "udp 3478 0.0.0.0/0", "udp 50000-50999 0.0.0.0/0"]);
+    });
 
-  test("every rule belongs to the server's own security group, which no inline rule widens", () => {
-    const group = only(run, "aws:ec2/securityGroup:SecurityGroup");
+    test("SSH opens port 22 to exactly the configured CIDRs and creates the admin user with the key", () => {
+      assert.deepEqual(
+        c.ingress(runs.ssh).filter((r) => r.startsWith("tcp 22 ")).sort(),
+        ["tcp 22 198.51.100.0/24", "tcp 22 203.0.113.7/32"],
+      );
+      const userData = c.userData(only(runs.ssh, c.vmType));
+      assert.match(userData, new RegExp(`users:\\n {2}- name: turnops\\n[\\s\\S]*ssh_authorized_keys:\\n {6}- "${SSH_KEY}"`));
+    });
+
+    test("the static IP is protected from destroy (not on an ephemeral stack) and reaches the VM", () => {
+      const staticIps = ofType(runs.base, c.staticIpType).filter((r) => r.inputs.addressType !== "INTERNAL");
+      assert.equal(staticIps.length, 1);
+      assert.equal(staticIps[0].options.protect, true);
+      assert.equal(ofType(runs.ephemeral, c.staticIpType).find((r) => r.inputs.addressType !== "INTERNAL")?.options.protect, false);
+      c.assertAttached(runs.base);
+    });
+
+    test("the image is looked up from the official publisher", () => {
+      const lookup = runs.base.invokes.find((i) => i.token === c.imageLookup.token);
+      assert.ok(lookup, `${c.imageLookup.token} was not invoked`);
+      for (const [key, value] of Object.entries(c.imageLookup.inputs)) assert.deepEqual(lookup.inputs[key], value, key);
+      assert.equal(runs.base.outputs.imageName, c.imageName);
+    });
+
+    test("user-data is a secret and is exactly the rendered bootstrap for the cloud's addresses", () => {
+      const config = validateStackConfig({ stack: base.stack, values: base.values, secretKeys: new Set(base.secretKeys) });
+      const expected = renderVm(config, { publicIp: MOCK.publicIp, bind: bindAddressFor(c.cloud) }).userData;
+      const userData = c.userData(only(runs.base, c.vmType));
+      assert.equal(userData, expected);
+      assert.match(userData, new RegExp(`^ +static-auth-secret=${TEST_SECRET}$`, "m"));
+      assert.match(userData, new RegExp(`^ +external-ip=${MOCK.publicIp.replace(/\./g, "\\.")}/`, "m"));
+    });
+
+    test(`a new auth secret ${c.secretChange.replacesVm ? "replaces the VM (the cloud allows nothing else)" : "updates the VM in place"}; the static IP stays`, () => {
+      assert.deepEqual(changedInputs(runs.base, runs.otherSecret), [...c.secretChange.changes].sort());
+      const vm = (run: ProgramRun): Resource => only(run, c.vmType);
+      assert.deepEqual(vm(runs.otherSecret).options.replacementTrigger, vm(runs.base).options.replacementTrigger);
+      if (c.secretChange.replacesVm === false) {
+        assert.notEqual(vm(runs.base).options.replacementTrigger, undefined, "other config changes need a replacement trigger");
+        assert.notDeepEqual(vm(runs.otherQuota).options.replacementTrigger, vm(runs.base).options.replacementTrigger);
+      } else {
+        assert.ok(c.secretChange.replacesVm.length > 0);
+      }
+    });
+
+    test("tags every resource with the stack and the user's tags, in the cloud's form", () => {
+      for (const { resource, tags } of c.tagsOn(runs.base)) {
+        for (const tag of c.expectedTags) assert.ok(tags.includes(tag), `${resource} lacks ${tag}: ${tags.join(", ")}`);
+      }
+    });
+
+    test("outputs give the static IP, the URLs and an iceServers template, and carry no secret", () => {
+      assert.equal(runs.base.outputs.publicIp, MOCK.publicIp);
+      assert.equal(runs.base.outputs.dnsRecord, `${String(runs.base.outputs.domain)}. A ${MOCK.publicIp}`);
+      assert.ok(Array.isArray(runs.base.outputs.urls) && runs.base.outputs.urls.length >= 4);
+      const everything = JSON.stringify(runs.base.outputs);
+      assert.ok(!everything.includes(TEST_SECRET), "an output contains the auth secret");
+      assert.ok(!/credential|password|secret/i.test(everything), "an output looks like it carries a credential");
+    });
+
+    test("a choice the cloud cannot honour fails before any resource, naming the key and the fix", () => {
+      assert.equal(runs.impossible.resources.length, 0);
+      assert.match(runs.impossible.error ?? "", c.impossible.message);
+    });
+
+    if (c.missingProvider) {
+      const missing = c.missingProvider;
+      test("missing provider settings fail before any cloud resource, saying what to set", () => {
+        assert.deepEqual(runs.missingProvider.resources.filter((r) => !r.type.startsWith("coturn:")), []);
+        assert.match(runs.missingProvider.error ?? "", missing.message);
+        assert.ok(!(runs.missingProvider.error ?? "").includes(TEST_SECRET));
+      });
+    }
+  });
+}
+
+describe("what only one cloud has", () => {
+  const runs: Partial<Record<DeployCloud, ProgramRun>> = {};
+  before(async () => {
+    const all = await Promise.all(CASES.map(async (c) => [c.cloud, await runProgram(exampleConfig(c.stack))] as const));
+    Object.assign(runs, Object.fromEntries(all));
+  });
+  const run = (cloud: DeployCloud): ProgramRun => runs[cloud] ?? assert.fail(`no ${cloud} run`);
+
+  test("aws: own security group and VPC, IMDSv2 only, encrypted disk, no instance role, zone that offers the type", () => {
+    const aws = run("aws");
+    const group = only(aws, "aws:ec2/securityGroup:SecurityGroup");
     assert.equal(group.inputs.ingress, undefined);
     assert.equal(group.inputs.egress, undefined);
-    for (const r of [
-      ...ofType(run, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"),
-      ...ofType(run, "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"),
-    ]) {
+    for (const r of aws.resources.filter((r) => r.type.startsWith("aws:vpc/securityGroup"))) {
       assert.equal(r.inputs.securityGroupId, `${group.name}-id`, r.name);
     }
-    assert.deepEqual(only(run, "aws:ec2/networkInterface:NetworkInterface").inputs.securityGroups, [`${group.name}-id`]);
-  });
-
-  test("the static IP sits on a network interface with a fixed private address, protected from destroy", () => {
-    const eip = only(run, "aws:ec2/eip:Eip");
-    const eni = only(run, "aws:ec2/networkInterface:NetworkInterface");
-    const association = only(run, "aws:ec2/eipAssociation:EipAssociation");
-    assert.equal(eip.inputs.domain, "vpc");
-    assert.equal(eip.options.protect, true);
-    assert.deepEqual(eni.inputs.privateIps, [AWS_NETWORK.privateIp]);
-    assert.equal(association.inputs.allocationId, MOCK.allocationId);
-    assert.equal(association.inputs.networkInterfaceId, `${eni.name}-id`);
-    assert.equal(association.inputs.instanceId, undefined, "the IP must follow the interface, not one instance");
-  });
-
-  test("the instance boots from the looked-up official image on that interface, IMDSv2 only, encrypted disk", () => {
-    const vm = only(run, "aws:ec2/instance:Instance");
-    const eni = only(run, "aws:ec2/networkInterface:NetworkInterface");
-    assert.equal(vm.inputs.ami, MOCK.amiId);
-    assert.equal(vm.inputs.instanceType, "t4g.small");
-    assert.deepEqual(vm.inputs.primaryNetworkInterface, { networkInterfaceId: `${eni.name}-id` });
+    assert.deepEqual(only(aws, "aws:ec2/networkInterface:NetworkInterface").inputs.securityGroups, [`${group.name}-id`]);
+    const vm = only(aws, "aws:ec2/instance:Instance");
     assert.deepEqual(vm.inputs.metadataOptions, {
       httpEndpoint: "enabled",
       httpTokens: "required",
@@ -117,133 +386,69 @@ describe("the example AWS stack under mocks", () => {
     assert.deepEqual(vm.inputs.rootBlockDevice, { encrypted: true, volumeType: "gp3", deleteOnTermination: true });
     assert.equal(vm.inputs.userDataReplaceOnChange, true);
     assert.equal(vm.inputs.iamInstanceProfile, undefined, "coturn needs no AWS API access");
-    assert.equal(vm.inputs.associatePublicIpAddress, undefined);
-    assert.equal(vm.options.deleteBeforeReplace, true);
+    assert.equal(vm.options.deleteBeforeReplace, true, "the network interface holds one instance at a time");
+    assert.equal(only(aws, "aws:ec2/subnet:Subnet").inputs.availabilityZone, "eu-central-1a");
+    assert.equal(only(aws, "pulumi:providers:aws").inputs.region, "eu-central-1");
   });
 
-  test("the image is looked up from Debian's AWS account for the instance's architecture", () => {
-    const lookup = run.invokes.find((i) => i.token === "aws:ec2/getAmi:getAmi");
-    assert.ok(lookup, "getAmi was not invoked");
-    assert.deepEqual(lookup.inputs.owners, ["136693071363"]);
-    assert.equal(lookup.inputs.mostRecent, true);
-    assert.deepEqual(lookup.inputs.filters, [
-      { name: "name", values: ["debian-12-arm64-*"] },
-      { name: "architecture", values: ["arm64"] },
-      { name: "virtualization-type", values: ["hvm"] },
-      { name: "root-device-type", values: ["ebs"] },
-    ]);
-  });
-
-  test("the subnet is in the first zone that offers the instance type", () => {
-    assert.equal(only(run, "aws:ec2/subnet:Subnet").inputs.availabilityZone, "eu-central-1a");
-    assert.equal(only(run, "aws:ec2/subnet:Subnet").inputs.mapPublicIpOnLaunch, false);
-  });
-
-  test("user-data is a secret and is exactly the rendered bootstrap for the static and private IPs", () => {
-    const wrapped = only(run, "aws:ec2/instance:Instance").inputs.userDataBase64 as Record<string, unknown>;
-    assert.equal(typeof wrapped, "object", "user-data must reach the engine as a secret");
-    assert.ok(SECRET_SIG in wrapped, "user-data is not marked secret");
-    assert.equal(only(run, "aws:ec2/instance:Instance").inputs.userData, undefined);
-    const userData = { value: decodeUserData(wrapped.value) };
-    const config = validateStackConfig({
-      stack: "aws-example",
-      values: exampleConfig().values,
-      secretKeys: new Set(exampleConfig().secretKeys),
-    });
-    const expected = renderVm(config, { publicIp: MOCK.publicIp, privateIp: AWS_NETWORK.privateIp }).userData;
-    assert.equal(userData.value, expected);
-    assert.match(String(userData.value), new RegExp(`^ +static-auth-secret=${TEST_SECRET}$`, "m"));
-    assert.match(String(userData.value), new RegExp(`external-ip=${MOCK.publicIp}/${AWS_NETWORK.privateIp.replace(/\./g, "\\.")}`));
-  });
-
-  test("the provider runs in the configured region and tags every resource with the stack", () => {
-    const provider = only(run, "pulumi:providers:aws");
-    assert.equal(provider.inputs.region, "eu-central-1");
-    const tags = (JSON.parse(String(provider.inputs.defaultTags)) as { tags: Record<string, string> }).tags;
-    assert.deepEqual(tags, {
-      team: "realtime",
-      "coturn:project": "coturn",
-      "coturn:stack": "aws-example",
-      "coturn:ephemeral": "false",
-      ManagedBy: "pulumi",
-    });
-    for (const r of run.resources.filter((r) => r.type.startsWith("aws:"))) {
-      assert.ok(r.type === "pulumi:providers:aws" || r.inputs !== undefined, r.name);
+  test("gcp: every rule targets the TURN tag, the rest of egress is denied, no scopes, revision trigger", () => {
+    const gcp = run("gcp");
+    const rules = ofType(gcp, "gcp:compute/firewall:Firewall");
+    const network = `${only(gcp, "gcp:compute/network:Network").name}-id`;
+    for (const rule of rules) {
+      assert.deepEqual(rule.inputs.targetTags, [GCP_TURN_TAG], rule.name);
+      assert.equal(rule.inputs.network, network, rule.name);
     }
+    const denyRest = rules.filter((r) => r.inputs.denies !== undefined);
+    assert.deepEqual(
+      denyRest.map((r) => [r.inputs.direction, r.inputs.priority, r.inputs.destinationRanges, r.inputs.denies]),
+      [["EGRESS", 65534, ["0.0.0.0/0"], [{ protocol: "all" }]]],
+    );
+    assert.ok(rules.filter((r) => r.inputs.allows).every((r) => Number(r.inputs.priority) < 65534));
+    assert.equal(only(gcp, "gcp:compute/network:Network").inputs.autoCreateSubnetworks, false);
+    const vm = only(gcp, "gcp:compute/instance:Instance");
+    assert.deepEqual(vm.inputs.tags, [GCP_TURN_TAG]);
+    assert.equal(vm.inputs.zone, "europe-west3-a", "the first zone (by name) that is up");
+    assert.deepEqual(vm.inputs.serviceAccount, { email: `${String(only(gcp, "gcp:serviceaccount/account:Account").inputs.accountId)}@mock-project.iam.gserviceaccount.com`, scopes: [] });
+    assert.equal(vm.inputs.metadataStartupScript, undefined, "a startup script in its own field replaces the VM on change");
+    const metadata = secretValue(vm.inputs.metadata, "metadata") as Record<string, string>;
+    assert.equal(metadata["block-project-ssh-keys"], "TRUE");
+    assert.equal(metadata["serial-port-enable"], "FALSE");
+    assert.equal(vm.inputs.canIpForward, false);
+    assert.deepEqual(vm.inputs.shieldedInstanceConfig, { enableSecureBoot: true, enableVtpm: true, enableIntegrityMonitoring: true });
+    assert.deepEqual(vm.inputs.bootDisk, {
+      initializeParams: { image: "projects/ubuntu-os-cloud/global/images/family/ubuntu-2404-lts-amd64", size: 10, type: "pd-balanced" },
+    });
+    assert.equal(vm.options.deleteBeforeReplace, true, "the static internal address holds one VM at a time");
+    const config = validateStackConfig({ stack: "gcp-example", values: exampleConfig("gcp-example").values, secretKeys: new Set(exampleConfig("gcp-example").secretKeys) });
+    assert.equal(vm.options.replacementTrigger, renderUserData(config, { publicIp: MOCK.publicIp, bind: bindAddressFor("gcp") }).revision);
+    for (const rule of rules) assert.ok(vm.options.dependsOn.some((urn) => urn.endsWith(`::${rule.name}`)), `the VM starts after ${rule.name}`);
   });
 
-  test("outputs give the URLs and an iceServers template, and carry no secret", () => {
-    assert.equal(run.outputs.publicIp, MOCK.publicIp);
-    assert.equal(run.outputs.domain, "turn.example.com");
-    assert.equal(run.outputs.instanceId, "aws-example-vm-id");
-    assert.equal(run.outputs.dnsRecord, `turn.example.com. A ${MOCK.publicIp}`);
-    assert.deepEqual(run.outputs.urls, [
-      "turn:turn.example.com:3478?transport=udp",
-      "turn:turn.example.com:3478?transport=tcp",
-      "turns:turn.example.com:5349?transport=tcp",
-      "turns:turn.example.com:443?transport=tcp",
-      "turns:turn.example.com:5349?transport=udp",
-    ]);
-    assert.deepEqual(run.outputs.iceServers, [
-      {
-        urls: [
-          "turn:turn.example.com:3478?transport=udp",
-          "turn:turn.example.com:3478?transport=tcp",
-          "turns:turn.example.com:5349?transport=tcp",
-          "turns:turn.example.com:443?transport=tcp",
-        ],
-      },
-    ]);
-    const everything = JSON.stringify(run.outputs);
-    assert.ok(!everything.includes(TEST_SECRET), "an output contains the auth secret");
-    assert.ok(!/credential|password|secret/i.test(everything), "an output looks like it carries a credential");
+  test("digitalocean: firewall by tag before the Droplet exists, own VPC, anchor routing in the bootstrap", () => {
+    const digitalocean = run("digitalocean");
+    const tag = only(digitalocean, "digitalocean:index/tag:Tag");
+    const firewall = only(digitalocean, "digitalocean:index/firewall:Firewall");
+    const droplet = only(digitalocean, "digitalocean:index/droplet:Droplet");
+    assert.deepEqual(firewall.inputs.tags, [`${tag.name}-a1b2c3`]);
+    assert.equal(firewall.inputs.dropletIds, undefined);
+    assert.equal((droplet.inputs.tags as string[])[0], `${tag.name}-a1b2c3`);
+    assert.ok(droplet.options.dependsOn.some((urn) => urn.endsWith(`::${firewall.name}`)), "the Droplet boots behind its firewall");
+    assert.equal(droplet.inputs.vpcUuid, `${only(digitalocean, "digitalocean:index/vpc:Vpc").name}-id`);
+    assert.equal(droplet.inputs.image, "debian-12-x64", "the slug, so a new image does not replace the Droplet");
+    assert.deepEqual([droplet.inputs.ipv6, droplet.inputs.monitoring, droplet.inputs.dropletAgent, droplet.inputs.backups], [false, false, false, false]);
+    const userData = String(secretValue(droplet.inputs.userData, "userData"));
+    assert.match(userData, /^ +listening-ip=@ANCHOR_IPV4@$/m);
+    assert.match(userData, new RegExp(`^ +external-ip=${MOCK.publicIp.replace(/\./g, "\\.")}/@ANCHOR_IPV4@$`, "m"));
+    assert.match(userData, /- path: \/usr\/local\/sbin\/coturn-anchor-network\n/);
+    assert.match(userData, /- path: \/etc\/systemd\/system\/coturn-anchor-network\.service\n/);
   });
 });
 
-describe("config variants under mocks", () => {
-  test("SSH opens port 22 to exactly the configured CIDRs and installs the key", () => {
-    const run = runProgram(
-      withConfig({
-        "coturn:ssh": JSON.stringify({
-          allowedCidrs: ["203.0.113.7/32", "198.51.100.0/24"],
-          publicKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKey ops@example.com"],
-        }),
-      }),
-    );
-    assert.equal(run.error, undefined, run.error);
-    const ssh = rules(run, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").filter((r) => r.startsWith("tcp 22-22"));
-    assert.deepEqual(ssh, ["tcp 22-22 198.51.100.0/24", "tcp 22-22 203.0.113.7/32"]);
-    const userData = decodeUserData((only(run, "aws:ec2/instance:Instance").inputs.userDataBase64 as { value: string }).value);
-    assert.match(userData, /ssh_authorized_keys:\n {2}- "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKey ops@example.com"/);
-  });
-
-  test("a listener subset opens only those ports; an ephemeral stack's IP is not protected", () => {
-    const run = runProgram(
-      withConfig({ "coturn:listeners": '["udp","tls"]', "coturn:relayPorts": "50000-50999", "coturn:ephemeral": "true" }),
-    );
-    assert.equal(run.error, undefined, run.error);
-    assert.deepEqual(rules(run, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"), [
-      "tcp 5349-5349 0.0.0.0/0",
-      "udp 3478-3478 0.0.0.0/0",
-      "udp 50000-50999 0.0.0.0/0",
-    ]);
-    assert.equal(only(run, "aws:ec2/eip:Eip").options.protect, false);
-  });
-
-  test("an x86 instance type boots the amd64 Ubuntu image", () => {
-    const run = runProgram(withConfig({ "coturn:instanceType": "c7i.large", "coturn:image": "ubuntu-24.04" }));
-    assert.equal(run.error, undefined, run.error);
-    const lookup = run.invokes.find((i) => i.token === "aws:ec2/getAmi:getAmi");
-    assert.deepEqual(lookup?.inputs.owners, ["099720109477"]);
-    assert.deepEqual((lookup?.inputs.filters as unknown[])[0], {
-      name: "name",
-      values: ["ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*"],
-    });
-  });
-
-  test("invalid config stops the program before any resource is registered, without leaking the secret", () => {
-    const run = runProgram(
-      withConfig({ "coturn:relayPorts": "3000-4000", "coturn:domian": "x", "coturn:authSecret": "short-secret" }),
+describe("stacks the program refuses", () => {
+  test("invalid config stops the program before any resource is registered, without leaking the secret", async () => {
+    const run = await runProgram(
+      withValues(exampleConfig(), { "coturn:relayPorts": "3000-4000", "coturn:domian": "x", "coturn:authSecret": "short-secret" }),
     );
     assert.equal(run.resources.length, 0, "no resource may be registered for invalid config");
     assert.match(run.error ?? "", /^RunError: Stack config of "aws-example" is invalid \(3 problems\)/);
@@ -253,21 +458,24 @@ describe("config variants under mocks", () => {
     assert.ok(!(run.error ?? "").includes("short-secret"));
   });
 
-  test("a local stack is refused before anything is registered: npm run local runs it", () => {
-    const run = runProgram({
+  test("a local stack is refused before anything is registered: npm run local runs it", async () => {
+    const run = await runProgram({
       stack: "local",
       values: { "coturn:cloud": "local", "coturn:domain": "turn.localhost", "coturn:relayPorts": "49152-49407" },
       secretKeys: [],
     });
     assert.equal(run.resources.length, 0, "no resource may be registered for a local stack");
     assert.deepEqual(run.invokes, []);
-    assert.equal(run.error, "RunError: stack local has coturn:cloud local: run it with `npm run local`, `pulumi up` deploys aws stacks");
+    assert.equal(
+      run.error,
+      "RunError: stack local has coturn:cloud local: run it with `npm run local`, `pulumi up` deploys aws, gcp and digitalocean stacks",
+    );
   });
 
-  test("a secret set without --secret is refused", () => {
+  test("a secret set without --secret is refused", async () => {
     const config = exampleConfig();
     config.secretKeys = [];
-    const run = runProgram(config);
+    const run = await runProgram(config);
     assert.equal(run.resources.length, 0);
     assert.match(run.error ?? "", /coturn:authSecret = \(not shown\): is stored in plain text/);
     assert.ok(!(run.error ?? "").includes(TEST_SECRET));

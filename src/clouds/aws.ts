@@ -9,12 +9,11 @@
 import { gzipSync } from "node:zlib";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { CLOUD_PROFILES } from "../config/cloudProfiles";
 import type { ImageChoice } from "../config/schema";
-import type { FirewallPlan, FirewallRule } from "../plan/firewall";
-import type { VmAddresses } from "../render/vmFiles";
-
-/** Address plan of the dedicated VPC: nothing else lives in it, so the relay has nothing private to reach. */
-export const AWS_NETWORK = { vpcCidr: "10.77.0.0/24", subnetCidr: "10.77.0.0/24", privateIp: "10.77.0.10" } as const;
+import { NAT_NETWORK, type VmAddresses } from "../plan/addresses";
+import type { FirewallRule } from "../plan/firewall";
+import type { CloudAdapter, TurnHost, TurnHostArgs } from "./cloudAdapter";
 
 /** Official image owners and name patterns (`{arch}` is `amd64` or `arm64`). */
 export const AWS_IMAGES: Record<ImageChoice, { owner: string; namePattern: string }> = {
@@ -37,40 +36,13 @@ export function encodeAwsUserData(userData: string): string {
   return packed.toString("base64");
 }
 
-/** `arm64` for Graviton instance families (t4g, c7gn, m8g, a1, …), else `amd64`. */
-export function awsArchitecture(instanceType: string): "arm64" | "amd64" {
-  const family = instanceType.split(".")[0];
-  return family === "a1" || /^[a-z]+\d+g[a-z]*$/.test(family) ? "arm64" : "amd64";
-}
-
-/** Inputs of `AwsTurnHost`. */
-export interface AwsTurnHostArgs {
-  /** AWS region. */
-  readonly region: string;
-  /** Zone; default: the first zone (by name) offering `instanceType`. */
-  readonly availabilityZone?: string;
-  /** EC2 instance type. */
-  readonly instanceType: string;
-  /** Official image to boot. */
-  readonly image: ImageChoice;
-  /** Firewall rules. */
-  readonly firewall: FirewallPlan;
-  /** Renders the cloud-init user-data once the addresses are known. */
-  readonly userData: (addresses: VmAddresses) => string;
-  /** Tags added to every resource (through the provider's default tags). */
-  readonly tags: Readonly<Record<string, string>>;
-  /** Protect the Elastic IP from `pulumi destroy` (off for ephemeral test stacks). */
-  readonly protectStaticIp: boolean;
-  /** Optional AWS CLI profile for the provider. */
-  readonly profile?: string;
-}
-
-/** An EC2 TURN host with a static IP. */
-export class AwsTurnHost extends pulumi.ComponentResource {
+/**
+ * An EC2 TURN host with a static IP. The provider takes `coturn:region` and `aws:profile`; credentials come from the
+ * usual AWS environment (AWS_PROFILE, AWS_ACCESS_KEY_ID, SSO, …).
+ */
+export class AwsTurnHost extends pulumi.ComponentResource implements TurnHost {
   /** Static public IP. */
   readonly publicIp: pulumi.Output<string>;
-  /** Fixed private IP coturn binds. */
-  readonly privateIp: pulumi.Output<string>;
   /** EC2 instance id. */
   readonly instanceId: pulumi.Output<string>;
   /** AMI the instance booted from. */
@@ -79,33 +51,38 @@ export class AwsTurnHost extends pulumi.ComponentResource {
   readonly imageName: pulumi.Output<string>;
 
   /** Creates the VPC, address, firewall and instance. */
-  constructor(name: string, args: AwsTurnHostArgs, opts?: pulumi.ComponentResourceOptions) {
+  constructor(name: string, args: TurnHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("coturn:aws:TurnHost", name, {}, opts);
+    const { config } = args;
     const provider = new aws.Provider(
       `${name}-aws`,
-      { region: args.region as aws.Region, profile: args.profile, defaultTags: { tags: { ...args.tags } } },
+      {
+        region: config.region as aws.Region,
+        profile: new pulumi.Config("aws").get("profile"),
+        defaultTags: { tags: { ...args.tags } },
+      },
       { parent: this },
     );
     const child = { parent: this, provider };
     const nameTag = (suffix: string): { Name: string } => ({ Name: `${name}-${suffix}` });
 
     const zone =
-      args.availabilityZone !== undefined
-        ? pulumi.output(args.availabilityZone)
+      config.availabilityZone !== undefined
+        ? pulumi.output(config.availabilityZone)
         : aws.ec2
             .getInstanceTypeOfferingsOutput(
-              { locationType: "availability-zone", filters: [{ name: "instance-type", values: [args.instanceType] }] },
+              { locationType: "availability-zone", filters: [{ name: "instance-type", values: [config.instanceType] }] },
               child,
             )
             .locations.apply((zones) => {
               const first = [...zones].sort()[0];
-              if (!first) throw new Error(`instance type ${args.instanceType} is not offered in ${args.region}`);
+              if (!first) throw new Error(`coturn:instanceType ${config.instanceType} is not offered in ${config.region}`);
               return first;
             });
 
     const vpc = new aws.ec2.Vpc(
       `${name}-vpc`,
-      { cidrBlock: AWS_NETWORK.vpcCidr, enableDnsSupport: true, enableDnsHostnames: true, tags: nameTag("vpc") },
+      { cidrBlock: NAT_NETWORK.cidr, enableDnsSupport: true, enableDnsHostnames: true, tags: nameTag("vpc") },
       child,
     );
     const gateway = new aws.ec2.InternetGateway(`${name}-igw`, { vpcId: vpc.id, tags: nameTag("igw") }, child);
@@ -113,7 +90,7 @@ export class AwsTurnHost extends pulumi.ComponentResource {
       `${name}-subnet`,
       {
         vpcId: vpc.id,
-        cidrBlock: AWS_NETWORK.subnetCidr,
+        cidrBlock: NAT_NETWORK.cidr,
         availabilityZone: zone,
         mapPublicIpOnLaunch: false,
         tags: nameTag("subnet"),
@@ -151,7 +128,7 @@ export class AwsTurnHost extends pulumi.ComponentResource {
       `${name}-eni`,
       {
         subnetId: subnet.id,
-        privateIps: [AWS_NETWORK.privateIp],
+        privateIps: [NAT_NETWORK.privateIp],
         securityGroups: [securityGroup.id],
         description: "coturn TURN server: keeps its addresses across instance replacement",
         tags: nameTag("eni"),
@@ -169,13 +146,13 @@ export class AwsTurnHost extends pulumi.ComponentResource {
       child,
     );
 
-    const architecture = awsArchitecture(args.instanceType);
+    const architecture = CLOUD_PROFILES.aws.architecture(config.instanceType);
     const image = aws.ec2.getAmiOutput(
       {
-        owners: [AWS_IMAGES[args.image].owner],
+        owners: [AWS_IMAGES[config.image].owner],
         mostRecent: true,
         filters: [
-          { name: "name", values: [AWS_IMAGES[args.image].namePattern.replace("{arch}", architecture)] },
+          { name: "name", values: [AWS_IMAGES[config.image].namePattern.replace("{arch}", architecture)] },
           { name: "architecture", values: [architecture === "arm64" ? "arm64" : "x86_64"] },
           { name: "virtualization-type", values: ["hvm"] },
           { name: "root-device-type", values: ["ebs"] },
@@ -184,17 +161,19 @@ export class AwsTurnHost extends pulumi.ComponentResource {
       child,
     );
 
+    const bind = { kind: "nat", privateIp: NAT_NETWORK.privateIp } as const;
     const userData = pulumi.secret(
-      staticIp.publicIp.apply((publicIp) => encodeAwsUserData(args.userData({ publicIp, privateIp: AWS_NETWORK.privateIp }))),
+      staticIp.publicIp.apply((publicIp) => encodeAwsUserData(args.render({ publicIp, bind } satisfies VmAddresses).userData)),
     );
     const instance = new aws.ec2.Instance(
       `${name}-vm`,
       {
         ami: image.id,
-        instanceType: args.instanceType,
+        instanceType: config.instanceType,
         primaryNetworkInterface: { networkInterfaceId: networkInterface.id },
         userDataBase64: userData,
-        // cloud-init runs once: a changed config only takes effect on a fresh instance (the addresses stay).
+        // cloud-init runs once: a changed config only takes effect on a fresh instance (the addresses stay). Updating
+        // user-data in place would stop and start the instance, dropping calls without applying anything.
         userDataReplaceOnChange: true,
         metadataOptions: {
           httpEndpoint: "enabled",
@@ -210,10 +189,14 @@ export class AwsTurnHost extends pulumi.ComponentResource {
     );
 
     this.publicIp = staticIp.publicIp;
-    this.privateIp = networkInterface.privateIp;
     this.instanceId = instance.id;
     this.imageId = image.id;
     this.imageName = image.name;
-    this.registerOutputs({ publicIp: this.publicIp, privateIp: this.privateIp, instanceId: this.instanceId });
+    this.registerOutputs({ publicIp: this.publicIp, instanceId: this.instanceId });
   }
 }
+
+/** AWS: an Elastic IP on a network interface with a fixed private address (1:1 NAT). */
+export const awsAdapter: CloudAdapter = {
+  createHost: (name, args, opts) => new AwsTurnHost(name, args, opts),
+};

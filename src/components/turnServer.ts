@@ -1,13 +1,14 @@
 /**
  * A hardened coturn TURN server for one region: validated config in, a VM with a static IP, firewall and rendered
- * coturn config out. Users can import it into their own Pulumi programs.
+ * coturn config out, on the stack's cloud. Users can import it into their own Pulumi programs.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { AwsTurnHost } from "../clouds/aws";
+import type { CloudAdapter } from "../clouds/cloudAdapter";
+import { cloudAdapter } from "../clouds/registry";
 import type { StackConfig } from "../config/stackConfig";
 import { iceServersTemplate, turnUrls, type IceServerTemplate } from "../plan/endpoints";
 import { firewallPlan } from "../plan/firewall";
-import { renderVm } from "../render/vmFiles";
+import { renderUserData } from "../render/vmFiles";
 
 /** Inputs of `TurnServer`. */
 export interface TurnServerArgs {
@@ -15,19 +16,17 @@ export interface TurnServerArgs {
   readonly config: StackConfig;
   /** Pulumi project name, tagged on every resource. */
   readonly project: string;
-  /** AWS CLI profile for the provider, if the user set `aws:profile`. */
-  readonly awsProfile?: string;
+  /** The cloud to build on; default: the adapter of `config.cloud`. */
+  readonly adapter?: CloudAdapter;
 }
 
 /** A TURN server on its cloud, with the outputs apps and operators need. */
 export class TurnServer extends pulumi.ComponentResource {
   /** Static public IP. */
   readonly publicIp: pulumi.Output<string>;
-  /** Private IP coturn listens and relays on. */
-  readonly privateIp: pulumi.Output<string>;
   /** Cloud instance id. */
   readonly instanceId: pulumi.Output<string>;
-  /** Image the VM runs. */
+  /** Image a new VM boots from. */
   readonly imageName: pulumi.Output<string>;
   /** Every `turn:`/`turns:` URL the server answers. */
   readonly urls: string[];
@@ -40,15 +39,13 @@ export class TurnServer extends pulumi.ComponentResource {
   constructor(name: string, args: TurnServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("coturn:index:TurnServer", name, {}, opts);
     const { config } = args;
-    const host = new AwsTurnHost(
+    const adapter = args.adapter ?? cloudAdapter(config.cloud);
+    const host = adapter.createHost(
       name,
       {
-        region: config.region,
-        ...(config.availabilityZone === undefined ? {} : { availabilityZone: config.availabilityZone }),
-        instanceType: config.instanceType,
-        image: config.image,
+        config,
         firewall: firewallPlan(config),
-        userData: (addresses) => renderVm(config, addresses).userData,
+        render: (addresses) => renderUserData(config, addresses),
         tags: {
           ...config.tags,
           "coturn:project": args.project,
@@ -57,12 +54,10 @@ export class TurnServer extends pulumi.ComponentResource {
           ManagedBy: "pulumi",
         },
         protectStaticIp: !config.ephemeral,
-        ...(args.awsProfile === undefined ? {} : { profile: args.awsProfile }),
       },
       { parent: this },
     );
     this.publicIp = host.publicIp;
-    this.privateIp = host.privateIp;
     this.instanceId = host.instanceId;
     this.imageName = host.imageName;
     this.urls = turnUrls(config).map((u) => u.url);

@@ -18,7 +18,7 @@ export function rawConfigFromEngine(): RawStackConfig {
 
 /** Why `pulumi up` does not deploy a local stack, and what runs it instead. */
 export function localStackRefusal(stack: string): string {
-  return `stack ${stack} has coturn:cloud local: run it with \`npm run local\`, \`pulumi up\` deploys aws stacks`;
+  return `stack ${stack} has coturn:cloud local: run it with \`npm run local\`, \`pulumi up\` deploys aws, gcp and digitalocean stacks`;
 }
 
 /**

@@ -11,8 +11,8 @@ import { z } from "zod";
 export const CONFIG_NAMESPACE = "coturn";
 
 /**
- * Values of `coturn:cloud`: the clouds the config type knows (only those in `SUPPORTED_CLOUDS` can be deployed today),
- * and `local`, which runs coturn on this machine with `npm run local` instead of deploying anything.
+ * Values of `coturn:cloud`: the clouds `pulumi up` deploys to, and `local`, which runs coturn on this machine with
+ * `npm run local` instead of deploying anything.
  */
 export const CLOUDS = ["aws", "gcp", "digitalocean", "local"] as const;
 /** A value of `coturn:cloud`. */
@@ -21,8 +21,6 @@ export type Cloud = (typeof CLOUDS)[number];
 export const LOCAL_CLOUD = "local" satisfies Cloud;
 /** A cloud that `pulumi up` deploys to (every `coturn:cloud` value except `local`). */
 export type DeployCloud = Exclude<Cloud, typeof LOCAL_CLOUD>;
-/** Clouds with an implementation in this version. */
-export const SUPPORTED_CLOUDS: readonly DeployCloud[] = ["aws"];
 /**
  * Keys that only mean something for a VM on a cloud. A local stack may not set them: validation names each one that
  * is set, so a cloud setting copied into a local stack cannot look as if it did something.
@@ -72,8 +70,6 @@ const wholeNumber = () =>
 /** A boolean that also accepts "true"/"false". */
 const flag = () => z.preprocess((v) => (v === "true" ? true : v === "false" ? false : v), z.boolean());
 
-const AWS_REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/;
-const AWS_INSTANCE_TYPE = /^[a-z][a-z0-9-]*\.[a-z0-9-]+$/;
 const FQDN_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 
 /** True for a lowercase fully qualified domain name with at least two labels and an alphabetic top-level label. */
@@ -127,19 +123,21 @@ export const configKeySchemas = {
   cloud: z
     .enum(CLOUDS)
     .describe(
-      "Cloud provider of this region stack. Today: `aws`. `local`: coturn on your machine with `npm run local` (same " +
+      "Cloud provider of this region stack: `aws`, `gcp` (Google Cloud) or `digitalocean`. `local`: coturn on your machine with `npm run local` (same " +
         "config and hardening; `pulumi up` refuses it; `region`, `availabilityZone`, `instanceType`, `image`, `ssh`, " +
         "`tags` and `ephemeral` may not be set).",
     ),
   region: z
     .string()
-    .regex(AWS_REGION, { error: 'is not an AWS region name. Use one such as "eu-central-1" or "us-east-1"' })
-    .describe("Cloud region the TURN server runs in, e.g. `eu-central-1`. Not set for `local`."),
+    .describe(
+      "Cloud region the TURN server runs in: `eu-central-1` (aws), `europe-west3` (gcp), `fra1` (digitalocean). Not set for `local`.",
+    ),
   availabilityZone: z
     .string()
     .optional()
     .describe(
-      "Zone inside the region. Default: the first zone (by name) that offers `instanceType`, looked up at deploy time.",
+      "Zone inside the region (`eu-central-1a` on aws, `europe-west3-a` on gcp; DigitalOcean has none). Default: the " +
+        "first zone (by name) that offers `instanceType` on aws, zone `-a` on gcp.",
     ),
   domain: z
     .string()
@@ -155,12 +153,18 @@ export const configKeySchemas = {
     .describe("TURN realm. Default: the `domain`."),
   instanceType: z
     .string()
-    .regex(AWS_INSTANCE_TYPE, { error: 'is not an EC2 instance type. Use one such as "t4g.small" or "c7gn.medium"' })
-    .default("t4g.small")
+    .optional()
     .describe(
-      "VM size. Graviton (`…g.`) types boot the arm64 image. `t4g.small` (2 vCPU, 2 GiB) relays a few hundred calls.",
+      "VM size. Default per cloud, each relays a few hundred calls: `t4g.small` on aws (2 vCPU, 2 GiB; Graviton `…g.` " +
+        "types boot the arm64 image), `e2-small` on gcp (`t2a-`/`c4a-` types boot arm64), `s-1vcpu-2gb` on digitalocean.",
     ),
-  image: z.enum(IMAGES).default("debian-12").describe("Official OS image, looked up at deploy time."),
+  image: z
+    .enum(IMAGES)
+    .optional()
+    .describe(
+      "Official OS image, looked up at deploy time. Default: `debian-12`, except on gcp, where only `ubuntu-24.04` runs " +
+        "cloud-init (Debian's Compute Engine images ship without it).",
+    ),
   relayPorts: z
     .string()
     .default("49152-65535")
@@ -227,7 +231,7 @@ export const configKeySchemas = {
       publicKeys: z
         .array(z.string().regex(SSH_PUBLIC_KEY, { error: 'is not an OpenSSH public key ("ssh-ed25519 AAAA… comment")' }))
         .default([])
-        .describe("OpenSSH public keys for the image's default user; required when SSH is open."),
+        .describe("OpenSSH public keys of the `turnops` admin user (sudo, no password), created only when SSH is open; required then."),
       allowAnySource: flag()
         .default(false)
         .describe("Must be `true` to allow a source wider than /16 (e.g. `0.0.0.0/0`) in `allowedCidrs`."),
@@ -235,16 +239,12 @@ export const configKeySchemas = {
     .prefault({})
     .describe("SSH access, off by default."),
   tags: z
-    .record(
-      z
-        .string()
-        .min(1, { error: "is empty. Give the tag a name" })
-        .max(128, { error: "is longer than 128 characters, AWS's limit for tag names" })
-        .regex(/^(?!aws:)/i, { error: 'starts with "aws:", which AWS reserves. Choose another prefix' }),
-      z.string().max(256),
-    )
+    .record(z.string().min(1, { error: "is empty. Give the tag a name" }), z.string())
     .default({})
-    .describe("Extra tags on every cloud resource (the stack name and project are always added)."),
+    .describe(
+      "Extra tags on every cloud resource (the stack name and project are always added): AWS tags, Google Cloud labels " +
+        "(lowercase), DigitalOcean `name:value` tags.",
+    ),
   ephemeral: z
     .boolean()
     .default(false)

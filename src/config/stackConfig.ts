@@ -34,7 +34,7 @@ export interface Quotas {
 export interface SshAccess {
   /** IPv4 CIDRs allowed to reach port 22. */
   readonly allowedCidrs: readonly string[];
-  /** OpenSSH public keys installed for the image's default user. */
+  /** OpenSSH public keys of the `turnops` admin user, created only when SSH is open. */
   readonly publicKeys: readonly string[];
 }
 

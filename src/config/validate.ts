@@ -10,14 +10,15 @@ import {
   LISTENER_PORTS,
   LOCAL_CLOUD,
   SECRET_KEYS,
-  SUPPORTED_CLOUDS,
   configKeySchemas,
   ipv4CidrProblem,
   configKeyKind,
   parsePortRange,
   type ConfigKey,
+  type DeployCloud,
   type ParsedConfigKeys,
 } from "./schema";
+import { CLOUD_PROFILES, exampleZone, isZoneOfRegion } from "./cloudProfiles";
 import type { CoturnSettings, LocalStackConfig, StackConfig, TlsSource } from "./stackConfig";
 
 /** Raw config as Pulumi hands it to a program: `namespace:key` -> text, JSON text for lists and objects. */
@@ -359,12 +360,7 @@ function crossKeyProblems(c: Partial<ParsedConfigKeys>, raw: RawStackConfig, exp
       'is a cloud stack: `npm run local` runs stacks with coturn:cloud "local" (stacks/Pulumi.local.yaml). Deploy this one with `pulumi up`',
     );
   }
-  if (c.cloud && !local && !(SUPPORTED_CLOUDS as readonly string[]).includes(c.cloud)) {
-    add("cloud", c.cloud, `is not supported yet; supported: ${SUPPORTED_CLOUDS.join(", ")}`);
-  }
-  if (c.region && c.availabilityZone !== undefined && !new RegExp(`^${c.region}[a-z]$`).test(c.availabilityZone)) {
-    add("availabilityZone", c.availabilityZone, `is not a zone of region ${c.region}. Use e.g. "${c.region}a", or unset it`);
-  }
+  if (c.cloud && c.cloud !== LOCAL_CLOUD) problems.push(...cloudProblems(c.cloud, c));
 
   if (c.relayPorts !== undefined) {
     const range = parsePortRange(c.relayPorts);
@@ -476,6 +472,45 @@ function crossKeyProblems(c: Partial<ParsedConfigKeys>, raw: RawStackConfig, exp
   return problems;
 }
 
+/** Region, zone, size, image and tags checked against what the stack's cloud accepts. */
+function cloudProblems(cloud: DeployCloud, c: Partial<ParsedConfigKeys>): ConfigProblem[] {
+  const profile = CLOUD_PROFILES[cloud];
+  const problems: ConfigProblem[] = [];
+  const add = (key: string, value: unknown, message: string): void => {
+    problems.push({ key: fullKey(key), shownValue: JSON.stringify(value), message });
+  };
+  const examples = (names: readonly string[]): string => names.map((n) => `"${n}"`).join(" or ");
+  const regionValid = c.region !== undefined && profile.region.pattern.test(c.region);
+  if (c.region !== undefined && !regionValid) {
+    add("region", c.region, `is not ${profile.region.what} (coturn:cloud is ${cloud}). Use one such as ${examples(profile.region.examples)}`);
+  }
+  if (c.availabilityZone !== undefined) {
+    if (profile.zoneNaming === "none") {
+      add("availabilityZone", c.availabilityZone, `means nothing on ${profile.title}, which places a Droplet by region only. Remove it`);
+    } else if (c.region !== undefined && regionValid && !isZoneOfRegion(profile.zoneNaming, c.region, c.availabilityZone)) {
+      add(
+        "availabilityZone",
+        c.availabilityZone,
+        `is not a zone of region ${c.region}. Use e.g. "${exampleZone(profile.zoneNaming, c.region)}", or unset it`,
+      );
+    }
+  }
+  if (c.instanceType !== undefined && !profile.instanceType.pattern.test(c.instanceType)) {
+    add(
+      "instanceType",
+      c.instanceType,
+      `is not ${profile.instanceType.what} (coturn:cloud is ${cloud}). Use one such as ${examples(profile.instanceType.examples)}, or unset it for ${profile.defaultInstanceType}`,
+    );
+  }
+  const unusable = c.image === undefined ? undefined : profile.unusableImages[c.image];
+  if (unusable !== undefined) add("image", c.image, unusable);
+  for (const [name, value] of Object.entries(c.tags ?? {})) {
+    const problem = profile.tagProblem(name, value);
+    if (problem) problems.push({ key: `${fullKey("tags")}.${name}`, shownValue: JSON.stringify(value), message: problem });
+  }
+  return problems;
+}
+
 /** Checks a provided certificate: parses, is current, names the domain, and matches the private key. */
 function certificateProblems(chain: string, key: string, domain: string): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
@@ -532,8 +567,8 @@ function assemble(stack: string, c: ParsedConfigKeys): StackConfig {
     cloud: c.cloud,
     region: c.region,
     ...(c.availabilityZone === undefined ? {} : { availabilityZone: c.availabilityZone }),
-    instanceType: c.instanceType,
-    image: c.image,
+    instanceType: c.instanceType ?? CLOUD_PROFILES[c.cloud].defaultInstanceType,
+    image: c.image ?? CLOUD_PROFILES[c.cloud].defaultImage,
     ssh: { allowedCidrs: c.ssh.allowedCidrs, publicKeys: c.ssh.publicKeys },
     tags: c.tags,
     ephemeral: c.ephemeral,

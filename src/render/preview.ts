@@ -2,9 +2,9 @@
  * What `npm run render` shows: every file a stack puts on its VM, rendered from the stack file alone (no cloud, no
  * Pulumi CLI), with values only known at deploy time shown as placeholders.
  */
-import { AWS_NETWORK } from "../clouds/aws";
 import { StackFileError, readStackFile, stackFilePath, type SecretHandling } from "../config/stackFile";
 import { isLocalStack, validateStackConfig } from "../config/validate";
+import { ANCHOR_ADDRESS_PLACEHOLDER, bindAddressFor } from "../plan/addresses";
 import { renderVm, type VmFile } from "./vmFiles";
 
 /** Stands for the static public IP, which the cloud allocates at deploy time. */
@@ -30,9 +30,13 @@ export function previewStack(stack: string, secrets: SecretHandling, stacksDir?:
     );
   }
   const config = validateStackConfig(raw);
-  const rendered = renderVm(config, { publicIp: PUBLIC_IP_PLACEHOLDER, privateIp: AWS_NETWORK.privateIp });
+  const bind = bindAddressFor(config.cloud);
+  const rendered = renderVm(config, { publicIp: PUBLIC_IP_PLACEHOLDER, bind });
   const notes = [
-    `${PUBLIC_IP_PLACEHOLDER} is the static IP the cloud allocates on the first \`pulumi up\`; ${AWS_NETWORK.privateIp} is fixed.`,
+    `${PUBLIC_IP_PLACEHOLDER} is the static IP the cloud allocates on the first \`pulumi up\`; ` +
+      (bind.kind === "nat"
+        ? `${bind.privateIp} is the fixed private address it maps onto.`
+        : `${ANCHOR_ADDRESS_PLACEHOLDER} is the Droplet's anchor address, which the VM fills in at boot.`),
     ...(secrets.mode === "placeholder"
       ? [`Secrets are shown as <secret …>; pass --reveal-secrets (with PULUMI_CONFIG_PASSPHRASE) to render their values.`]
       : []),

@@ -2,18 +2,12 @@
  * Renders every file that lands on a TURN server VM, from the validated stack config and the VM's addresses.
  * Pure: no Pulumi or cloud SDK, so the exact output is testable and reviewable (`npm run render`).
  */
+import { createHash } from "node:crypto";
 import { LISTENER_PORTS, type Listener } from "../config/schema";
 import type { CoturnSettings, LocalStackConfig, StackConfig } from "../config/stackConfig";
+import { boundIp, type VmAddresses } from "../plan/addresses";
 import { deniedPeers } from "./deniedPeers";
 import { readTemplate, renderTemplate } from "./templates";
-
-/** The addresses coturn binds and advertises. */
-export interface VmAddresses {
-  /** Static public IP clients reach (1:1 NAT onto `privateIp`). */
-  readonly publicIp: string;
-  /** Private address on the VM's interface, fixed before boot. */
-  readonly privateIp: string;
-}
 
 /** One file written onto the VM by cloud-init. */
 export interface VmFile {
@@ -66,11 +60,15 @@ export interface LocalRun {
   readonly userDb: string;
 }
 
-/** Renders turnserver.conf for a cloud stack's VM. */
+/**
+ * Renders turnserver.conf for a cloud stack's VM. On DigitalOcean the private address is a placeholder that the VM
+ * fills in at boot (see `BindAddress`).
+ */
 export function renderTurnserverConf(config: StackConfig, addresses: VmAddresses): string {
   return renderConf(config, {
     publicIp: addresses.publicIp,
-    privateIp: addresses.privateIp,
+    privateIp: boundIp(addresses.bind),
+    anchor: addresses.bind.kind === "anchor",
     tlsPaths: TLS_PATHS,
     local: null,
   });
@@ -106,6 +104,8 @@ interface PlacementContext {
   readonly publicIp?: string;
   /** The VM's private IP (cloud only). */
   readonly privateIp?: string;
+  /** True when the private IP is DigitalOcean's anchor address, filled in at boot (cloud only). */
+  readonly anchor?: boolean;
   /** Where coturn reads its certificate and key. */
   readonly tlsPaths: { readonly certificate: string; readonly privateKey: string };
   /** The local run's settings; null for a cloud VM (Handlebars' strict mode needs the field to exist). */
@@ -140,7 +140,8 @@ function renderConf(config: CoturnSettings, placement: PlacementContext): string
 
 /** Renders every VM file and the cloud-init user-data that writes them. */
 export function renderVm(config: StackConfig, addresses: VmAddresses): RenderedVm {
-  const context = { stack: config.stack, relayPorts: config.relayPorts, privateIp: addresses.privateIp, ports: LISTENER_PORTS };
+  const context = { stack: config.stack, relayPorts: config.relayPorts, privateIp: boundIp(addresses.bind), ports: LISTENER_PORTS };
+  const anchor = addresses.bind.kind === "anchor";
   const turnserverConf = renderTurnserverConf(config, addresses);
   const tls443 = config.listeners.has("tls-443");
   const files: VmFile[] = [
@@ -185,6 +186,22 @@ export function renderVm(config: StackConfig, addresses: VmAddresses): RenderedV
           },
         ]
       : []),
+    ...(anchor
+      ? [
+          {
+            path: "/usr/local/sbin/coturn-anchor-network",
+            mode: "0755",
+            purpose: "route traffic from the anchor address through the anchor gateway; fill it into turnserver.conf",
+            content: readTemplate("coturn-anchor-network.sh"),
+          },
+          {
+            path: "/etc/systemd/system/coturn-anchor-network.service",
+            mode: "0644",
+            purpose: "run that at every boot, before coturn, which cannot start without it",
+            content: readTemplate("coturn-anchor-network.service"),
+          },
+        ]
+      : []),
     {
       path: "/usr/local/sbin/coturn-bootstrap",
       mode: "0755",
@@ -192,7 +209,7 @@ export function renderVm(config: StackConfig, addresses: VmAddresses): RenderedV
       content: readTemplate("coturn-bootstrap.sh"),
     },
   ];
-  const packages = ["coturn", "openssl", "unattended-upgrades", ...(tls443 ? ["nftables"] : [])];
+  const packages = ["coturn", "openssl", "unattended-upgrades", ...(tls443 ? ["nftables"] : []), ...(anchor ? ["curl"] : [])];
   const userData = renderTemplate("cloud-init.yaml.hbs", {
     stack: config.stack,
     providedTls: config.tls.mode === "provided",
@@ -208,3 +225,26 @@ export function renderVm(config: StackConfig, addresses: VmAddresses): RenderedV
 function withNewline(text: string): string {
   return text.endsWith("\n") ? text : `${text}\n`;
 }
+
+/** The user-data for one VM and what must replace the VM when it changes. */
+export interface RenderedUserData {
+  /** The complete `#cloud-config` user-data (holds the auth secrets). */
+  readonly userData: string;
+  /**
+   * SHA-256 of the user-data rendered with the auth secrets and TLS key masked: it changes exactly when something
+   * other than those changes, which cloud-init (it runs once) can only apply on a fresh VM. It reveals no secret.
+   */
+  readonly revision: string;
+}
+
+/** Renders a VM's user-data and its revision. */
+export function renderUserData(config: StackConfig, addresses: VmAddresses): RenderedUserData {
+  const masked: StackConfig = {
+    ...config,
+    authSecrets: ["<auth secrets>"],
+    tls: config.tls.mode === "provided" ? { ...config.tls, privateKey: "<tls private key>" } : config.tls,
+  };
+  const revision = createHash("sha256").update(renderVm(masked, addresses).userData).digest("hex");
+  return { userData: renderVm(config, addresses).userData, revision };
+}
+

@@ -1,5 +1,5 @@
 /**
- * What the mocked cloud answers, and the shape of a recorded program run (see programHarness.ts).
+ * What the mocked clouds answer, and the shape of a recorded program run (see programHarness.ts).
  */
 
 /** What the harness prints. */
@@ -14,8 +14,10 @@ export interface ProgramRun {
 export interface RecordedOptions {
   protect: boolean;
   deleteBeforeReplace: boolean;
-  /** Resources this one waits for (explicit dependsOn plus input dependencies). */
-  dependsOnCount: number;
+  /** URNs this resource waits for (explicit dependsOn plus input dependencies). */
+  dependsOn: string[];
+  /** The `replacementTrigger` value, when set. */
+  replacementTrigger?: unknown;
 }
 
 /** Mocked cloud answers. */
@@ -24,5 +26,49 @@ export const MOCK = {
   allocationId: "eipalloc-0mock",
   amiId: "ami-0mockdebian",
   amiName: "debian-12-arm64-20261101-1234",
-  zones: ["eu-central-1b", "eu-central-1a", "eu-central-1c"],
+  awsZones: ["eu-central-1b", "eu-central-1a", "eu-central-1c"],
+  gcpZones: ["europe-west3-c", "europe-west3-b", "europe-west3-a"],
+  gcpImageName: "ubuntu-2404-noble-amd64-v20261101",
+  digitalOceanImageName: "12 x64",
 } as const;
+
+/** Provider function answers by token. */
+export const MOCK_CALLS: Record<string, Record<string, unknown>> = {
+  "aws:ec2/getAmi:getAmi": { id: MOCK.amiId, name: MOCK.amiName },
+  "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings": {
+    id: "offerings",
+    locations: [...MOCK.awsZones],
+    locationTypes: [],
+    instanceTypes: [],
+  },
+  "gcp:compute/getZones:getZones": { id: "zones", names: [...MOCK.gcpZones] },
+  "gcp:compute/getImage:getImage": { id: "image", name: MOCK.gcpImageName, selfLink: `projects/x/global/images/${MOCK.gcpImageName}` },
+  "digitalocean:index/getImage:getImage": { id: 12345, name: MOCK.digitalOceanImageName, slug: "debian-12-x64" },
+};
+
+/** Outputs a cloud computes for a new resource, beyond its inputs. */
+export function mockOutputs(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+  switch (type) {
+    case "aws:ec2/eip:Eip":
+      return { publicIp: MOCK.publicIp, allocationId: MOCK.allocationId };
+    case "aws:ec2/networkInterface:NetworkInterface":
+      return { privateIp: (inputs.privateIps as string[] | undefined)?.[0] };
+    case "gcp:compute/address:Address":
+      return { address: inputs.addressType === "INTERNAL" ? inputs.address : MOCK.publicIp };
+    case "gcp:serviceaccount/account:Account":
+      return { email: `${String(inputs.accountId)}@mock-project.iam.gserviceaccount.com` };
+    case "gcp:compute/instance:Instance":
+      return { instanceId: "1234567890123456789" };
+    case "digitalocean:index/reservedIp:ReservedIp":
+      return { ipAddress: MOCK.publicIp };
+    case "digitalocean:index/tag:Tag":
+      return { name: `${name}-a1b2c3` };
+    default:
+      return {};
+  }
+}
+
+/** The id a cloud gives a new resource: Droplet ids are numbers, which the Reserved IP assignment takes. */
+export function mockId(type: string, name: string): string {
+  return type === "digitalocean:index/droplet:Droplet" ? "424242" : `${name}-id`;
+}

@@ -1,7 +1,8 @@
 /**
  * Runs the Pulumi program under mocks in a child process (see programHarness.ts) and returns what it registered.
  */
-import { execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { join } from "node:path";
 import { readStackFile } from "../../src/config/stackFile";
 import type { ProgramRun } from "./mockCloud";
@@ -11,23 +12,54 @@ export type { ProgramRun } from "./mockCloud";
 /** A 64-character secret used only by tests; assertions check that it never shows up in outputs. */
 export const TEST_SECRET = "T3st-only-secret-Zm9vYmFyYmF6cXV4LWNvdHVybi1wdWx1bWktdGVzdHM0NTY3OA";
 
-/** The example stack's config, with the test secret in place of its encrypted one. */
-export function exampleConfig(): { stack: string; values: Record<string, string>; secretKeys: string[] } {
-  const raw = readStackFile("aws-example", { mode: "placeholder" });
+/** A stack config as the harness takes it. */
+export interface HarnessConfig {
+  stack: string;
+  values: Record<string, string>;
+  secretKeys: string[];
+}
+
+/** Provider settings each example stack needs besides its stack file (users set them, or their environment does). */
+const PROVIDER_SETTINGS: Record<string, Record<string, string>> = {
+  "digitalocean-example": { "digitalocean:token": "mock-digitalocean-token" },
+};
+
+/** An example stack's config, with the test secret in place of its encrypted one. Default: the AWS example. */
+export function exampleConfig(stack = "aws-example"): HarnessConfig {
+  const raw = readStackFile(stack, { mode: "placeholder" });
+  const provider = PROVIDER_SETTINGS[stack] ?? {};
   return {
     stack: raw.stack,
-    values: { ...raw.values, "coturn:authSecret": TEST_SECRET },
-    secretKeys: [...raw.secretKeys],
+    values: { ...raw.values, ...provider, "coturn:authSecret": TEST_SECRET },
+    secretKeys: [...raw.secretKeys, ...Object.keys(provider)],
   };
 }
 
-/** Runs index.ts under mocks with the given config. */
-export function runProgram(config: { stack: string; values: Record<string, string>; secretKeys: string[] }): ProgramRun {
-  const out = execFileSync(process.execPath, ["--import", "tsx", join(__dirname, "programHarness.ts")], {
-    env: { ...process.env, HARNESS_CONFIG: JSON.stringify(config) },
-    encoding: "utf8",
-    timeout: 60_000,
-  });
-  const line = out.trim().split("\n").at(-1) ?? "";
+/** Runs index.ts under mocks with the given config (in a child process, so several can run at once). */
+export async function runProgram(config: HarnessConfig): Promise<ProgramRun> {
+  let stdout: string;
+  try {
+    ({ stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", join(__dirname, "programHarness.ts")], {
+      env: { ...process.env, HARNESS_CONFIG: JSON.stringify(config) },
+      encoding: "utf8",
+      timeout: 60_000,
+    }));
+  } catch (error) {
+    // A program that throws leaves Pulumi's promises pending, and Pulumi's exit hook then sets exit code 1; the
+    // harness has printed the run by then.
+    stdout = String((error as { stdout?: unknown }).stdout ?? "");
+    if (!stdout.trim()) throw error;
+  }
+  const line = stdout.trim().split("\n").at(-1) ?? "";
   return JSON.parse(line) as ProgramRun;
+}
+
+/** A copy of `config` with some values changed (undefined removes a key). */
+export function withValues(config: HarnessConfig, changes: Record<string, string | undefined>, secretKeys: string[] = []): HarnessConfig {
+  const values = { ...config.values };
+  for (const [key, value] of Object.entries(changes)) {
+    if (value === undefined) delete values[key];
+    else values[key] = value;
+  }
+  return { ...config, values, secretKeys: [...new Set([...config.secretKeys, ...secretKeys])] };
 }

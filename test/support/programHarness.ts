@@ -6,7 +6,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { MockMonitor } from "@pulumi/pulumi/runtime/mocks";
-import { MOCK, type ProgramRun, type RecordedOptions } from "./mockCloud";
+import { MOCK_CALLS, mockId, mockOutputs, type ProgramRun, type RecordedOptions } from "./mockCloud";
 
 async function main(): Promise<void> {
   const spec = JSON.parse(process.env.HARNESS_CONFIG ?? "{}") as {
@@ -27,6 +27,7 @@ async function main(): Promise<void> {
     getProtect(): boolean;
     getDeletebeforereplace(): boolean;
     getDependenciesList(): string[];
+    getReplacementTrigger(): { toJavaScript(): unknown } | undefined;
   };
   const monitor = MockMonitor.prototype as unknown as { registerResource(req: RegisterRequest, cb: unknown): unknown };
   const register = monitor.registerResource;
@@ -34,7 +35,8 @@ async function main(): Promise<void> {
     options.set(`${req.getType()}::${req.getName()}`, {
       protect: req.getProtect(),
       deleteBeforeReplace: req.getDeletebeforereplace(),
-      dependsOnCount: req.getDependenciesList().length,
+      dependsOn: req.getDependenciesList(),
+      replacementTrigger: req.getReplacementTrigger()?.toJavaScript(),
     });
     return register.call(this, req, cb);
   };
@@ -46,22 +48,13 @@ async function main(): Promise<void> {
           type: args.type,
           name: args.name,
           inputs: args.inputs as Record<string, unknown>,
-          options: options.get(`${args.type}::${args.name}`) ?? { protect: false, deleteBeforeReplace: false, dependsOnCount: 0 },
+          options: options.get(`${args.type}::${args.name}`) ?? { protect: false, deleteBeforeReplace: false, dependsOn: [] },
         });
-        const state: Record<string, unknown> = { ...args.inputs };
-        if (args.type === "aws:ec2/eip:Eip") Object.assign(state, { publicIp: MOCK.publicIp, allocationId: MOCK.allocationId });
-        if (args.type === "aws:ec2/networkInterface:NetworkInterface") {
-          state.privateIp = (args.inputs.privateIps as string[] | undefined)?.[0];
-        }
-        return { id: `${args.name}-id`, state };
+        return { id: mockId(args.type, args.name), state: { ...args.inputs, ...mockOutputs(args.type, args.name, args.inputs) } };
       },
       call(args) {
         run.invokes.push({ token: args.token, inputs: args.inputs as Record<string, unknown> });
-        if (args.token === "aws:ec2/getAmi:getAmi") return { id: MOCK.amiId, name: MOCK.amiName };
-        if (args.token === "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings") {
-          return { id: "offerings", locations: [...MOCK.zones], locationTypes: [], instanceTypes: [] };
-        }
-        return {};
+        return MOCK_CALLS[args.token] ?? {};
       },
     },
     "coturn",

@@ -1,0 +1,121 @@
+/**
+ * What config validation knows about each cloud: region and zone names, VM size formats, defaults, which official
+ * images can boot our user-data, the CPU architecture of a size, and the rules for resource tags. Pure data and small
+ * functions, no cloud SDK: validation runs before any provider is loaded.
+ */
+import type { DeployCloud, ImageChoice } from "./schema";
+
+/** A name format with an example that fits it, for error messages. */
+export interface NameFormat {
+  /** Accepted names. */
+  readonly pattern: RegExp;
+  /** What the name is, in the cloud's words ("an AWS region name"). */
+  readonly what: string;
+  /** Names that fit, shown in the error. */
+  readonly examples: readonly string[];
+}
+
+/** One cloud's validation rules and defaults. */
+export interface CloudProfile {
+  /** The cloud's name as users know it. */
+  readonly title: string;
+  /** Region names. */
+  readonly region: NameFormat;
+  /** How zones are named inside a region, or `none` when the cloud has no zones to pick. */
+  readonly zoneNaming: "region+letter" | "region-dash-letter" | "none";
+  /** VM size names. */
+  readonly instanceType: NameFormat;
+  /** Size used when `coturn:instanceType` is unset: the smallest that relays a few hundred calls. */
+  readonly defaultInstanceType: string;
+  /** Image used when `coturn:image` is unset. */
+  readonly defaultImage: ImageChoice;
+  /** Images that cannot run our user-data on this cloud, with the reason. */
+  readonly unusableImages: Partial<Record<ImageChoice, string>>;
+  /** CPU architecture of a size (it picks the image variant). */
+  architecture(instanceType: string): "amd64" | "arm64";
+  /** The problem with a user tag, or undefined when the cloud accepts it (after `resourceTags` mapping). */
+  tagProblem(name: string, value: string): string | undefined;
+}
+
+const AWS_ARM_FAMILY = /^([a-z]+\d+g[a-z]*|a1)$/;
+const GCP_ARM_FAMILY = /^(t2a|c4a|n4a)$/;
+const GCP_LABEL = /^[a-z][a-z0-9_-]{0,62}$/;
+const GCP_LABEL_VALUE = /^[a-z0-9_-]{0,63}$/;
+const DO_TAG = /^[A-Za-z0-9:_-]{1,255}$/;
+
+/** Validation rules per cloud that `pulumi up` deploys to. */
+export const CLOUD_PROFILES: Record<DeployCloud, CloudProfile> = {
+  aws: {
+    title: "AWS",
+    region: { pattern: /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/, what: "an AWS region name", examples: ["eu-central-1", "us-east-1"] },
+    zoneNaming: "region+letter",
+    instanceType: { pattern: /^[a-z][a-z0-9-]*\.[a-z0-9-]+$/, what: "an EC2 instance type", examples: ["t4g.small", "c7gn.medium"] },
+    defaultInstanceType: "t4g.small",
+    defaultImage: "debian-12",
+    unusableImages: {},
+    architecture: (type) => (AWS_ARM_FAMILY.test(type.split(".")[0]) ? "arm64" : "amd64"),
+    tagProblem: (name, value) =>
+      name.length > 128
+        ? "is longer than 128 characters, AWS's limit for tag names"
+        : /^aws:/i.test(name)
+          ? 'starts with "aws:", which AWS reserves. Choose another prefix'
+          : value.length > 256
+            ? "has a value longer than 256 characters, AWS's limit"
+            : undefined,
+  },
+  gcp: {
+    title: "Google Cloud",
+    region: { pattern: /^[a-z]+-[a-z]+\d{1,2}$/, what: "a Google Cloud region name", examples: ["europe-west3", "us-central1"] },
+    zoneNaming: "region-dash-letter",
+    instanceType: {
+      pattern: /^[a-z]\d+[a-z]?-[a-z]+(-[a-z0-9]+)*$/,
+      what: "a Compute Engine machine type",
+      examples: ["e2-small", "n2-standard-2", "t2a-standard-1"],
+    },
+    defaultInstanceType: "e2-small",
+    defaultImage: "ubuntu-24.04",
+    unusableImages: {
+      "debian-12":
+        "Debian's official Compute Engine images ship without cloud-init (Google's guest agent runs instead), so the " +
+        'user-data would never run. Use "ubuntu-24.04" (the default for gcp), or unset it',
+    },
+    architecture: (type) => (GCP_ARM_FAMILY.test(type.split("-")[0]) ? "arm64" : "amd64"),
+    tagProblem: (name, value) =>
+      !GCP_LABEL.test(name)
+        ? "is not a Google Cloud label name: lowercase letters, digits, _ and - only, starting with a letter, at most 63 characters"
+        : !GCP_LABEL_VALUE.test(value)
+          ? `has value ${JSON.stringify(value)}, which Google Cloud labels do not accept: lowercase letters, digits, _ and - only, at most 63 characters`
+          : undefined,
+  },
+  digitalocean: {
+    title: "DigitalOcean",
+    region: { pattern: /^[a-z]{3}\d$/, what: "a DigitalOcean region slug", examples: ["fra1", "nyc3", "sgp1"] },
+    zoneNaming: "none",
+    instanceType: {
+      pattern: /^[a-z][a-z0-9_]*-(\d+vcpu-\d+(gb|mb)|\d+)(-[a-z0-9]+)*$/,
+      what: "a DigitalOcean Droplet size slug",
+      examples: ["s-1vcpu-2gb", "s-2vcpu-4gb", "c-2"],
+    },
+    defaultInstanceType: "s-1vcpu-2gb",
+    defaultImage: "debian-12",
+    unusableImages: {},
+    architecture: () => "amd64",
+    // Droplet tags have no values: a tag becomes one "name:value" tag.
+    tagProblem: (name, value) =>
+      !DO_TAG.test(`${name}:${value}`)
+        ? `becomes the Droplet tag "${name}:${value}", but DigitalOcean tags allow only letters, digits, :, _ and - (at most 255 characters)`
+        : undefined,
+  },
+};
+
+/** True when `zone` names a zone of `region` on a cloud with that zone naming. */
+export function isZoneOfRegion(naming: CloudProfile["zoneNaming"], region: string, zone: string): boolean {
+  if (naming === "region+letter") return new RegExp(`^${region}[a-z]$`).test(zone);
+  if (naming === "region-dash-letter") return new RegExp(`^${region}-[a-z]$`).test(zone);
+  return false;
+}
+
+/** An example zone of `region`, for error messages. */
+export function exampleZone(naming: CloudProfile["zoneNaming"], region: string): string {
+  return naming === "region-dash-letter" ? `${region}-a` : `${region}a`;
+}

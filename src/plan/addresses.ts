@@ -1,0 +1,41 @@
+/**
+ * How a cloud hands the static public IP to the VM, and so which address coturn binds and which it advertises.
+ */
+import type { DeployCloud } from "../config/schema";
+
+/** The private network of a VM on a 1:1 NAT cloud: a dedicated VPC/subnet with nothing else in it. */
+export const NAT_NETWORK = { cidr: "10.77.0.0/24", privateIp: "10.77.0.10" } as const;
+
+/**
+ * Stands for DigitalOcean's anchor address in a rendered turnserver.conf until the VM learns it at boot. coturn
+ * refuses to start while it is there (an `external-ip` it cannot parse), so an unfilled config never serves.
+ */
+export const ANCHOR_ADDRESS_PLACEHOLDER = "@ANCHOR_IPV4@";
+
+/** Where coturn binds. */
+export type BindAddress =
+  /** The cloud maps the static IP 1:1 onto a private address fixed before boot (EC2, Compute Engine). */
+  | { readonly kind: "nat"; readonly privateIp: string }
+  /**
+   * A DigitalOcean Reserved IP reaches the Droplet on its anchor address, which only the Droplet's metadata
+   * service knows; outbound traffic must be routed back through the anchor gateway (templates/coturn-anchor-network.sh).
+   */
+  | { readonly kind: "anchor" };
+
+/** The addresses coturn binds and advertises on a VM. */
+export interface VmAddresses {
+  /** Static public IP clients are given (advertised in relayed and reflexive addresses). */
+  readonly publicIp: string;
+  /** The address coturn listens and relays on. */
+  readonly bind: BindAddress;
+}
+
+/** How each cloud delivers its static IP. */
+export function bindAddressFor(cloud: DeployCloud): BindAddress {
+  return cloud === "digitalocean" ? { kind: "anchor" } : { kind: "nat", privateIp: NAT_NETWORK.privateIp };
+}
+
+/** The private address written into turnserver.conf: the fixed one, or the placeholder the VM fills at boot. */
+export function boundIp(bind: BindAddress): string {
+  return bind.kind === "nat" ? bind.privateIp : ANCHOR_ADDRESS_PLACEHOLDER;
+}
