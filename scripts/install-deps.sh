@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 
 mode="${1:-all}"
 case "$mode" in
-  all) packages=(ca-certificates openssl cloud-init shellcheck coturn iproute2 nftables chromium) ;;
+  all) packages=(ca-certificates openssl cloud-init shellcheck coturn iproute2 nftables curl chromium) ;;
   local) packages=(ca-certificates openssl coturn) ;;
   *) echo "install-deps: unknown argument \"$mode\"; use no argument (everything) or \"local\" (only what npm run local needs)" >&2; exit 2 ;;
 esac

@@ -17,7 +17,8 @@ set -euo pipefail
 umask 077
 
 readonly metadata=http://169.254.169.254/metadata/v1/interfaces/public/0/anchor_ipv4
-readonly placeholder=@ANCHOR_IPV4@
+# What the rendered files say until the anchor address is known: TEST-NET-1, on no host.
+readonly placeholder=192.0.2.1
 # A routing table of our own: only packets from the anchor address look it up.
 readonly table=4242
 
@@ -53,11 +54,15 @@ while ip rule del from "$address/32" table "$table" 2>/dev/null; do :; done
 ip rule add from "$address/32" table "$table" priority 1000
 log "traffic from the anchor address $address leaves through the anchor gateway $gateway on $device"
 
-for file in "$conf" "$redirect_rules"; do
-  if [ -f "$file" ] && grep -q "$placeholder" "$file"; then
-    sed -i "s/$placeholder/$address/g" "$file"
-    log "wrote the anchor address $address into $file"
-  fi
-done
+# Only the lines that name coturn's own address, so no other occurrence of the text can change.
+p="${placeholder//./\\.}"
+if grep -qE "^(listening-ip|relay-ip)=$p\$" "$conf"; then
+  sed -i -E "s/^(listening-ip|relay-ip)=$p\$/\1=$address/; s#^(external-ip=[0-9.]+)/$p\$#\1/$address#" "$conf"
+  log "coturn listens and relays on the anchor address $address"
+fi
+if [ -f "$redirect_rules" ] && grep -qE "ip daddr $p tcp dport 443 dnat to $p:" "$redirect_rules"; then
+  sed -i -E "s/ip daddr $p tcp dport 443 dnat to $p:/ip daddr $address tcp dport 443 dnat to $address:/" "$redirect_rules"
+  log "TCP 443 to the anchor address goes to coturn's TLS listener"
+fi
 grep -qx "listening-ip=$address" "$conf" \
   || fail "$conf listens on another address than the anchor address $address; rebuild the Droplet (pulumi up --replace)"

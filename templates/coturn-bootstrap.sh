@@ -38,12 +38,11 @@ if [ -f /etc/systemd/system/coturn-anchor-network.service ]; then
   log "routing the Reserved IP's anchor address"
   systemctl enable --now coturn-anchor-network.service
 fi
-# An address the VM had to learn at boot and did not: coturn would refuse to start, so say why here.
-for file in "$conf" /etc/coturn/nftables-tls443.conf; do
-  if [ -f "$file" ] && grep -q '@[A-Z0-9_]*@' "$file"; then
-    fail "$file still holds a boot-time placeholder: $(grep -o '@[A-Z0-9_]*@' "$file" | sort -u | tr '\n' ' ')"
-  fi
-done
+# coturn must listen on an address this VM has: one it had to learn at boot and did not (DigitalOcean's
+# anchor address) would leave it binding nothing, so say why here.
+while read -r address; do
+  [ -n "$(ip -o addr show to "$address")" ] || fail "$conf makes coturn listen on $address, which this VM does not have"
+done < <(sed -n 's/^listening-ip=//p' "$conf")
 
 install -d -o root -g turnserver -m 0750 "$tls_dir"
 if [ "$tls_mode" = self-signed ] && [ ! -s "$cert" ]; then

@@ -11,10 +11,12 @@ import { join } from "node:path";
 import { test } from "node:test";
 import Ajv2020 from "ajv/dist/2020";
 import { parse } from "yaml";
-import { AWS_NETWORK, encodeAwsUserData } from "../src/clouds/aws";
+import { encodeAwsUserData } from "../src/clouds/aws";
+import { DIGITALOCEAN_USER_DATA_LIMIT } from "../src/clouds/digitalocean";
 import { STACK_FILE_KEYS, STACKS_DIR, readStackFile } from "../src/config/stackFile";
 import { isLocalStack, validateLocalStackConfig, validateStackConfig } from "../src/config/validate";
 import { withLocalAuthSecret } from "../src/local/localStack";
+import { bindAddressFor } from "../src/plan/addresses";
 import { renderLocalTurnserverConf, renderVm } from "../src/render/vmFiles";
 import { TEST_SECRET } from "./support/program";
 
@@ -39,39 +41,39 @@ function selfSignedPem(): { cert: string; key: string } {
   }
 }
 
-/** The example stack, plus a variant with every optional file: provided TLS, SSH, previous secrets, some listeners off. */
-function variants(): Array<{ name: string; rendered: ReturnType<typeof renderVm> }> {
-  const example = readStackFile("aws-example", { mode: "placeholder" });
-  const base = { ...example.values, "coturn:authSecret": TEST_SECRET };
-  const secretKeys = new Set(example.secretKeys);
+/** Every cloud's example stack, plus a variant of each with every optional file: provided TLS, SSH, previous secrets. */
+function variants(): Array<{ name: string; cloud: string; rendered: ReturnType<typeof renderVm> }> {
   const pem = selfSignedPem();
-  const full = {
-    ...base,
-    "coturn:tlsMode": "provided",
-    "coturn:tlsCertificate": pem.cert,
-    "coturn:tlsPrivateKey": pem.key,
-    "coturn:previousAuthSecrets": JSON.stringify([`${TEST_SECRET}-previous`]),
-    "coturn:listeners": '["udp","tls"]',
-    "coturn:ssh": JSON.stringify({ allowedCidrs: ["203.0.113.7/32"], publicKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKey ops@example.com"] }),
-  };
-  const addresses = { publicIp: "198.51.100.20", privateIp: AWS_NETWORK.privateIp };
-  return [
-    { name: "example", rendered: renderVm(validateStackConfig({ stack: "aws-example", values: base, secretKeys }), addresses) },
-    {
-      name: "provided-tls+ssh",
-      rendered: renderVm(
-        validateStackConfig({ stack: "full", values: full, secretKeys: new Set([...secretKeys, "coturn:tlsPrivateKey", "coturn:previousAuthSecrets"]) }),
-        addresses,
-      ),
-    },
-  ];
+  return ["aws-example", "gcp-example", "digitalocean-example"].flatMap((stack) => {
+    const example = readStackFile(stack, { mode: "placeholder" });
+    const base = { ...example.values, "coturn:authSecret": TEST_SECRET };
+    const secretKeys = new Set(example.secretKeys);
+    const full = {
+      ...base,
+      "coturn:domain": "turn.example.com",
+      "coturn:tlsMode": "provided",
+      "coturn:tlsCertificate": pem.cert,
+      "coturn:tlsPrivateKey": pem.key,
+      "coturn:previousAuthSecrets": JSON.stringify([`${TEST_SECRET}-previous`]),
+      "coturn:ssh": JSON.stringify({ allowedCidrs: ["203.0.113.7/32"], publicKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKey ops@example.com"] }),
+    };
+    const render = (values: Record<string, string>, extraSecrets: string[]): ReturnType<typeof renderVm> => {
+      const config = validateStackConfig({ stack, values, secretKeys: new Set([...secretKeys, ...extraSecrets]) });
+      return renderVm(config, { publicIp: "198.51.100.20", bind: bindAddressFor(config.cloud) });
+    };
+    const cloud = example.values["coturn:cloud"];
+    return [
+      { name: stack, cloud, rendered: render(base, []) },
+      { name: `${stack}+provided-tls+ssh`, cloud, rendered: render(full, ["coturn:tlsPrivateKey", "coturn:previousAuthSecrets"]) },
+    ];
+  });
 }
 
-test("rendered user-data passes cloud-init's schema check and fits EC2's limit", () => {
+test("every cloud's rendered user-data passes cloud-init's schema check and fits the cloud's limit", () => {
   requireTool("cloud-init", "cloud-init");
   const dir = mkdtempSync(join(tmpdir(), "userdata-"));
   try {
-    for (const { name, rendered } of variants()) {
+    for (const { name, cloud, rendered } of variants()) {
       const file = join(dir, `${name}.yaml`);
       writeFileSync(file, rendered.userData);
       const result = spawnSync("cloud-init", ["schema", "--config-file", file], { encoding: "utf8" });
@@ -82,7 +84,8 @@ test("rendered user-data passes cloud-init's schema check and fits EC2's limit",
         Object.keys(document).filter((k) => !["package_update", "packages", "write_files", "ssh_pwauth", "disable_root", "users", "runcmd"].includes(k)),
         [],
       );
-      assert.ok(Buffer.from(encodeAwsUserData(rendered.userData), "base64").length <= 16_384, `${name}: user-data too large`);
+      if (cloud === "aws") assert.ok(Buffer.from(encodeAwsUserData(rendered.userData), "base64").length <= 16_384, `${name}: too large`);
+      if (cloud === "digitalocean") assert.ok(Buffer.byteLength(rendered.userData) <= DIGITALOCEAN_USER_DATA_LIMIT, `${name}: too large`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

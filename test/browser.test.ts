@@ -428,7 +428,7 @@ describe("browser call through the production coturn across two symmetric NATs",
   before(
     async () => {
       requireCommands([[CHROMIUM, "chromium"]]);
-      cloud = await startCloudLab(`br${process.pid}`);
+      cloud = await startCloudLab({ tag: `br${process.pid}` });
       const pin = spkiSha256(readFileSync(cloud.certificatePath, "utf8"));
       for (const home of HOMES) await startHome(cloud, home, pin);
     },

@@ -12,24 +12,25 @@ import { newEncryptionSalt, openPassphraseSecrets } from "../src/config/passphra
 import { readStackFile } from "../src/config/stackFile";
 import { previewStack } from "../src/render/preview";
 
-const GOLDEN = join(__dirname, "golden", "aws-example");
 const ROOT = join(__dirname, "..");
 
-function matchesGolden(name: string, actual: string): void {
-  const file = join(GOLDEN, name);
+function matchesGolden(stack: string, name: string, actual: string): void {
+  const file = join(__dirname, "golden", stack, name);
   if (process.env.UPDATE_GOLDEN === "1") writeFileSync(file, actual);
   assert.ok(existsSync(file), `missing golden file ${file}; create it with UPDATE_GOLDEN=1 and review it`);
   assert.equal(actual, readFileSync(file, "utf8"), `${name} differs from its golden file (UPDATE_GOLDEN=1 after review)`);
 }
 
-test("the example stack renders exactly the reviewed golden turnserver.conf and user-data", () => {
-  const preview = previewStack("aws-example", { mode: "placeholder" });
-  const conf = preview.files.find((f) => f.path === "/etc/turnserver.conf");
-  assert.ok(conf);
-  matchesGolden("turnserver.conf", conf.content);
-  matchesGolden("user-data.yaml", preview.userData);
-  assert.match(preview.userData, /static-auth-secret=<secret coturn:authSecret>/);
-});
+for (const stack of ["aws-example", "gcp-example", "digitalocean-example"]) {
+  test(`${stack} renders exactly the reviewed golden turnserver.conf and user-data`, () => {
+    const preview = previewStack(stack, { mode: "placeholder" });
+    const conf = preview.files.find((f) => f.path === "/etc/turnserver.conf");
+    assert.ok(conf);
+    matchesGolden(stack, "turnserver.conf", conf.content);
+    matchesGolden(stack, "user-data.yaml", preview.userData);
+    assert.match(preview.userData, /static-auth-secret=<secret coturn:authSecret>/);
+  });
+}
 
 function render(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
   const result = spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "scripts", "render.ts"), ...args], {

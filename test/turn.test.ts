@@ -1,17 +1,25 @@
-// Runtime: the example AWS stack's production turnserver.conf on a real coturn, in a lab of network namespaces that
-// reproduces EC2's 1:1 NAT, checked with real TURN clients. Needs root (CI runs as root): `sudo bash scripts/test.sh`.
+// Runtime: every cloud's example stack's production turnserver.conf on a real coturn, in a lab of network namespaces
+// that reproduces that cloud's network (1:1 NAT on EC2 and Compute Engine; a Reserved IP on DigitalOcean's anchor
+// address, routed by the rendered boot script), checked with real TURN clients. Needs root (CI runs as root):
+// `sudo bash scripts/test.sh`.
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { mintTurnCredential } from "../src/credentials/turnRest";
-import { CLOUD_LAB, LAB_SECRET, productionConf, runLabJob, startCloudLab, type CloudLab } from "./support/cloudLab";
+import { ANCHOR_ADDRESS_PLACEHOLDER } from "../src/plan/addresses";
+import { ANCHOR_LAB, CLOUD_LAB, LAB_SECRET, fillAnchorAddress, labConf, productionConf, runLabJob, startCloudLab, type CloudLab } from "./support/cloudLab";
 import type { Outcome } from "./support/labClient";
-import type { LabProcess } from "./support/netlab";
+import { waitFor, type LabProcess } from "./support/netlab";
 
 const ECHO_PORT = 3480;
 const plain = { host: CLOUD_LAB.publicIp, port: 3478 };
 const tlsServer = { host: CLOUD_LAB.publicIp, port: 5349 };
+const tls443Server = { host: CLOUD_LAB.publicIp, port: 443 };
+/** The example stacks, one per cloud; the whole file runs for each. */
+const STACKS = ["aws-example", "gcp-example", "digitalocean-example"] as const;
 
 /** The peers the issue lists; every one must be refused with 403 on CreatePermission and on ChannelBind. */
 const FORBIDDEN_IPV4 = ["127.0.0.1", "10.0.0.1", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.1", "224.0.0.1", "255.255.255.255"];
@@ -22,12 +30,12 @@ function credentials(user: string, options: { secret?: string; now?: Date } = {}
   return { username: minted.username, password: minted.credential };
 }
 
-describe("production turnserver.conf on a real coturn", () => {
+for (const stack of STACKS) describe(`${stack}: production turnserver.conf on a real coturn`, () => {
   let cloud: CloudLab;
   let echo: LabProcess;
 
   before(async () => {
-    cloud = await startCloudLab();
+    cloud = await startCloudLab({ stack });
     // coturn's own test peer: echoes every UDP datagram back to its sender.
     echo = cloud.lab.start(cloud.hosts.peer, "turnutils_peer", ["-L", CLOUD_LAB.peer, "-p", String(ECHO_PORT)]);
   });
@@ -44,7 +52,15 @@ describe("production turnserver.conf on a real coturn", () => {
   };
 
   test("the lab config is the production config except certificate paths, logging and an extra IPv6 relay address", () => {
-    const production = productionConf();
+    const production = cloud.production;
+    if (stack === "digitalocean-example") {
+      // The boot script filled in the anchor address it read from the metadata service, and changed nothing else.
+      assert.notEqual(productionConf(stack), fillAnchorAddress(productionConf(stack), ANCHOR_LAB.anchorIp));
+      assert.equal(production, fillAnchorAddress(productionConf(stack), ANCHOR_LAB.anchorIp));
+      assert.match(cloud.anchorNetworkLog ?? "", new RegExp(`anchor address ${ANCHOR_LAB.anchorIp.replace(/\./g, "\\.")} leaves through the anchor gateway ${ANCHOR_LAB.anchorGateway.replace(/\./g, "\\.")} on eth0`));
+    } else {
+      assert.equal(production, productionConf(stack));
+    }
     const changed = new Set(cloud.conf.changes.map(([from]) => from));
     const kept = production.split("\n").filter((line) => !changed.has(line));
     const labLines = new Set(cloud.conf.conf.split("\n"));
@@ -115,6 +131,23 @@ describe("production turnserver.conf on a real coturn", () => {
     });
   }
 
+  if (stack !== "gcp-example") {
+    test("TURN over TLS on 443 reaches the same listener through the VM's own redirect rules", () => {
+      const configured = new X509Certificate(readFileSync(cloud.certificatePath)).fingerprint256;
+      const onPort443 = job<{ ok: boolean; protocol?: string; fingerprint256?: string }>({ job: "tls", server: tls443Server, version: "TLSv1.2" });
+      assert.deepEqual(onPort443, { ok: true, protocol: "TLSv1.2", fingerprint256: configured });
+      const result = job<{ relayed: { host: string }; identical: boolean }>({
+        job: "echo",
+        server: tls443Server,
+        transport: "tls",
+        credentials: credentials("echo-443"),
+        peer: { host: CLOUD_LAB.peer, port: ECHO_PORT },
+        bytes: 300,
+      });
+      assert.deepEqual([result.relayed.host, result.identical], [CLOUD_LAB.publicIp, true]);
+    });
+  }
+
   test("TLS serves the configured certificate over TLS 1.2 and refuses TLS 1.0 and 1.1", () => {
     const configured = new X509Certificate(readFileSync(cloud.certificatePath)).fingerprint256;
     const tls12 = job<{ ok: boolean; protocol?: string; fingerprint256?: string }>({ job: "tls", server: tlsServer, version: "TLSv1.2" });
@@ -143,5 +176,51 @@ describe("production turnserver.conf on a real coturn", () => {
 
   test("the echo peer stayed up for the whole file", () => {
     assert.equal(echo.child.exitCode, null, echo.output());
+  });
+});
+
+describe("digitalocean-example without the anchor routing (the control)", () => {
+  let cloud: CloudLab;
+  before(async () => {
+    cloud = await startCloudLab({ stack: "digitalocean-example", routeAnchor: false, tag: `ctl${process.pid}` });
+    cloud.lab.start(cloud.hosts.peer, "turnutils_peer", ["-L", CLOUD_LAB.peer, "-p", String(ECHO_PORT)]);
+  });
+  after(async () => {
+    await cloud?.destroy();
+  });
+
+  test("a coturn whose anchor address was never filled in binds nothing on any of the Droplet's addresses", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "coturn-placeholder-"));
+    const logFile = join(dir, "log");
+    try {
+      const conf = join(dir, "turnserver.conf");
+      const unfilled = labConf(productionConf("digitalocean-example"), { certificate: cloud.certificatePath, privateKey: cloud.certificatePath, logFile }, ANCHOR_ADDRESS_PLACEHOLDER);
+      writeFileSync(conf, unfilled.conf);
+      // In the Droplet's namespace, which has its own IP, the anchor address and the metadata link.
+      const coturn = cloud.lab.start(cloud.hosts.turn, "turnserver", ["-c", conf, "--pidfile", join(dir, "pid")]);
+      await waitFor("coturn to try its listener address", () => existsSync(logFile) && readFileSync(logFile, "utf8").includes(`Cannot bind`));
+      assert.equal(coturn.child.exitCode, null, "it keeps retrying");
+      // (The lab's own coturn, filled in by hand, listens on the anchor address: only this pid's sockets count.)
+      const sockets = cloud.lab.exec(cloud.hosts.turn, "ss", "-Hlntup");
+      assert.ok(sockets.includes("turnserver"), "control: ss shows the lab's other coturn");
+      assert.doesNotMatch(sockets, new RegExp(`pid=${coturn.child.pid ?? "none"},`), `this coturn must listen nowhere:\n${sockets}`);
+      coturn.child.kill("SIGTERM");
+      await coturn.exited;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("coturn on the anchor address without the boot script's route cannot even answer: the route is what makes it work", () => {
+    const outcome = runLabJob<Outcome>(cloud.lab, cloud.hosts.client, {
+      job: "allocate",
+      server: plain,
+      transport: "udp",
+      credentials: credentials("no-route"),
+    });
+    assert.equal(outcome.ok, false, `without the route an allocation must fail (${JSON.stringify(outcome)})`);
+    // What went wrong: the answer left from the anchor address instead of the Reserved IP, straight onto the wire.
+    const routes = cloud.lab.exec(cloud.hosts.turn, "ip", "route", "get", CLOUD_LAB.client, "from", ANCHOR_LAB.anchorIp);
+    assert.doesNotMatch(routes, new RegExp(`via ${ANCHOR_LAB.anchorGateway.replace(/\./g, "\\.")}`));
   });
 });

@@ -25,6 +25,18 @@ export const DIGITALOCEAN_IMAGES: Record<ImageChoice, string> = {
   "ubuntu-24.04": "ubuntu-24-04-x64",
 };
 
+/** DigitalOcean's limit on user-data. */
+export const DIGITALOCEAN_USER_DATA_LIMIT = 65_536;
+
+/** Checks user-data against DigitalOcean's limit (it is sent as is, not gzipped). */
+export function checkDigitalOceanUserData(userData: string): string {
+  const size = Buffer.byteLength(userData, "utf8");
+  if (size > DIGITALOCEAN_USER_DATA_LIMIT) {
+    throw new Error(`user-data is ${size} bytes; DigitalOcean accepts at most ${DIGITALOCEAN_USER_DATA_LIMIT}`);
+  }
+  return userData;
+}
+
 /** Environment variables the DigitalOcean provider reads its token from when `digitalocean:token` is unset. */
 const TOKEN_ENVIRONMENT = ["DIGITALOCEAN_TOKEN", "DIGITALOCEAN_ACCESS_TOKEN"];
 
@@ -95,7 +107,9 @@ export class DigitalOceanTurnHost extends pulumi.ComponentResource implements Tu
         region,
         size: config.instanceType,
         vpcUuid: vpc.id,
-        userData: pulumi.secret(reservedIp.ipAddress.apply((publicIp) => args.render({ publicIp, bind } satisfies VmAddresses).userData)),
+        userData: pulumi.secret(
+          reservedIp.ipAddress.apply((publicIp) => checkDigitalOceanUserData(args.render({ publicIp, bind } satisfies VmAddresses).userData)),
+        ),
         tags: [firewallTag.name, ...dropletTags(args.tags)],
         ipv6: false,
         backups: false,

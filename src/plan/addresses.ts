@@ -7,10 +7,12 @@ import type { DeployCloud } from "../config/schema";
 export const NAT_NETWORK = { cidr: "10.77.0.0/24", privateIp: "10.77.0.10" } as const;
 
 /**
- * Stands for DigitalOcean's anchor address in a rendered turnserver.conf until the VM learns it at boot. coturn
- * refuses to start while it is there (an `external-ip` it cannot parse), so an unfilled config never serves.
+ * Stands for DigitalOcean's anchor address in a rendered turnserver.conf (and the 443 redirect rules) until the VM
+ * learns it at boot. An address from TEST-NET-1 that is on no host: a coturn started on it binds nothing and retries
+ * (checked on 4.6.1), so a config that was never filled in serves nothing rather than the wrong address. (An
+ * unparseable token is worse: coturn drops the line and listens on every address.)
  */
-export const ANCHOR_ADDRESS_PLACEHOLDER = "@ANCHOR_IPV4@";
+export const ANCHOR_ADDRESS_PLACEHOLDER = "192.0.2.1";
 
 /** Where coturn binds. */
 export type BindAddress =

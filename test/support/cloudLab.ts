@@ -1,16 +1,19 @@
 /**
- * The example AWS stack's production turnserver.conf, running on a real coturn inside a lab that reproduces the
- * cloud's network: the VM has only its private address and an "edge" router maps the static public IP 1:1 onto it,
- * as EC2 does. Clients and peers sit on the lab internet with public addresses, so the production deny list applies
- * unchanged. The config differs from production only in the certificate paths and the log destination.
+ * An example stack's production turnserver.conf, running on a real coturn inside a lab that reproduces its cloud's
+ * network. EC2 and Compute Engine: the VM has only its private address and an "edge" router maps the static public
+ * IP 1:1 onto it. DigitalOcean: the Droplet has its own public IP and an anchor address on one interface, an "anchor"
+ * gateway maps the Reserved IP onto the anchor address, and a stand-in metadata service tells the VM its anchor
+ * address, so the rendered boot script (coturn-anchor-network) routes and fills in the config for real. Clients and
+ * peers sit on the lab internet with public addresses, so the production deny list applies unchanged. The config
+ * differs from production only in the certificate paths, the log destination and one IPv6 relay address.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AWS_NETWORK } from "../../src/clouds/aws";
 import { validateStackConfig } from "../../src/config/validate";
 import { makeSelfSignedCertificate } from "../../src/local/selfSigned";
-import { renderTurnserverConf, TLS_PATHS } from "../../src/render/vmFiles";
+import { ANCHOR_ADDRESS_PLACEHOLDER, bindAddressFor, NAT_NETWORK } from "../../src/plan/addresses";
+import { renderVm, TLS_PATHS, type RenderedVm } from "../../src/render/vmFiles";
 import type { LabJob } from "./labClient";
 import { LAB_INTERNET, NetLab, requireCommands, waitFor, type LabProcess } from "./netlab";
 import { exampleConfig, TEST_SECRET } from "./program";
@@ -19,8 +22,8 @@ import { exampleConfig, TEST_SECRET } from "./program";
 export const CLOUD_LAB = {
   /** The stack's static public IP (the edge router's address on the lab internet). */
   publicIp: `${LAB_INTERNET.prefix}.10`,
-  /** The VM's private address: the one AWS gets (fixed ENI address). */
-  privateIp: AWS_NETWORK.privateIp,
+  /** The VM's private address on EC2 and Compute Engine (fixed before boot). */
+  privateIp: NAT_NETWORK.privateIp,
   /** The edge router on the VM's subnet. */
   gateway: "10.77.0.1",
   /**
@@ -35,6 +38,18 @@ export const CLOUD_LAB = {
   client: `${LAB_INTERNET.prefix}.30`,
 } as const;
 
+/** Addresses of the DigitalOcean lab (a Reserved IP delivered to the Droplet's anchor address). */
+export const ANCHOR_LAB = {
+  /** The Droplet's own public IP: coturn must never send from it. */
+  dropletIp: `${LAB_INTERNET.prefix}.40`,
+  /** The anchor address, on the same interface; the metadata service gives it. */
+  anchorIp: "10.19.0.5",
+  /** The anchor gateway, which maps the Reserved IP (CLOUD_LAB.publicIp) onto the anchor address. */
+  anchorGateway: "10.19.0.1",
+  /** DigitalOcean's metadata service address. */
+  metadataIp: "169.254.169.254",
+} as const;
+
 /** The secret the lab server holds: the example stack's config with the test secret in place of its encrypted one. */
 export const LAB_SECRET = TEST_SECRET;
 
@@ -46,11 +61,40 @@ export interface LabConf {
   readonly changes: ReadonlyArray<readonly [string, string]>;
 }
 
-/** The production config of the example stack, as rendered for `pulumi up`, with the lab's public IP. */
-export function productionConf(): string {
-  const raw = exampleConfig();
-  const config = validateStackConfig({ stack: raw.stack, values: raw.values, secretKeys: new Set(raw.secretKeys) });
-  return renderTurnserverConf(config, { publicIp: CLOUD_LAB.publicIp, privateIp: CLOUD_LAB.privateIp });
+/** An example stack's validated config, with the test secret. */
+function exampleStack(stack: string): ReturnType<typeof validateStackConfig> {
+  const raw = exampleConfig(stack);
+  return validateStackConfig({ stack: raw.stack, values: raw.values, secretKeys: new Set(raw.secretKeys) });
+}
+
+/** Every file an example stack puts on its VM, as rendered for `pulumi up`, with the lab's public IP. */
+export function productionVm(stack = "aws-example"): RenderedVm {
+  const config = exampleStack(stack);
+  return renderVm(config, { publicIp: CLOUD_LAB.publicIp, bind: bindAddressFor(config.cloud) });
+}
+
+/** An example stack's production turnserver.conf (on DigitalOcean with the anchor placeholder, as rendered). */
+export function productionConf(stack = "aws-example"): string {
+  return productionVm(stack).turnserverConf;
+}
+
+/**
+ * What coturn-anchor-network does to the rendered files, written independently: the placeholder becomes the anchor
+ * address in the lines that name coturn's own address, and nowhere else.
+ */
+export function fillAnchorAddress(text: string, anchorIp: string): string {
+  const placeholder = ANCHOR_ADDRESS_PLACEHOLDER.replace(/\./g, "\\.");
+  return text
+    .replace(new RegExp(`^(listening-ip|relay-ip)=${placeholder}$`, "gm"), `$1=${anchorIp}`)
+    .replace(new RegExp(`^(external-ip=[0-9.]+)/${placeholder}$`, "gm"), `$1/${anchorIp}`)
+    .replace(new RegExp(`ip daddr ${placeholder} tcp dport 443 dnat to ${placeholder}:`, "g"), `ip daddr ${anchorIp} tcp dport 443 dnat to ${anchorIp}:`);
+}
+
+/** The content of one rendered VM file. */
+function vmFile(vm: RenderedVm, path: string): string {
+  const file = vm.files.find((f) => f.path === path);
+  if (!file) throw new Error(`the rendered VM has no ${path}`);
+  return file.content;
 }
 
 /**
@@ -58,9 +102,13 @@ export function productionConf(): string {
  * (a file the test can show, since the lab has no syslog). Throws if a line to swap is missing, so a template change
  * cannot silently leave the lab testing something else.
  */
-export function labConf(production: string, paths: { certificate: string; privateKey: string; logFile: string }): LabConf {
+export function labConf(
+  production: string,
+  paths: { certificate: string; privateKey: string; logFile: string },
+  privateIp: string = CLOUD_LAB.privateIp,
+): LabConf {
   const swaps: Array<[string, string]> = [
-    [`relay-ip=${CLOUD_LAB.privateIp}`, `relay-ip=${CLOUD_LAB.privateIp}\nrelay-ip=${CLOUD_LAB.relayIpv6}`],
+    [`relay-ip=${privateIp}`, `relay-ip=${privateIp}\nrelay-ip=${CLOUD_LAB.relayIpv6}`],
     [`cert=${TLS_PATHS.certificate}`, `cert=${paths.certificate}`],
     [`pkey=${TLS_PATHS.privateKey}`, `pkey=${paths.privateKey}`],
     ["syslog", `log-file=${paths.logFile}`],
@@ -85,12 +133,20 @@ export function runLabJob<T = Record<string, unknown>>(lab: NetLab, ns: string, 
 export interface CloudLab {
   /** The lab (destroy it in `after`). */
   readonly lab: NetLab;
-  /** Namespace names of the hosts. */
+  /** The example stack whose config runs. */
+  readonly stack: string;
+  /** Namespace names of the hosts (`edge` is the NAT or the anchor gateway). */
   readonly hosts: { readonly turn: string; readonly edge: string; readonly peer: string; readonly client: string };
+  /** The address coturn listens and relays on (the fixed private address, or the anchor address). */
+  readonly privateIp: string;
   /** coturn inside `turn`. */
   readonly coturn: LabProcess;
-  /** The config coturn runs and its differences from production. */
+  /** The production config after the VM's boot steps, and the lab's changes to it. */
+  readonly production: string;
+  /** The config coturn runs and its differences from `production`. */
   readonly conf: LabConf;
+  /** What the boot script coturn-anchor-network printed (DigitalOcean only). */
+  readonly anchorNetworkLog?: string;
   /** The certificate coturn serves. */
   readonly certificatePath: string;
   /** coturn's log so far. */
@@ -99,14 +155,33 @@ export interface CloudLab {
   destroy(): Promise<void>;
 }
 
-/** Builds the lab and starts coturn with the production config; resolves once coturn listens on every port. */
-export async function startCloudLab(tag?: string): Promise<CloudLab> {
+/** Serves DigitalOcean's metadata paths for the anchor address on port 80 (a stand-in for the real service). */
+const METADATA_SERVER = `
+const http = require("node:http");
+const answers = JSON.parse(process.argv[1]);
+http.createServer((req, res) => {
+  const answer = answers[req.url];
+  res.writeHead(answer === undefined ? 404 : 200, { "content-type": "text/plain" });
+  res.end(answer ?? "not found");
+}).listen(80, process.argv[2]);
+`;
+
+/**
+ * Builds the lab for an example stack's cloud and starts coturn with that stack's production config; resolves once
+ * coturn listens on every port. On DigitalOcean the rendered coturn-anchor-network runs first, as at boot, and fills
+ * in the config; `routeAnchor: false` leaves out its routing (the config is filled in by hand) to show what breaks.
+ */
+export async function startCloudLab(options: { stack?: string; tag?: string; routeAnchor?: boolean } = {}): Promise<CloudLab> {
+  const stack = options.stack ?? "aws-example";
   requireCommands([
     ["/usr/bin/turnserver", "coturn"],
     ["/usr/bin/turnutils_peer", "coturn"],
     ["/usr/bin/openssl", "openssl"],
+    ["/usr/bin/curl", "curl"],
   ]);
-  const lab = new NetLab(tag);
+  const vm = productionVm(stack);
+  const anchor = bindAddressFor(exampleStack(stack).cloud).kind === "anchor";
+  const lab = new NetLab(options.tag);
   const dir = mkdtempSync(join(tmpdir(), "coturn-lab-"));
   const destroy = async (): Promise<void> => {
     await lab.destroy();
@@ -117,37 +192,110 @@ export async function startCloudLab(tag?: string): Promise<CloudLab> {
     const edge = lab.addHost("edge");
     const peer = lab.addHost("peer");
     const client = lab.addHost("client");
-    lab.attachToInternet(edge, "eth0", CLOUD_LAB.publicIp);
-    lab.link(edge, "eth1", CLOUD_LAB.gateway, turn, "eth0", CLOUD_LAB.privateIp);
-    lab.ip(turn, "route", "add", "default", "via", CLOUD_LAB.gateway);
-    lab.ip(turn, "addr", "add", `${CLOUD_LAB.relayIpv6}/64`, "dev", "eth0", "nodad");
     lab.attachToInternet(peer, "eth0", CLOUD_LAB.peer);
     lab.attachToInternet(client, "eth0", CLOUD_LAB.client);
-    // EC2's 1:1 NAT: the public IP is translated to the VM's private address and back, nothing else.
-    lab.router(
-      edge,
-      `table ip edge {
+    const confPath = join(dir, "turnserver.conf");
+    writeFileSync(confPath, vm.turnserverConf, { mode: 0o600 });
+    const redirectPath = join(dir, "nftables-tls443.conf");
+    const redirect = vm.files.find((f) => f.path === "/etc/coturn/nftables-tls443.conf");
+    if (redirect) writeFileSync(redirectPath, redirect.content, { mode: 0o600 });
+    let privateIp: string = CLOUD_LAB.privateIp;
+    let anchorNetworkLog: string | undefined;
+
+    if (!anchor) {
+      lab.attachToInternet(edge, "eth0", CLOUD_LAB.publicIp);
+      lab.link(edge, "eth1", CLOUD_LAB.gateway, turn, "eth0", CLOUD_LAB.privateIp);
+      lab.ip(turn, "route", "add", "default", "via", CLOUD_LAB.gateway);
+      // The cloud's 1:1 NAT: the public IP is translated to the VM's private address and back, nothing else.
+      lab.router(
+        edge,
+        `table ip edge {
   chain prerouting { type nat hook prerouting priority dstnat; ip daddr ${CLOUD_LAB.publicIp} dnat to ${CLOUD_LAB.privateIp}; }
   chain postrouting { type nat hook postrouting priority srcnat; ip saddr ${CLOUD_LAB.privateIp} snat to ${CLOUD_LAB.publicIp}; }
 }
 `,
-    );
+      );
+    } else {
+      privateIp = ANCHOR_LAB.anchorIp;
+      // One interface with the Droplet's own IP and the anchor address, as DigitalOcean configures it. The lab
+      // internet is on-link, so without the boot script's routing coturn would answer from the anchor address directly.
+      lab.attachToInternet(turn, "eth0", ANCHOR_LAB.dropletIp);
+      lab.ip(turn, "addr", "add", `${ANCHOR_LAB.anchorIp}/16`, "dev", "eth0");
+      // The anchor gateway: on the same network, it maps the Reserved IP onto the anchor address and back.
+      lab.attachToInternet(edge, "eth0", CLOUD_LAB.publicIp);
+      lab.ip(edge, "addr", "add", `${ANCHOR_LAB.anchorGateway}/16`, "dev", "eth0");
+      lab.exec(edge, "sysctl", "-q", "-w", "net.ipv4.conf.all.send_redirects=0", "net.ipv4.conf.eth0.send_redirects=0");
+      lab.router(
+        edge,
+        `table ip anchor {
+  chain prerouting { type nat hook prerouting priority dstnat; ip daddr ${CLOUD_LAB.publicIp} dnat to ${ANCHOR_LAB.anchorIp}; }
+  chain postrouting { type nat hook postrouting priority srcnat; ip saddr ${ANCHOR_LAB.anchorIp} snat to ${CLOUD_LAB.publicIp}; }
+}
+`,
+      );
+      // The metadata service, reachable from the Droplet only.
+      const metadata = lab.addHost("meta");
+      lab.ip(turn, "link", "add", "meta0", "type", "veth", "peer", "name", "eth0", "netns", metadata);
+      lab.ip(metadata, "addr", "add", `${ANCHOR_LAB.metadataIp}/16`, "dev", "eth0");
+      lab.ip(metadata, "link", "set", "eth0", "up");
+      lab.ip(turn, "addr", "add", "169.254.0.2/16", "dev", "meta0");
+      lab.ip(turn, "link", "set", "meta0", "up");
+      const base = "/metadata/v1/interfaces/public/0/anchor_ipv4";
+      const answers = { [`${base}/address`]: ANCHOR_LAB.anchorIp, [`${base}/gateway`]: ANCHOR_LAB.anchorGateway };
+      const server = lab.start(metadata, process.execPath, ["-e", METADATA_SERVER, JSON.stringify(answers), ANCHOR_LAB.metadataIp]);
+      await waitFor("the metadata stand-in to listen", () => {
+        if (server.child.exitCode !== null) throw new Error(`metadata stand-in exited: ${server.output()}`);
+        return lab.exec(metadata, "ss", "-Hltn").includes(`${ANCHOR_LAB.metadataIp}:80`);
+      });
+      if (options.routeAnchor === false) {
+        writeFileSync(confPath, fillAnchorAddress(vm.turnserverConf, ANCHOR_LAB.anchorIp));
+        if (redirect) writeFileSync(redirectPath, fillAnchorAddress(redirect.content, ANCHOR_LAB.anchorIp));
+      } else {
+        // The script exactly as rendered onto the VM, on copies of the files it edits there.
+        const script = join(dir, "coturn-anchor-network");
+        writeFileSync(script, vmFile(vm, "/usr/local/sbin/coturn-anchor-network"));
+        chmodSync(script, 0o700);
+        anchorNetworkLog = lab.exec(turn, script, "--config", confPath, "--redirect-rules", redirectPath);
+      }
+    }
+    lab.ip(turn, "addr", "add", `${CLOUD_LAB.relayIpv6}/64`, "dev", "eth0", "nodad");
+    // TURN over TLS on 443: the VM's own nftables rules, as coturn-tls443.service loads them.
+    if (redirect) lab.exec(turn, "nft", "-f", redirectPath);
 
-    const tls = makeSelfSignedCertificate(dir, CLOUD_LAB.publicIp, "turn.example.com");
+    const tls = makeSelfSignedCertificate(dir, CLOUD_LAB.publicIp, vmConfDomain(vm.turnserverConf));
     const logFile = join(dir, "turnserver.log");
-    const conf = labConf(productionConf(), { ...tls, logFile });
-    const confPath = join(dir, "turnserver.conf");
+    const production = readFileSync(confPath, "utf8");
+    const conf = labConf(production, { ...tls, logFile }, privateIp);
     writeFileSync(confPath, conf.conf, { mode: 0o600 });
     const coturn = lab.start(turn, "turnserver", ["-c", confPath, "--pidfile", join(dir, "turnserver.pid")]);
     const readLog = (): string => (existsSync(logFile) ? readFileSync(logFile, "utf8") : "");
     await waitFor("coturn to listen on 3478 and 5349", () => {
       if (coturn.child.exitCode !== null) throw new Error(`coturn exited: ${coturn.output()}\n${readLog()}`);
       const sockets = lab.exec(turn, "ss", "-Hlntu");
-      return [":3478", ":5349"].every((port) => sockets.includes(`${CLOUD_LAB.privateIp}${port}`));
+      return [":3478", ":5349"].every((port) => sockets.includes(`${privateIp}${port}`));
     });
-    return { lab, hosts: { turn, edge, peer, client }, coturn, conf, certificatePath: tls.certificate, log: readLog, destroy };
+    return {
+      lab,
+      stack,
+      hosts: { turn, edge, peer, client },
+      privateIp,
+      coturn,
+      production,
+      conf,
+      ...(anchorNetworkLog === undefined ? {} : { anchorNetworkLog }),
+      certificatePath: tls.certificate,
+      log: readLog,
+      destroy,
+    };
   } catch (error) {
     await destroy();
     throw error;
   }
+}
+
+/** The `server-name` of a rendered config (the domain its certificate must name). */
+function vmConfDomain(conf: string): string {
+  const match = /^server-name=(.+)$/m.exec(conf);
+  if (!match) throw new Error("the rendered turnserver.conf has no server-name");
+  return match[1];
 }
