@@ -170,9 +170,46 @@ const BAD_CASES: readonly BadCase[] = [
     expected: ['coturn:cloud = "azure": is not one of "aws", "gcp", "digitalocean", "local"'],
   },
   {
-    name: "known but unsupported cloud",
+    name: "another cloud keeping an AWS region",
     changes: { "coturn:cloud": "gcp" },
-    expected: ['coturn:cloud = "gcp": is not supported yet; supported: aws'],
+    expected: ['coturn:region = "eu-central-1": is not a Google Cloud region name (coturn:cloud is gcp). Use one such as "europe-west3" or "us-central1"'],
+  },
+  {
+    name: "a DigitalOcean stack with an AWS region, zone, size and a tag DigitalOcean cannot hold",
+    changes: {
+      "coturn:cloud": "digitalocean",
+      "coturn:availabilityZone": "eu-central-1a",
+      "coturn:instanceType": "t4g.small",
+      "coturn:tags": json({ team: "media ops" }),
+    },
+    expected: [
+      'coturn:region = "eu-central-1": is not a DigitalOcean region slug (coturn:cloud is digitalocean). Use one such as "fra1" or "nyc3" or "sgp1"',
+      'coturn:availabilityZone = "eu-central-1a": means nothing on DigitalOcean, which places a Droplet by region only. Remove it',
+      'coturn:instanceType = "t4g.small": is not a DigitalOcean Droplet size slug (coturn:cloud is digitalocean). Use one such as "s-1vcpu-2gb" or "s-2vcpu-4gb" or "c-2", or unset it for s-1vcpu-2gb',
+      'coturn:tags.team = "media ops": becomes the Droplet tag "team:media ops", but DigitalOcean tags allow only letters, digits, :, _ and - (at most 255 characters)',
+    ],
+  },
+  {
+    name: "a Google Cloud zone outside the region, an AWS size, Debian, and an uppercase label",
+    changes: {
+      "coturn:cloud": "gcp",
+      "coturn:region": "europe-west3",
+      "coturn:availabilityZone": "us-central1-a",
+      "coturn:instanceType": "t4g.small",
+      "coturn:image": "debian-12",
+      "coturn:tags": json({ Team: "media" }),
+    },
+    expected: [
+      'coturn:availabilityZone = "us-central1-a": is not a zone of region europe-west3. Use e.g. "europe-west3-a", or unset it',
+      'coturn:instanceType = "t4g.small": is not a Compute Engine machine type (coturn:cloud is gcp). Use one such as "e2-small" or "n2-standard-2" or "t2a-standard-1", or unset it for e2-small',
+      "coturn:image = \"debian-12\": Debian's official Compute Engine images ship without cloud-init (Google's guest agent runs instead), so the user-data would never run. Use \"ubuntu-24.04\" (the default for gcp), or unset it",
+      'coturn:tags.Team = "media": is not a Google Cloud label name: lowercase letters, digits, _ and - only, starting with a letter, at most 63 characters',
+    ],
+  },
+  {
+    name: "an AWS zone written the Google Cloud way",
+    changes: { "coturn:availabilityZone": "eu-central-1-a" },
+    expected: ['coturn:availabilityZone = "eu-central-1-a": is not a zone of region eu-central-1. Use e.g. "eu-central-1a", or unset it'],
   },
   {
     // Its cloud settings are reported too: they would mean nothing even where local stacks are taken.
@@ -186,7 +223,7 @@ const BAD_CASES: readonly BadCase[] = [
   {
     name: "region that is not an AWS region name",
     changes: { "coturn:region": "Frankfurt" },
-    expected: ['coturn:region = "Frankfurt": is not an AWS region name. Use one such as "eu-central-1" or "us-east-1"'],
+    expected: ['coturn:region = "Frankfurt": is not an AWS region name (coturn:cloud is aws). Use one such as "eu-central-1" or "us-east-1"'],
   },
   {
     name: "availability zone of another region",
@@ -274,7 +311,7 @@ const BAD_CASES: readonly BadCase[] = [
   {
     name: "instance type without a family",
     changes: { "coturn:instanceType": "large" },
-    expected: ['coturn:instanceType = "large": is not an EC2 instance type. Use one such as "t4g.small" or "c7gn.medium"'],
+    expected: ['coturn:instanceType = "large": is not an EC2 instance type (coturn:cloud is aws). Use one such as "t4g.small" or "c7gn.medium", or unset it for t4g.small'],
   },
 
   // Listeners.
@@ -494,12 +531,12 @@ const BAD_CASES: readonly BadCase[] = [
     // A bad tag name is reported on coturn:tags, showing the name (not the tag's value) and the schema's message.
     name: "tag key starting with aws:",
     changes: { "coturn:tags": json({ "aws:owner": "me" }) },
-    expected: ['coturn:tags = "aws:owner": has an invalid name: starts with "aws:", which AWS reserves. Choose another prefix'],
+    expected: ['coturn:tags.aws:owner = "me": starts with "aws:", which AWS reserves. Choose another prefix'],
   },
   {
     name: "tag key starting with AWS: in uppercase",
     changes: { "coturn:tags": json({ team: "media", "AWS:Owner": "me" }) },
-    expected: ['coturn:tags = "AWS:Owner": has an invalid name: starts with "aws:", which AWS reserves. Choose another prefix'],
+    expected: ['coturn:tags.AWS:Owner = "me": starts with "aws:", which AWS reserves. Choose another prefix'],
   },
   {
     name: "empty tag key",
@@ -533,9 +570,8 @@ const BAD_CASES: readonly BadCase[] = [
     },
     expected: [
       "coturn:domian: is not a known key (did you mean coturn:domain?). Remove it with: pulumi config rm coturn:domian",
-      'coturn:region = "x": is not an AWS region name. Use one such as "eu-central-1" or "us-east-1"',
       'coturn:ephemeral = "yes": is not a boolean. Use true or false',
-      'coturn:cloud = "gcp": is not supported yet; supported: aws',
+      'coturn:region = "x": is not a Google Cloud region name (coturn:cloud is gcp). Use one such as "europe-west3" or "us-central1"',
       `coturn:relayPorts = "1-2": ${OUTSIDE_PORTS_MESSAGE}`,
     ],
   },
@@ -554,6 +590,11 @@ test("the base config is valid and gets every default", () => {
   assert.equal(config.instanceType, "t4g.small");
   assert.equal(config.image, "debian-12");
   assert.deepEqual(config.authSecrets, [AUTH_SECRET]);
+  // Other clouds get their own default size and image.
+  const gcp = validateStackConfig({ stack: STACK, values: { ...BASE_VALUES, "coturn:cloud": "gcp", "coturn:region": "europe-west3" }, secretKeys: new Set(BASE_SECRET_KEYS) });
+  assert.deepEqual([gcp.instanceType, gcp.image], ["e2-small", "ubuntu-24.04"]);
+  const digitalocean = validateStackConfig({ stack: STACK, values: { ...BASE_VALUES, "coturn:cloud": "digitalocean", "coturn:region": "fra1" }, secretKeys: new Set(BASE_SECRET_KEYS) });
+  assert.deepEqual([digitalocean.instanceType, digitalocean.image], ["s-1vcpu-2gb", "debian-12"]);
   assert.deepEqual(config.tls, { mode: "self-signed" });
   assert.deepEqual(config.quotas, {
     allocationsPerUser: 12,

@@ -21,8 +21,11 @@ function typeLabel(schema: JsonSchema): string {
   return schema.type ?? "string";
 }
 
+/** Keys whose default depends on `coturn:cloud` (applied after validation, see `CLOUD_PROFILES`). */
+const PER_CLOUD_DEFAULTS: readonly ConfigKey[] = ["instanceType", "image", "availabilityZone"];
+
 function defaultLabel(key: ConfigKey, value: unknown): string {
-  if (value === undefined) return key === "realm" ? "the `domain`" : "unset";
+  if (value === undefined) return key === "realm" ? "the `domain`" : PER_CLOUD_DEFAULTS.includes(key) ? "per cloud" : "unset";
   if (Array.isArray(value)) return value.length === 0 ? "none" : `\`${value.join(", ")}\``;
   if (typeof value === "object" && value !== null) return Object.keys(value).length === 0 ? "none" : "see fields";
   return `\`${String(value)}\``;
