@@ -137,7 +137,7 @@ export const configKeySchemas = {
     .optional()
     .describe(
       "Zone inside the region (`eu-central-1a` on aws, `europe-west3-a` on gcp; DigitalOcean has none). Default: the " +
-        "first zone (by name) that offers `instanceType` on aws, zone `-a` on gcp.",
+        "first zone (by name) that offers `instanceType` on aws, the first zone (by name) that is up on gcp.",
     ),
   domain: z
     .string()
