@@ -9,11 +9,10 @@ import { before, describe, test } from "node:test";
 import { gunzipSync } from "node:zlib";
 import { GCP_TURN_TAG } from "../src/clouds/gcp";
 import type { DeployCloud } from "../src/config/schema";
-import { validateStackConfig } from "../src/config/validate";
 import { ANCHOR_ADDRESS_PLACEHOLDER, bindAddressFor, NAT_NETWORK } from "../src/plan/addresses";
 import { renderUserData, renderVm } from "../src/render/vmFiles";
 import { MOCK } from "./support/mockCloud";
-import { TEST_SECRET, exampleConfig, runProgram, withValues, type HarnessConfig, type ProgramRun } from "./support/program";
+import { TEST_SECRET, exampleConfig, exampleStackConfig, runProgram, withValues, type HarnessConfig, type ProgramRun } from "./support/program";
 
 /** Pulumi's marker for a secret value in the inputs a mock receives. */
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
@@ -308,8 +307,7 @@ for (const c of CASES) {
     });
 
     test("user-data is a secret and is exactly the rendered bootstrap for the cloud's addresses", () => {
-      const config = validateStackConfig({ stack: base.stack, values: base.values, secretKeys: new Set(base.secretKeys) });
-      const expected = renderVm(config, { publicIp: MOCK.publicIp, bind: bindAddressFor(c.cloud) }).userData;
+      const expected = renderVm(exampleStackConfig(c.stack), { publicIp: MOCK.publicIp, bind: bindAddressFor(c.cloud) }).userData;
       const userData = c.userData(only(runs.base, c.vmType));
       assert.equal(userData, expected);
       assert.match(userData, new RegExp(`^ +static-auth-secret=${TEST_SECRET}$`, "m"));
@@ -420,8 +418,7 @@ describe("what only one cloud has", () => {
       initializeParams: { image: "projects/ubuntu-os-cloud/global/images/family/ubuntu-2404-lts-amd64", size: 10, type: "pd-balanced" },
     });
     assert.equal(vm.options.deleteBeforeReplace, true, "the static internal address holds one VM at a time");
-    const config = validateStackConfig({ stack: "gcp-example", values: exampleConfig("gcp-example").values, secretKeys: new Set(exampleConfig("gcp-example").secretKeys) });
-    assert.equal(vm.options.replacementTrigger, renderUserData(config, { publicIp: MOCK.publicIp, bind: bindAddressFor("gcp") }).revision);
+    assert.equal(vm.options.replacementTrigger, renderUserData(exampleStackConfig("gcp-example"), { publicIp: MOCK.publicIp, bind: bindAddressFor("gcp") }).revision);
     for (const rule of rules) assert.ok(vm.options.dependsOn.some((urn) => urn.endsWith(`::${rule.name}`)), `the VM starts after ${rule.name}`);
   });
 

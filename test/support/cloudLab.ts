@@ -10,13 +10,12 @@
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { validateStackConfig } from "../../src/config/validate";
 import { makeSelfSignedCertificate } from "../../src/local/selfSigned";
 import { ANCHOR_ADDRESS_PLACEHOLDER, bindAddressFor, NAT_NETWORK } from "../../src/plan/addresses";
 import { renderVm, TLS_PATHS, type RenderedVm } from "../../src/render/vmFiles";
 import type { LabJob } from "./labClient";
 import { LAB_INTERNET, NetLab, requireCommands, waitFor, type LabProcess } from "./netlab";
-import { exampleConfig, TEST_SECRET } from "./program";
+import { exampleStackConfig, TEST_SECRET } from "./program";
 
 /** Addresses of the cloud lab. */
 export const CLOUD_LAB = {
@@ -61,15 +60,9 @@ export interface LabConf {
   readonly changes: ReadonlyArray<readonly [string, string]>;
 }
 
-/** An example stack's validated config, with the test secret. */
-function exampleStack(stack: string): ReturnType<typeof validateStackConfig> {
-  const raw = exampleConfig(stack);
-  return validateStackConfig({ stack: raw.stack, values: raw.values, secretKeys: new Set(raw.secretKeys) });
-}
-
 /** Every file an example stack puts on its VM, as rendered for `pulumi up`, with the lab's public IP. */
 export function productionVm(stack = "aws-example"): RenderedVm {
-  const config = exampleStack(stack);
+  const config = exampleStackConfig(stack);
   return renderVm(config, { publicIp: CLOUD_LAB.publicIp, bind: bindAddressFor(config.cloud) });
 }
 
@@ -180,7 +173,7 @@ export async function startCloudLab(options: { stack?: string; tag?: string; rou
     ["/usr/bin/curl", "curl"],
   ]);
   const vm = productionVm(stack);
-  const anchor = bindAddressFor(exampleStack(stack).cloud).kind === "anchor";
+  const anchor = bindAddressFor(exampleStackConfig(stack).cloud).kind === "anchor";
   const lab = new NetLab(options.tag);
   const dir = mkdtempSync(join(tmpdir(), "coturn-lab-"));
   const destroy = async (): Promise<void> => {

@@ -5,6 +5,8 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { join } from "node:path";
 import { readStackFile } from "../../src/config/stackFile";
+import type { StackConfig } from "../../src/config/stackConfig";
+import { validateStackConfig } from "../../src/config/validate";
 import type { ProgramRun } from "./mockCloud";
 
 export type { ProgramRun } from "./mockCloud";
@@ -33,6 +35,12 @@ export function exampleConfig(stack = "aws-example"): HarnessConfig {
     values: { ...raw.values, ...provider, "coturn:authSecret": TEST_SECRET },
     secretKeys: [...raw.secretKeys, ...Object.keys(provider)],
   };
+}
+
+/** An example stack's validated config, with the test secret: what the program deploys under mocks. */
+export function exampleStackConfig(stack = "aws-example"): StackConfig {
+  const raw = exampleConfig(stack);
+  return validateStackConfig({ stack: raw.stack, values: raw.values, secretKeys: new Set(raw.secretKeys) });
 }
 
 /** Runs index.ts under mocks with the given config (in a child process, so several can run at once). */
