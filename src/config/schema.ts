@@ -6,6 +6,7 @@
  */
 import { isIPv4 } from "node:net";
 import { z } from "zod";
+import { MAX_TTL_SECONDS } from "../credentials/turnRest";
 
 /** The Pulumi project name, and so the config namespace: `pulumi config set coturn:domain …`. */
 export const CONFIG_NAMESPACE = "coturn";
@@ -25,7 +26,7 @@ export type DeployCloud = Exclude<Cloud, typeof LOCAL_CLOUD>;
  * Keys that only mean something for a VM on a cloud. A local stack may not set them: validation names each one that
  * is set, so a cloud setting copied into a local stack cannot look as if it did something.
  */
-export const CLOUD_ONLY_KEYS = ["region", "availabilityZone", "instanceType", "image", "ssh", "tags", "ephemeral"] as const;
+export const CLOUD_ONLY_KEYS = ["region", "availabilityZone", "instanceType", "image", "ssh", "tags", "ephemeral", "rotation"] as const;
 
 /** Listener names: `udp`/`tcp` on 3478, `tls`/`dtls` on 5349, `tls-443` (TURN over TLS on 443). */
 export const LISTENERS = ["udp", "tcp", "tls", "dtls", "tls-443"] as const;
@@ -44,6 +45,15 @@ export type TlsMode = (typeof TLS_MODES)[number];
 
 /** Fixed listener ports; the relay range may not overlap them. */
 export const LISTENER_PORTS = { plain: 3478, tls: 5349, tls443: 443 } as const;
+
+/** The longest credential lifetime a stack may allow (the minting library's own limit). */
+export const MAX_CREDENTIAL_TTL_SECONDS = MAX_TTL_SECONDS;
+/** The shortest credential lifetime a stack may allow. */
+export const MIN_CREDENTIAL_TTL_SECONDS = 60;
+/** Phases of a secret rotation (see `npm run rotate`). */
+export const ROTATION_PHASES = ["added", "switched"] as const;
+/** A phase of a secret rotation. */
+export type RotationPhase = (typeof ROTATION_PHASES)[number];
 
 /** The smallest secret we accept: HMAC-SHA1 keys shorter than this are guessable offline from one credential. */
 export const MIN_SECRET_LENGTH = 32;
@@ -184,7 +194,34 @@ export const configKeySchemas = {
     .array(authSecret)
     .max(5, { error: "holds more than 5 secrets. Drop the oldest ones once their credentials have expired" })
     .default([])
-    .describe("Secrets still accepted during a rotation (set with `--secret`). Credentials minted with any of them work."),
+    .describe(
+      "Secrets still accepted during a rotation (`npm run rotate` sets them, `--secret`). Credentials minted with any of them work.",
+    ),
+  maxCredentialTtl: wholeNumber()
+    .pipe(
+      z
+        .int()
+        .min(MIN_CREDENTIAL_TTL_SECONDS, { error: `is below ${MIN_CREDENTIAL_TTL_SECONDS} seconds: a call could not even start. Use e.g. 3600` })
+        .max(MAX_CREDENTIAL_TTL_SECONDS, {
+          error: `is above ${MAX_CREDENTIAL_TTL_SECONDS} seconds (a day): a leaked credential would work that long. Use e.g. 3600`,
+        }),
+    )
+    .default(MAX_CREDENTIAL_TTL_SECONDS)
+    .describe(
+      "Longest lifetime in seconds of the credentials your apps mint. `npm run mint` refuses longer ones, and `npm run rotate` keeps an old " +
+        "secret this long after apps stopped minting with it. Calls outlive their credential: coturn only checks it when an allocation starts.",
+    ),
+  rotation: z
+    .strictObject({
+      phase: z.enum(ROTATION_PHASES).describe("`added`: the new secret is active, apps may still mint with the old one. `switched`: apps mint with the new one."),
+      addedAt: z.iso.datetime({ offset: true, error: "is not an ISO 8601 time such as 2026-11-21T10:00:00Z" }).describe("When the new secret was added."),
+      switchedAt: z.iso
+        .datetime({ offset: true, error: "is not an ISO 8601 time such as 2026-11-21T10:00:00Z" })
+        .optional()
+        .describe("When the operator said every app mints with the new secret."),
+    })
+    .optional()
+    .describe("Progress of a secret rotation. Written by `npm run rotate`; do not edit by hand."),
   tlsMode: z
     .enum(TLS_MODES)
     .default("self-signed")
@@ -227,17 +264,20 @@ export const configKeySchemas = {
       allowedCidrs: z
         .array(z.string())
         .default([])
-        .describe("IPv4 CIDRs that may reach port 22. Empty (the default) = SSH closed."),
+        .describe(
+          "Required on clouds: IPv4 CIDRs that may reach port 22, i.e. every machine that runs `pulumi up` for this stack (it delivers the " +
+            "TURN secrets over SSH, with a key that can do nothing else) and your admins.",
+        ),
       publicKeys: z
         .array(z.string().regex(SSH_PUBLIC_KEY, { error: 'is not an OpenSSH public key ("ssh-ed25519 AAAA… comment")' }))
         .default([])
-        .describe("OpenSSH public keys of the `turnops` admin user (sudo, no password), created only when SSH is open; required then."),
+        .describe("OpenSSH public keys of the `turnops` admin user (sudo, no password). Empty (the default): no admin login."),
       allowAnySource: flag()
         .default(false)
         .describe("Must be `true` to allow a source wider than /16 (e.g. `0.0.0.0/0`) in `allowedCidrs`."),
     })
     .prefault({})
-    .describe("SSH access, off by default."),
+    .describe("SSH access: secret delivery from `pulumi up`, and optional admin logins."),
   tags: z
     .record(z.string().min(1, { error: "is empty. Give the tag a name" }), z.string())
     .default({})

@@ -3,7 +3,7 @@
  * `pulumi up` deploys to a cloud, `LocalStackConfig` for a stack that `npm run local` runs on this machine. Both
  * share `CoturnSettings`, everything coturn itself is told.
  */
-import type { DeployCloud, ImageChoice, Listener, LOCAL_CLOUD } from "./schema";
+import type { DeployCloud, ImageChoice, Listener, LOCAL_CLOUD, RotationPhase } from "./schema";
 
 /** An inclusive UDP port range. */
 export interface PortRange {
@@ -30,12 +30,22 @@ export interface Quotas {
   readonly totalBytesPerSecond: number;
 }
 
-/** SSH access; closed when `allowedCidrs` is empty. */
+/** SSH access: `pulumi up` delivers the auth secrets over it; admins log in only when they have keys. */
 export interface SshAccess {
-  /** IPv4 CIDRs allowed to reach port 22. */
+  /** IPv4 CIDRs allowed to reach port 22 (never empty on a cloud stack). */
   readonly allowedCidrs: readonly string[];
-  /** OpenSSH public keys of the `turnops` admin user, created only when SSH is open. */
+  /** OpenSSH public keys of the `turnops` admin user; none = no admin user. */
   readonly publicKeys: readonly string[];
+}
+
+/** A secret rotation in progress, as `npm run rotate` records it in stack config. */
+export interface RotationState {
+  /** `added`: the new secret is active and deployed or about to be; `switched`: apps mint with it. */
+  readonly phase: RotationPhase;
+  /** ISO time the new secret was added. */
+  readonly addedAt: string;
+  /** ISO time the operator confirmed every app mints with the new secret. */
+  readonly switchedAt?: string;
 }
 
 /** What coturn itself is told, the same for a cloud VM and a local process. */
@@ -76,6 +86,10 @@ export interface StackConfig extends CoturnSettings {
   readonly tags: Readonly<Record<string, string>>;
   /** Throw-away test stack. */
   readonly ephemeral: boolean;
+  /** Longest credential lifetime apps may mint, in seconds. */
+  readonly maxCredentialTtlSeconds: number;
+  /** A secret rotation in progress. */
+  readonly rotation?: RotationState;
 }
 
 /**

@@ -465,8 +465,29 @@ function crossKeyProblems(c: Partial<ParsedConfigKeys>, raw: RawStackConfig, exp
         );
       }
     }
-    if (c.ssh.allowedCidrs.length > 0 && c.ssh.publicKeys.length === 0) {
-      add("ssh.publicKeys", [], "is empty while SSH is open. Add your key: pulumi config set --path 'coturn:ssh.publicKeys[0]' \"$(cat ~/.ssh/id_ed25519.pub)\"");
+    if (c.cloud && !local && c.ssh.allowedCidrs.length === 0) {
+      add(
+        "ssh.allowedCidrs",
+        [],
+        "is empty, but `pulumi up` delivers the TURN secrets to the VM over SSH (port 22, with a key this stack generates that can " +
+          "only replace the secret set). List the address of every machine that runs `pulumi up` for this stack: " +
+          "pulumi config set --path 'coturn:ssh.allowedCidrs[0]' 203.0.113.7/32 (CI runners without fixed addresses need their " +
+          "provider's range, or 0.0.0.0/0 with coturn:ssh.allowAnySource true)",
+      );
+    }
+  }
+
+  if (c.rotation) {
+    if ((c.previousAuthSecrets ?? []).length === 0) {
+      add(
+        "rotation",
+        c.rotation,
+        "records a rotation in progress, but coturn:previousAuthSecrets is empty, so there is no old secret to phase out. " +
+          "Remove it: pulumi config rm coturn:rotation",
+      );
+    }
+    if (c.rotation.phase === "switched" && c.rotation.switchedAt === undefined) {
+      add("rotation.switchedAt", undefined, 'is required in phase "switched". Run npm run rotate -- --stack <name> --apps-switched again');
     }
   }
   return problems;
@@ -572,6 +593,8 @@ function assemble(stack: string, c: ParsedConfigKeys): StackConfig {
     ssh: { allowedCidrs: c.ssh.allowedCidrs, publicKeys: c.ssh.publicKeys },
     tags: c.tags,
     ephemeral: c.ephemeral,
+    maxCredentialTtlSeconds: c.maxCredentialTtl,
+    ...(c.rotation === undefined ? {} : { rotation: c.rotation }),
   };
 }
 

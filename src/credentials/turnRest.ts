@@ -3,7 +3,7 @@
  * apps mint a username `<expiry unix seconds>:<user id>` and its password `base64(HMAC-SHA1(secret, username))`.
  * No Pulumi import: apps and operator commands use this module as it is.
  */
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 
 /** A credential as an app hands it to a browser (`RTCIceServer.username` / `.credential`). */
 export interface TurnCredential {
@@ -53,6 +53,18 @@ export function mintTurnCredential(request: MintRequest): TurnCredential {
   const expiry = Math.floor(now.getTime() / 1000) + ttlSeconds;
   const username = `${expiry}:${user}`;
   return { username, credential: turnPassword(secret, username), expiresAt: new Date(expiry * 1000) };
+}
+
+/** Hex characters of a secret's fingerprint. */
+export const FINGERPRINT_LENGTH = 16;
+
+/**
+ * A short, public name for a secret: the first 16 hex digits of its SHA-256 (64 bits, computed the same way by the
+ * VM's coturn-secrets script). Safe to print and to keep in outputs: the secrets are 32+ random characters, so the
+ * fingerprint cannot be reversed or guessed from.
+ */
+export function secretFingerprint(secret: string): string {
+  return createHash("sha256").update(secret, "utf8").digest("hex").slice(0, FINGERPRINT_LENGTH);
 }
 
 /** The password coturn expects for a REST username under a secret. */
