@@ -17,6 +17,8 @@ export const dnsRecord = server.dnsRecord;
 export const urls = server.urls;
 /** iceServers for browsers, without credentials: apps add the username/credential they mint. */
 export const iceServers = server.iceServers;
+/** Fingerprints of the secrets the server accepts, as the VM reported them (`npm run mint` and `npm run rotate` check them). */
+export const acceptedSecretFingerprints = server.acceptedSecretFingerprints;
 /** The cloud's id of the VM. */
 export const instanceId = server.instanceId;
 /** Official image a new VM boots from (on AWS, a newer image shows up in `pulumi preview` as a VM replacement). */

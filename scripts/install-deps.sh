@@ -1,7 +1,8 @@
 #!/bin/bash
 # Installs everything this project needs on a fresh Debian or Ubuntu machine, then its npm packages.
 # Debian packages: the tools the tests run against rendered files (cloud-init, shellcheck), the real coturn the
-# runtime tests and `npm run local` start, the network-namespace lab (iproute2, nftables) and Chromium for the
+# runtime tests and `npm run local` start (with sqlite3 for its user database), ssh-keygen and visudo for the rendered
+# SSH and sudo files, the network-namespace lab (iproute2, nftables) and Chromium for the
 # browser test.
 # With the argument `local` (bash scripts/install-deps.sh local), only what `npm run local` needs: ca-certificates,
 # openssl and coturn, and `npm ci` only when node_modules is missing or older than package-lock.json (scripts/local.sh
@@ -12,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 mode="${1:-all}"
 case "$mode" in
-  all) packages=(ca-certificates openssl cloud-init shellcheck coturn iproute2 nftables curl chromium) ;;
+  all) packages=(ca-certificates openssl cloud-init shellcheck coturn sqlite3 openssh-client sudo iproute2 nftables curl chromium) ;;
   local) packages=(ca-certificates openssl coturn) ;;
   *) echo "install-deps: unknown argument \"$mode\"; use no argument (everything) or \"local\" (only what npm run local needs)" >&2; exit 2 ;;
 esac

@@ -18,7 +18,9 @@ import { isLocalStack, validateLocalStackConfig, validateStackConfig } from "../
 import { withLocalAuthSecret } from "../src/local/localStack";
 import { bindAddressFor } from "../src/plan/addresses";
 import { renderLocalTurnserverConf, renderVm } from "../src/render/vmFiles";
+import { DEPLOY_USER, SECRETS_APPLY_COMMAND } from "../src/render/secretDelivery";
 import { TEST_SECRET } from "./support/program";
+import { testVmAccess } from "./support/sshKeys";
 
 const ROOT = join(__dirname, "..");
 
@@ -59,7 +61,7 @@ function variants(): Array<{ name: string; cloud: string; rendered: ReturnType<t
     };
     const render = (values: Record<string, string>, extraSecrets: string[]): ReturnType<typeof renderVm> => {
       const config = validateStackConfig({ stack, values, secretKeys: new Set([...secretKeys, ...extraSecrets]) });
-      return renderVm(config, { publicIp: "198.51.100.20", bind: bindAddressFor(config.cloud) });
+      return renderVm(config, { publicIp: "198.51.100.20", bind: bindAddressFor(config.cloud) }, testVmAccess().access);
     };
     const cloud = example.values["coturn:cloud"];
     return [
@@ -81,9 +83,20 @@ test("every cloud's rendered user-data passes cloud-init's schema check and fits
       // cloud-init does not report unknown keys: check the top level against what this project means to use.
       const document = parse(rendered.userData) as Record<string, unknown>;
       assert.deepEqual(
-        Object.keys(document).filter((k) => !["package_update", "packages", "write_files", "ssh_pwauth", "disable_root", "users", "runcmd"].includes(k)),
+        Object.keys(document).filter(
+          (k) =>
+            !["package_update", "packages", "write_files", "ssh_pwauth", "disable_root", "ssh_deletekeys", "ssh_genkeytypes", "ssh_keys", "users", "runcmd"].includes(k),
+        ),
         [],
       );
+      // The stack's host key, and no other; the deploy user's one key runs the apply command and nothing else.
+      const { access } = testVmAccess();
+      assert.deepEqual(document.ssh_genkeytypes, ["ed25519"]);
+      assert.deepEqual(document.ssh_keys, { ed25519_private: access.hostKey.privateKey, ed25519_public: access.hostKey.publicKey.trim() });
+      const users = document.users as Array<{ name: string; ssh_authorized_keys: string[]; sudo?: string }>;
+      const deploy = users.find((u) => u.name === DEPLOY_USER);
+      assert.deepEqual(deploy?.ssh_authorized_keys, [`restrict,command="${SECRETS_APPLY_COMMAND}" ${access.deployPublicKey.trim()}`], name);
+      assert.equal(deploy?.sudo, undefined, `${name}: the deploy user gets no general sudo`);
       if (cloud === "aws") assert.ok(Buffer.from(encodeAwsUserData(rendered.userData), "base64").length <= 16_384, `${name}: too large`);
       if (cloud === "digitalocean") assert.ok(Buffer.byteLength(rendered.userData) <= DIGITALOCEAN_USER_DATA_LIMIT, `${name}: too large`);
     }
@@ -132,6 +145,29 @@ function optionNames(conf: string): string[] {
     .filter((line) => line.trim() !== "" && !line.trimStart().startsWith("#"))
     .map((line) => line.split("=")[0].trim());
 }
+
+test("the deploy user's sudoers file passes visudo and allows the apply command only", () => {
+  requireTool("visudo", "sudo");
+  const dir = mkdtempSync(join(tmpdir(), "sudoers-"));
+  try {
+    for (const { name, rendered } of variants()) {
+      const sudoers = rendered.files.find((f) => f.path === `/etc/sudoers.d/${DEPLOY_USER}`);
+      assert.ok(sudoers, `${name}: no sudoers file`);
+      assert.equal(sudoers.mode, "0440");
+      const file = join(dir, "sudoers");
+      writeFileSync(file, sudoers.content, { mode: 0o440 });
+      const check = spawnSync("visudo", ["-c", "-q", "-f", file], { encoding: "utf8" });
+      assert.equal(check.status, 0, `${name}: visudo -c failed: ${check.stdout}${check.stderr}`);
+      const rules = sudoers.content.split("\n").filter((l) => l.trim() && !l.startsWith("#"));
+      assert.deepEqual(rules, [`${DEPLOY_USER} ALL=(root) NOPASSWD: ${SECRETS_APPLY_COMMAND.replace(/^sudo -n /, "")}`]);
+    }
+    // The check can fail: a broken rule is refused.
+    writeFileSync(join(dir, "broken"), `${DEPLOY_USER} ALL=(root NOPASSWD /bin/true\n`, { mode: 0o440 });
+    assert.notEqual(spawnSync("visudo", ["-c", "-q", "-f", join(dir, "broken")]).status, 0);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test("every option in the rendered turnserver.conf is one coturn knows", () => {
   const known = knownCoturnOptions();

@@ -35,6 +35,8 @@ const BASE_VALUES: Readonly<Record<string, string>> = {
   "coturn:region": "eu-central-1",
   "coturn:domain": "turn.example.com",
   "coturn:authSecret": AUTH_SECRET,
+  // Every cloud stack needs the address `pulumi up` delivers the secrets from.
+  "coturn:ssh": JSON.stringify({ allowedCidrs: ["203.0.113.7/32"] }),
 };
 const BASE_SECRET_KEYS: readonly string[] = ["coturn:authSecret"];
 
@@ -77,6 +79,11 @@ const SELF_SIGNED_IGNORES = (key: string, explicit = false): string =>
   `Set coturn:tlsMode to "provided", or remove coturn:${key}`;
 const SSH_TOO_WIDE_TAIL =
   'Use your own address (e.g. "203.0.113.7/32"), or set coturn:ssh.allowAnySource to true if you really mean it';
+const SSH_REQUIRED =
+  "coturn:ssh.allowedCidrs = []: is empty, but `pulumi up` delivers the TURN secrets to the VM over SSH (port 22, with a key this stack " +
+  "generates that can only replace the secret set). List the address of every machine that runs `pulumi up` for this stack: " +
+  "pulumi config set --path 'coturn:ssh.allowedCidrs[0]' 203.0.113.7/32 (CI runners without fixed addresses need their provider's " +
+  "range, or 0.0.0.0/0 with coturn:ssh.allowAnySource true)";
 const QUOTA_FIELDS = "allocationsPerUser, totalAllocations, bytesPerSecondPerAllocation, totalBytesPerSecond";
 
 interface BadCase {
@@ -217,6 +224,7 @@ const BAD_CASES: readonly BadCase[] = [
     changes: { "coturn:cloud": "local" },
     expected: [
       'coturn:region = "eu-central-1": is a cloud setting and means nothing with coturn:cloud "local" (coturn runs on this machine). Remove it from stacks/Pulumi.test.yaml',
+      'coturn:ssh = {"allowedCidrs":["203.0.113.7/32"]}: is a cloud setting and means nothing with coturn:cloud "local" (coturn runs on this machine). Remove it from stacks/Pulumi.test.yaml',
       'coturn:cloud = "local": runs coturn on this machine: start it with `npm run local`. Only cloud stacks are deployed or rendered for a VM',
     ],
   },
@@ -491,7 +499,6 @@ const BAD_CASES: readonly BadCase[] = [
     changes: { "coturn:ssh": json({ allowedCidrs: ["0.0.0.0/0"] }) },
     expected: [
       `coturn:ssh.allowedCidrs[0] = "0.0.0.0/0": opens SSH to the whole internet. ${SSH_TOO_WIDE_TAIL}`,
-      `coturn:ssh.publicKeys = []: is empty while SSH is open. Add your key: pulumi config set --path 'coturn:ssh.publicKeys[0]' "$(cat ~/.ssh/id_ed25519.pub)"`,
     ],
   },
   {
@@ -509,11 +516,51 @@ const BAD_CASES: readonly BadCase[] = [
     ],
   },
   {
-    name: "ssh open without public keys",
-    changes: { "coturn:ssh": json({ allowedCidrs: ["203.0.113.7/32"] }) },
+    name: "no ssh at all: the secrets could not be delivered",
+    changes: { "coturn:ssh": undefined },
+    expected: [SSH_REQUIRED],
+  },
+  {
+    name: "ssh with admin keys but no source address",
+    changes: { "coturn:ssh": json({ publicKeys: [SSH_KEY] }) },
+    expected: [SSH_REQUIRED],
+  },
+
+  // Credential lifetime and rotation state.
+  {
+    name: "credential lifetime below a minute",
+    changes: { "coturn:maxCredentialTtl": "30" },
+    expected: ['coturn:maxCredentialTtl = "30": must be at least 60'],
+  },
+  {
+    name: "credential lifetime above a day",
+    changes: { "coturn:maxCredentialTtl": "604800" },
+    expected: ['coturn:maxCredentialTtl = "604800": must be at most 86400'],
+  },
+  {
+    name: "rotation recorded without a previous secret",
+    changes: { "coturn:rotation": json({ phase: "added", addedAt: "2026-11-21T10:00:00Z" }) },
     expected: [
-      `coturn:ssh.publicKeys = []: is empty while SSH is open. Add your key: pulumi config set --path 'coturn:ssh.publicKeys[0]' "$(cat ~/.ssh/id_ed25519.pub)"`,
+      'coturn:rotation = {"phase":"added","addedAt":"2026-11-21T10:00:00Z"}: records a rotation in progress, but coturn:previousAuthSecrets is empty, so there is no old secret to phase out. Remove it: pulumi config rm coturn:rotation',
     ],
+  },
+  {
+    name: "rotation switched without its time, and a time that is not ISO 8601",
+    changes: {
+      "coturn:previousAuthSecrets": json([PREVIOUS_SECRET]),
+      "coturn:rotation": json({ phase: "switched", addedAt: "yesterday" }),
+    },
+    secretKeys: ["coturn:authSecret", "coturn:previousAuthSecrets"],
+    expected: ['coturn:rotation.addedAt = "yesterday": is not an ISO 8601 time such as 2026-11-21T10:00:00Z'],
+  },
+  {
+    name: "rotation in an unknown phase",
+    changes: {
+      "coturn:previousAuthSecrets": json([PREVIOUS_SECRET]),
+      "coturn:rotation": json({ phase: "done", addedAt: "2026-11-21T10:00:00Z" }),
+    },
+    secretKeys: ["coturn:authSecret", "coturn:previousAuthSecrets"],
+    expected: ['coturn:rotation.phase = "done": is not one of "added", "switched"'],
   },
   {
     name: "ssh public key that is not OpenSSH format",
@@ -602,7 +649,9 @@ test("the base config is valid and gets every default", () => {
     bytesPerSecondPerAllocation: 2_500_000,
     totalBytesPerSecond: 0,
   });
-  assert.deepEqual(config.ssh, { allowedCidrs: [], publicKeys: [] });
+  assert.deepEqual(config.ssh, { allowedCidrs: ["203.0.113.7/32"], publicKeys: [] });
+  assert.equal(config.maxCredentialTtlSeconds, 86_400);
+  assert.equal(config.rotation, undefined);
   assert.deepEqual(config.tags, {});
   assert.equal(config.ephemeral, false);
 });

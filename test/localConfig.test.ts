@@ -73,6 +73,7 @@ test("the local config is the cloud config of the same settings with exactly the
       "coturn:listeners": raw.values["coturn:listeners"],
       "coturn:relayPorts": raw.values["coturn:relayPorts"],
       "coturn:authSecret": TEST_SECRET,
+      "coturn:ssh": JSON.stringify({ allowedCidrs: ["203.0.113.7/32"] }),
     },
     secretKeys: new Set(["coturn:authSecret"]),
   });
@@ -90,6 +91,7 @@ test("the local config is the cloud config of the same settings with exactly the
         "listening-ip=10.77.0.10",
         "relay-ip=10.77.0.10",
         "external-ip=198.51.100.20/10.77.0.10",
+        "userdb=/var/lib/turn/turndb",
         "cert=/etc/coturn/tls/fullchain.pem",
         "pkey=/etc/coturn/tls/privkey.pem",
         "syslog",
@@ -101,6 +103,8 @@ test("the local config is the cloud config of the same settings with exactly the
       [
         `listening-ip=${listenIp}`,
         `relay-ip=${listenIp}`,
+        // A local run's one secret is in the file; a VM's are in its user database.
+        `static-auth-secret=${TEST_SECRET}`,
         `cert=${DIR}/fullchain.pem`,
         `pkey=${DIR}/privkey.pem`,
         `log-file=${DIR}/turnserver.log`,

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { CLOUD_LAB, LAB_SECRET, labConf, productionConf, startCloudLab, type CloudLab } from "./support/cloudLab";
+import { CLOUD_LAB, LAB_SECRET, applySecretSet, createUserDb, labConf, productionConf, startCloudLab, type CloudLab } from "./support/cloudLab";
 import { LAB_INTERNET, waitFor } from "./support/netlab";
 import { makeSelfSignedCertificate } from "../src/local/selfSigned";
 
@@ -29,7 +29,9 @@ describe("npm run probe against real coturn servers", () => {
     // A misconfigured server: the production config with every denied-peer-ip line removed, on a public address.
     const open = cloud.lab.addHost("open");
     cloud.lab.attachToInternet(open, "eth0", OPEN_RELAY_IP);
-    const lab = labConf(productionConf(), { ...makeSelfSignedCertificate(dir, OPEN_RELAY_IP, "open.example.com"), logFile: join(dir, "open.log") });
+    const userDb = join(dir, "open.turndb");
+    createUserDb(userDb);
+    const lab = labConf(productionConf(), { ...makeSelfSignedCertificate(dir, OPEN_RELAY_IP, "open.example.com"), logFile: join(dir, "open.log"), userDb });
     const privateIp = new RegExp(`^(listening|relay)-ip=${CLOUD_LAB.privateIp.replace(/\./g, "\\.")}$`);
     const conf = lab.conf
       .split("\n")
@@ -37,6 +39,7 @@ describe("npm run probe against real coturn servers", () => {
       .map((line) => line.replace(privateIp, `$1-ip=${OPEN_RELAY_IP}`))
       .join("\n");
     writeFileSync(join(dir, "open.conf"), conf, { mode: 0o600 });
+    applySecretSet(cloud.lab, open, cloud.secretsScript, join(dir, "open.conf"), [LAB_SECRET]);
     const coturn = cloud.lab.start(open, "turnserver", ["-c", join(dir, "open.conf"), "--pidfile", join(dir, "open.pid")]);
     await waitFor("the open relay to listen", () => {
       if (coturn.child.exitCode !== null) throw new Error(coturn.output());

@@ -1,8 +1,8 @@
 /**
  * Mock-based tests of the real Pulumi program (index.ts), table-driven over every cloud's example stack: firewall,
- * static address and its attachment, image lookup, user-data as a secret and exactly the rendered bootstrap, what a
- * secret change does to the VM, tags, outputs without secrets, and errors before any resource. Then what only one
- * cloud has.
+ * static address and its attachment, image lookup, user-data as a secret and exactly the rendered bootstrap, the
+ * secret delivery over SSH and what a secret change does (nothing to the VM), tags, outputs without secrets, and
+ * errors before any resource. Then what only one cloud has.
  */
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
@@ -10,8 +10,10 @@ import { gunzipSync } from "node:zlib";
 import { GCP_TURN_TAG } from "../src/clouds/gcp";
 import type { DeployCloud } from "../src/config/schema";
 import { ANCHOR_ADDRESS_PLACEHOLDER, bindAddressFor, NAT_NETWORK } from "../src/plan/addresses";
+import { secretFingerprint } from "../src/credentials/turnRest";
+import { DEPLOY_USER, SECRETS_APPLY_COMMAND, secretSetDocument } from "../src/render/secretDelivery";
 import { renderUserData, renderVm } from "../src/render/vmFiles";
-import { MOCK } from "./support/mockCloud";
+import { MOCK, MOCK_ACCESS, MOCK_DEPLOY_PRIVATE_KEY } from "./support/mockCloud";
 import { TEST_SECRET, exampleConfig, exampleStackConfig, runProgram, withValues, type HarnessConfig, type ProgramRun } from "./support/program";
 
 /** Pulumi's marker for a secret value in the inputs a mock receives. */
@@ -67,8 +69,10 @@ interface CloudCase {
   /** The image lookup the program must make. */
   readonly imageLookup: { readonly token: string; readonly inputs: Record<string, unknown> };
   readonly imageName: string;
-  /** VM inputs that change with the auth secrets, and whether that replaces the VM (and why, when it does). */
-  readonly secretChange: { readonly changes: readonly string[]; readonly replacesVm: false | string };
+  /** The address `pulumi up` reaches the VM's SSH server on. */
+  readonly sshAddress: string;
+  /** Whether the VM has a replacement trigger (a cloud whose user-data changes in place needs one). */
+  readonly replacementTrigger: boolean;
   /** Every resource's tags in one list of `name=value` (or the cloud's form), for the stack and user tags. */
   tagsOn(run: ProgramRun): Array<{ resource: string; tags: string[] }>;
   /** The user tag and the stack tag as the cloud shows them. */
@@ -117,10 +121,8 @@ const CASES: readonly CloudCase[] = [
       },
     },
     imageName: MOCK.amiName,
-    secretChange: {
-      changes: ["aws:ec2/instance:Instance.userDataBase64"],
-      replacesVm: "EC2 cannot hand new user-data to a running VM (it would stop and start it), so userDataReplaceOnChange",
-    },
+    sshAddress: MOCK.publicIp,
+    replacementTrigger: false,
     tagsOn: (run) => {
       const provider = only(run, "pulumi:providers:aws");
       const tags = (JSON.parse(String(provider.inputs.defaultTags)) as { tags: Record<string, string> }).tags;
@@ -151,7 +153,8 @@ const CASES: readonly CloudCase[] = [
     },
     imageLookup: { token: "gcp:compute/getImage:getImage", inputs: { project: "ubuntu-os-cloud", family: "ubuntu-2404-lts-amd64" } },
     imageName: MOCK.gcpImageName,
-    secretChange: { changes: ["gcp:compute/instance:Instance.metadata"], replacesVm: false },
+    sshAddress: MOCK.publicIp,
+    replacementTrigger: true,
     tagsOn: (run) =>
       run.resources
         .filter((r) => r.type === "gcp:compute/instance:Instance" || r.type === "gcp:compute/address:Address")
@@ -182,10 +185,8 @@ const CASES: readonly CloudCase[] = [
     },
     imageLookup: { token: "digitalocean:index/getImage:getImage", inputs: { slug: "debian-12-x64" } },
     imageName: MOCK.digitalOceanImageName,
-    secretChange: {
-      changes: ["digitalocean:index/droplet:Droplet.userData"],
-      replacesVm: "DigitalOcean cannot change a Droplet's user-data: the provider replaces it",
-    },
+    sshAddress: MOCK.dropletIp,
+    replacementTrigger: false,
     tagsOn: (run) => [{ resource: "Droplet", tags: (only(run, "digitalocean:index/droplet:Droplet").inputs.tags as string[]).slice(1) }],
     expectedTags: ["team:realtime", "coturn:stack:digitalocean-example", "coturn:ephemeral:false", "ManagedBy:pulumi"],
     impossible: {
@@ -198,6 +199,11 @@ const CASES: readonly CloudCase[] = [
     },
   },
 ];
+
+/** The id the mocked cloud gave the VM, as `instanceId` reports it. */
+function mockVmId(c: CloudCase, vm: Resource): string {
+  return c.cloud === "gcp" ? "1234567890123456789" : c.cloud === "digitalocean" ? "424242" : `${vm.name}-id`;
+}
 
 function gcpRules(run: ProgramRun, direction: string, rangesKey: string): string[] {
   return ofType(run, "gcp:compute/firewall:Firewall")
@@ -220,6 +226,7 @@ function doRules(run: ProgramRun, rulesKey: string, addressesKey: string): strin
 function expectedIngress(stack: string): string[] {
   const with443 = stack !== "gcp-example";
   return [
+    "tcp 22 203.0.113.7/32",
     "tcp 3478 0.0.0.0/0",
     ...(with443 ? ["tcp 443 0.0.0.0/0"] : []),
     "tcp 5349 0.0.0.0/0",
@@ -273,13 +280,13 @@ for (const c of CASES) {
       assert.deepEqual(urns.filter((u, i) => urns.indexOf(u) !== i), []);
     });
 
-    test("opens exactly the configured listeners and relay range, no SSH; lets out only UDP to peers and HTTP(S)", () => {
+    test("opens exactly the configured listeners, the relay range and SSH from the deployer; lets out only UDP to peers and HTTP(S)", () => {
       assert.deepEqual(c.ingress(runs.base).sort(), expectedIngress(c.stack));
       assert.deepEqual(c.egress(runs.base).sort(), ["tcp 443 0.0.0.0/0", "tcp 80 0.0.0.0/0", "udp all 0.0.0.0/0"]);
     });
 
     test("a listener subset opens only those ports", () => {
-      assert.deepEqual(c.ingress(runs.ephemeral).sort(), ["tcp 5349 0.0.0.0/0", "udp 3478 0.0.0.0/0", "udp 50000-50999 0.0.0.0/0"]);
+      assert.deepEqual(c.ingress(runs.ephemeral).sort(), ["tcp 22 203.0.113.7/32", "tcp 5349 0.0.0.0/0", "udp 3478 0.0.0.0/0", "udp 50000-50999 0.0.0.0/0"]);
     });
 
     test("SSH opens port 22 to exactly the configured CIDRs and creates the admin user with the key", () => {
@@ -288,7 +295,8 @@ for (const c of CASES) {
         ["tcp 22 198.51.100.0/24", "tcp 22 203.0.113.7/32"],
       );
       const userData = c.userData(only(runs.ssh, c.vmType));
-      assert.match(userData, new RegExp(`users:\\n {2}- name: turnops\\n[\\s\\S]*ssh_authorized_keys:\\n {6}- "${SSH_KEY}"`));
+      assert.match(userData, new RegExp(`\\n {2}- name: turnops\\n[\\s\\S]*ssh_authorized_keys:\\n {6}- "${SSH_KEY}"`));
+      assert.doesNotMatch(c.userData(only(runs.base, c.vmType)), /name: turnops/, "no admin user without admin keys");
     });
 
     test("the static IP is protected from destroy (not on an ephemeral stack) and reaches the VM", () => {
@@ -306,23 +314,49 @@ for (const c of CASES) {
       assert.equal(runs.base.outputs.imageName, c.imageName);
     });
 
-    test("user-data is a secret and is exactly the rendered bootstrap for the cloud's addresses", () => {
-      const expected = renderVm(exampleStackConfig(c.stack), { publicIp: MOCK.publicIp, bind: bindAddressFor(c.cloud) }).userData;
+    test("user-data is a secret, is exactly the rendered bootstrap with the generated keys, and holds no TURN secret", () => {
+      const expected = renderVm(exampleStackConfig(c.stack), { publicIp: MOCK.publicIp, bind: bindAddressFor(c.cloud) }, MOCK_ACCESS).userData;
       const userData = c.userData(only(runs.base, c.vmType));
       assert.equal(userData, expected);
-      assert.match(userData, new RegExp(`^ +static-auth-secret=${TEST_SECRET}$`, "m"));
+      assert.ok(!userData.includes(TEST_SECRET), "the auth secret must not be in user-data");
+      assert.doesNotMatch(userData, /static-auth-secret/);
+      assert.match(userData, /^ +userdb=\/var\/lib\/turn\/turndb$/m);
       assert.match(userData, new RegExp(`^ +external-ip=${MOCK.publicIp.replace(/\./g, "\\.")}/`, "m"));
+      const keys = ofType(runs.base, "tls:index/privateKey:PrivateKey");
+      assert.deepEqual(keys.map((k) => k.inputs.algorithm), ["ED25519", "ED25519"]);
     });
 
-    test(`a new auth secret ${c.secretChange.replacesVm ? "replaces the VM (the cloud allows nothing else)" : "updates the VM in place"}; the static IP stays`, () => {
-      assert.deepEqual(changedInputs(runs.base, runs.otherSecret), [...c.secretChange.changes].sort());
+    test("the secrets go over SSH to coturn-secrets, verified by the generated host key, with the deploy key, as secrets", () => {
+      const delivery = only(runs.base, "command:remote:Command");
+      const connection = secretValue(delivery.inputs.connection, "connection") as Record<string, unknown>;
+      assert.equal(connection.host, c.sshAddress);
+      assert.equal(connection.user, DEPLOY_USER);
+      assert.equal(connection.privateKey, MOCK_DEPLOY_PRIVATE_KEY);
+      assert.equal(connection.hostKey, MOCK_ACCESS.hostKey.publicKey.trim());
+      assert.ok(Number(connection.dialErrorLimit) > 10 && Number(connection.perDialTimeout) > 0, "a fresh VM needs time to boot");
+      assert.equal(delivery.inputs.create, SECRETS_APPLY_COMMAND);
+      assert.equal(secretValue(delivery.inputs.stdin, "stdin"), secretSetDocument([TEST_SECRET]));
+      assert.ok(delivery.options.additionalSecretOutputs.includes("stdin"), "the echoed stdin output stays secret");
+      assert.equal(delivery.inputs.addPreviousOutputInEnv, false);
+      const vm = only(runs.base, c.vmType);
+      assert.deepEqual(delivery.inputs.triggers, [mockVmId(c, vm)], "a replaced VM gets the secrets again");
+      assert.ok(delivery.options.dependsOn.some((urn) => urn.endsWith(`::${vm.name}`)), "it runs once the VM exists");
+      assert.deepEqual(runs.base.outputs.acceptedSecretFingerprints, [secretFingerprint(TEST_SECRET)]);
+    });
+
+    test("a new auth secret changes only what is sent over SSH: no VM replacement, no restart, the static IP stays", () => {
+      assert.deepEqual(changedInputs(runs.base, runs.otherSecret), ["command:remote:Command.stdin"]);
       const vm = (run: ProgramRun): Resource => only(run, c.vmType);
       assert.deepEqual(vm(runs.otherSecret).options.replacementTrigger, vm(runs.base).options.replacementTrigger);
-      if (c.secretChange.replacesVm === false) {
+      assert.equal(
+        secretValue(only(runs.otherSecret, "command:remote:Command").inputs.stdin, "stdin"),
+        secretSetDocument([OTHER_SECRET, TEST_SECRET]),
+        "the new secret first, the old one still accepted",
+      );
+      assert.deepEqual(runs.otherSecret.outputs.acceptedSecretFingerprints, [secretFingerprint(OTHER_SECRET), secretFingerprint(TEST_SECRET)]);
+      if (c.replacementTrigger) {
         assert.notEqual(vm(runs.base).options.replacementTrigger, undefined, "other config changes need a replacement trigger");
         assert.notDeepEqual(vm(runs.otherQuota).options.replacementTrigger, vm(runs.base).options.replacementTrigger);
-      } else {
-        assert.ok(c.secretChange.replacesVm.length > 0);
       }
     });
 
@@ -336,9 +370,9 @@ for (const c of CASES) {
       assert.equal(runs.base.outputs.publicIp, MOCK.publicIp);
       assert.equal(runs.base.outputs.dnsRecord, `${String(runs.base.outputs.domain)}. A ${MOCK.publicIp}`);
       assert.ok(Array.isArray(runs.base.outputs.urls) && runs.base.outputs.urls.length >= 4);
-      const everything = JSON.stringify(runs.base.outputs);
-      assert.ok(!everything.includes(TEST_SECRET), "an output contains the auth secret");
-      assert.ok(!/credential|password|secret/i.test(everything), "an output looks like it carries a credential");
+      const values = JSON.stringify(Object.values(runs.base.outputs));
+      assert.ok(!values.includes(TEST_SECRET), "an output contains the auth secret");
+      assert.ok(!/credential|password|secret|PRIVATE KEY/i.test(values), "an output looks like it carries a credential");
     });
 
     test("a choice the cloud cannot honour fails before any resource, naming the key and the fix", () => {
@@ -418,7 +452,7 @@ describe("what only one cloud has", () => {
       initializeParams: { image: "projects/ubuntu-os-cloud/global/images/family/ubuntu-2404-lts-amd64", size: 10, type: "pd-balanced" },
     });
     assert.equal(vm.options.deleteBeforeReplace, true, "the static internal address holds one VM at a time");
-    assert.equal(vm.options.replacementTrigger, renderUserData(exampleStackConfig("gcp-example"), { publicIp: MOCK.publicIp, bind: bindAddressFor("gcp") }).revision);
+    assert.equal(vm.options.replacementTrigger, renderUserData(exampleStackConfig("gcp-example"), { publicIp: MOCK.publicIp, bind: bindAddressFor("gcp") }, MOCK_ACCESS).revision);
     for (const rule of rules) assert.ok(vm.options.dependsOn.some((urn) => urn.endsWith(`::${rule.name}`)), `the VM starts after ${rule.name}`);
   });
 
@@ -468,6 +502,13 @@ describe("stacks the program refuses", () => {
       run.error,
       "RunError: stack local has coturn:cloud local: run it with `npm run local`, `pulumi up` deploys aws, gcp and digitalocean stacks",
     );
+  });
+
+  test("a cloud stack without an SSH source for the secret delivery is refused before any resource, saying what to set", async () => {
+    const run = await runProgram(withValues(exampleConfig(), { "coturn:ssh": undefined }));
+    assert.equal(run.resources.length, 0);
+    assert.match(run.error ?? "", /coturn:ssh\.allowedCidrs = \[\]: is empty, but `pulumi up` delivers the TURN secrets to the VM over SSH/);
+    assert.match(run.error ?? "", /pulumi config set --path 'coturn:ssh\.allowedCidrs\[0\]' 203\.0\.113\.7\/32/);
   });
 
   test("a secret set without --secret is refused", async () => {

@@ -51,7 +51,7 @@ for (const stack of STACKS) describe(`${stack}: production turnserver.conf on a 
     }
   };
 
-  test("the lab config is the production config except certificate paths, logging and an extra IPv6 relay address", () => {
+  test("the lab config is the production config except certificate and database paths, logging and an extra IPv6 relay address", () => {
     const production = cloud.production;
     if (stack === "digitalocean-example") {
       // The boot script filled in the anchor address it read from the metadata service, and changed nothing else.
@@ -67,9 +67,9 @@ for (const stack of STACKS) describe(`${stack}: production turnserver.conf on a 
     assert.deepEqual(kept.filter((line) => !labLines.has(line)), [], "every other production line is in the lab config");
     assert.deepEqual(
       cloud.conf.changes.map(([from]) => from.split("=")[0]),
-      ["relay-ip", "cert", "pkey", "syslog", "no-stdout-log"],
+      ["relay-ip", "userdb", "cert", "pkey", "syslog", "no-stdout-log"],
     );
-    assert.match(production, /^static-auth-secret=/m);
+    assert.doesNotMatch(production, /static-auth-secret/, "the secrets are in the user database, not in the file");
     assert.ok(!/^allow-loopback-peers|^allowed-peer-ip/m.test(cloud.conf.conf), "no test-only peer exceptions");
   });
 
@@ -194,7 +194,7 @@ describe("digitalocean-example without the anchor routing (the control)", () => 
     const logFile = join(dir, "log");
     try {
       const conf = join(dir, "turnserver.conf");
-      const unfilled = labConf(productionConf("digitalocean-example"), { certificate: cloud.certificatePath, privateKey: cloud.certificatePath, logFile }, ANCHOR_ADDRESS_PLACEHOLDER);
+      const unfilled = labConf(productionConf("digitalocean-example"), { certificate: cloud.certificatePath, privateKey: cloud.certificatePath, logFile, userDb: join(dir, "turndb") }, ANCHOR_ADDRESS_PLACEHOLDER);
       writeFileSync(conf, unfilled.conf);
       // In the Droplet's namespace, which has its own IP, the anchor address and the metadata link.
       const coturn = cloud.lab.start(cloud.hosts.turn, "turnserver", ["-c", conf, "--pidfile", join(dir, "pid")]);

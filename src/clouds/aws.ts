@@ -49,6 +49,8 @@ export class AwsTurnHost extends pulumi.ComponentResource implements TurnHost {
   readonly imageId: pulumi.Output<string>;
   /** Name of that AMI. */
   readonly imageName: pulumi.Output<string>;
+  /** The Elastic IP, once the instance behind it exists. */
+  readonly sshAddress: pulumi.Output<string>;
 
   /** Creates the VPC, address, firewall and instance. */
   constructor(name: string, args: TurnHostArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -163,7 +165,7 @@ export class AwsTurnHost extends pulumi.ComponentResource implements TurnHost {
 
     const bind = { kind: "nat", privateIp: NAT_NETWORK.privateIp } as const;
     const userData = pulumi.secret(
-      staticIp.publicIp.apply((publicIp) => encodeAwsUserData(args.render({ publicIp, bind } satisfies VmAddresses).userData)),
+      staticIp.publicIp.apply((publicIp) => args.render({ publicIp, bind } satisfies VmAddresses).apply((r) => encodeAwsUserData(r.userData))),
     );
     const instance = new aws.ec2.Instance(
       `${name}-vm`,
@@ -192,11 +194,14 @@ export class AwsTurnHost extends pulumi.ComponentResource implements TurnHost {
     this.instanceId = instance.id;
     this.imageId = image.id;
     this.imageName = image.name;
+    this.sshAddress = pulumi.all([staticIp.publicIp, instance.id]).apply(([publicIp]) => publicIp);
     this.registerOutputs({ publicIp: this.publicIp, instanceId: this.instanceId });
   }
 }
 
 /** AWS: an Elastic IP on a network interface with a fixed private address (1:1 NAT). */
 export const awsAdapter: CloudAdapter = {
+  // Credentials come from the usual AWS chain, which the provider reads; the region is stack config.
+  checkProviderSettings: () => undefined,
   createHost: (name, args, opts) => new AwsTurnHost(name, args, opts),
 };

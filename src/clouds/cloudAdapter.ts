@@ -15,8 +15,8 @@ export interface TurnHostArgs {
   readonly config: StackConfig;
   /** Firewall rules, cloud-neutral. */
   readonly firewall: FirewallPlan;
-  /** Renders the user-data for the addresses the host ends up with. */
-  readonly render: (addresses: VmAddresses) => RenderedUserData;
+  /** Renders the user-data for the addresses the host ends up with (it waits for the stack's SSH keys). */
+  readonly render: (addresses: VmAddresses) => pulumi.Output<RenderedUserData>;
   /** Tags for every resource; the adapter maps them to its cloud's form (labels, `name:value` tags). */
   readonly tags: Readonly<Record<string, string>>;
   /** Protect the static IP from `pulumi destroy` (off for ephemeral test stacks). */
@@ -31,10 +31,17 @@ export interface TurnHost {
   readonly instanceId: pulumi.Output<string>;
   /** Name of the official image a new VM boots from. */
   readonly imageName: pulumi.Output<string>;
+  /**
+   * Where `pulumi up` reaches the VM's SSH server to deliver the secrets: the static IP, or on DigitalOcean the
+   * Droplet's own IP (the Reserved IP answers from the anchor address only once the VM has routed it).
+   */
+  readonly sshAddress: pulumi.Output<string>;
 }
 
 /** One cloud. */
 export interface CloudAdapter {
+  /** Throws a RunError naming the fix when provider settings (project, token) are missing; creates nothing. */
+  checkProviderSettings(): void;
   /** Creates the host's resources under `opts.parent`. Throws before creating anything when cloud settings are missing. */
   createHost(name: string, args: TurnHostArgs, opts: pulumi.ComponentResourceOptions): TurnHost;
 }

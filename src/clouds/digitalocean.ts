@@ -59,17 +59,14 @@ export class DigitalOceanTurnHost extends pulumi.ComponentResource implements Tu
   readonly instanceId: pulumi.Output<string>;
   /** Name of the image the slug currently points to. */
   readonly imageName: pulumi.Output<string>;
+  /** The Droplet's own public IP. */
+  readonly sshAddress: pulumi.Output<string>;
 
   /** Creates the VPC, Reserved IP, firewall and Droplet. */
   constructor(name: string, args: TurnHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("coturn:digitalocean:TurnHost", name, {}, opts);
     const { config } = args;
-    const token = new pulumi.Config("digitalocean").getSecret("token");
-    if (token === undefined && !TOKEN_ENVIRONMENT.some((v) => process.env[v])) {
-      throw new pulumi.RunError(
-        "digitalocean: no API token is set. Set it: pulumi config set --secret digitalocean:token <token> (or export DIGITALOCEAN_TOKEN)",
-      );
-    }
+    requireDigitalOceanToken();
     const child = { parent: this };
     const region = config.region;
     const description = `coturn TURN server of stack ${config.stack}`;
@@ -108,7 +105,9 @@ export class DigitalOceanTurnHost extends pulumi.ComponentResource implements Tu
         size: config.instanceType,
         vpcUuid: vpc.id,
         userData: pulumi.secret(
-          reservedIp.ipAddress.apply((publicIp) => checkDigitalOceanUserData(args.render({ publicIp, bind } satisfies VmAddresses).userData)),
+          reservedIp.ipAddress.apply((publicIp) =>
+            args.render({ publicIp, bind } satisfies VmAddresses).apply((r) => checkDigitalOceanUserData(r.userData)),
+          ),
         ),
         tags: [firewallTag.name, ...dropletTags(args.tags)],
         ipv6: false,
@@ -129,11 +128,23 @@ export class DigitalOceanTurnHost extends pulumi.ComponentResource implements Tu
     this.publicIp = reservedIp.ipAddress;
     this.instanceId = droplet.id;
     this.imageName = image.name;
+    this.sshAddress = droplet.ipv4Address;
     this.registerOutputs({ publicIp: this.publicIp, instanceId: this.instanceId });
+  }
+}
+
+/** A RunError naming the fix when neither `digitalocean:token` nor the environment holds an API token. */
+function requireDigitalOceanToken(): void {
+  const token = new pulumi.Config("digitalocean").getSecret("token");
+  if (token === undefined && !TOKEN_ENVIRONMENT.some((v) => process.env[v])) {
+    throw new pulumi.RunError(
+      "digitalocean: no API token is set. Set it: pulumi config set --secret digitalocean:token <token> (or export DIGITALOCEAN_TOKEN)",
+    );
   }
 }
 
 /** DigitalOcean: a Reserved IP delivered to the Droplet's anchor address. */
 export const digitalOceanAdapter: CloudAdapter = {
+  checkProviderSettings: requireDigitalOceanToken,
   createHost: (name, args, opts) => new DigitalOceanTurnHost(name, args, opts),
 };

@@ -60,17 +60,14 @@ export class GcpTurnHost extends pulumi.ComponentResource implements TurnHost {
   readonly instanceId: pulumi.Output<string>;
   /** Name of the image the instance family currently points to. */
   readonly imageName: pulumi.Output<string>;
+  /** The static external IP, once the VM behind it exists. */
+  readonly sshAddress: pulumi.Output<string>;
 
   /** Creates the network, addresses, firewall, service account and instance. */
   constructor(name: string, args: TurnHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("coturn:gcp:TurnHost", name, {}, opts);
     const { config } = args;
-    const project = new pulumi.Config("gcp").get("project") ?? PROJECT_ENVIRONMENT.map((v) => process.env[v]).find(Boolean);
-    if (!project) {
-      throw new pulumi.RunError(
-        "gcp: no Google Cloud project is set. Set it: pulumi config set gcp:project <your-project-id> (or export GOOGLE_PROJECT)",
-      );
-    }
+    const project = gcpProject();
     const images = GCP_IMAGES[config.image];
     if (!images) throw new Error(`unreachable: coturn:image ${config.image} was validated for gcp`);
     const child = { parent: this };
@@ -197,11 +194,24 @@ export class GcpTurnHost extends pulumi.ComponentResource implements TurnHost {
     this.publicIp = staticIp.address;
     this.instanceId = instance.instanceId;
     this.imageName = image.name;
+    this.sshAddress = pulumi.all([staticIp.address, instance.id]).apply(([address]) => address);
     this.registerOutputs({ publicIp: this.publicIp, instanceId: this.instanceId });
   }
 }
 
+/** The Google Cloud project from `gcp:project` or the environment; a RunError naming the fix when there is none. */
+function gcpProject(): string {
+  const project = new pulumi.Config("gcp").get("project") ?? PROJECT_ENVIRONMENT.map((v) => process.env[v]).find(Boolean);
+  if (!project) {
+    throw new pulumi.RunError(
+      "gcp: no Google Cloud project is set. Set it: pulumi config set gcp:project <your-project-id> (or export GOOGLE_PROJECT)",
+    );
+  }
+  return project;
+}
+
 /** Google Cloud: a static external address mapped 1:1 onto a static internal one. */
 export const gcpAdapter: CloudAdapter = {
+  checkProviderSettings: () => void gcpProject(),
   createHost: (name, args, opts) => new GcpTurnHost(name, args, opts),
 };

@@ -9,6 +9,7 @@ import type { StackConfig } from "../config/stackConfig";
 import { iceServersTemplate, turnUrls, type IceServerTemplate } from "../plan/endpoints";
 import { firewallPlan } from "../plan/firewall";
 import { renderUserData } from "../render/vmFiles";
+import { deliverAuthSecrets, generateVmAccess } from "./secretDelivery";
 
 /** Inputs of `TurnServer`. */
 export interface TurnServerArgs {
@@ -34,18 +35,23 @@ export class TurnServer extends pulumi.ComponentResource {
   readonly iceServers: IceServerTemplate[];
   /** The DNS record to create for `domain`. */
   readonly dnsRecord: pulumi.Output<string>;
+  /** Fingerprints of the secrets the VM's coturn accepts, as the VM reported them after applying them. */
+  readonly acceptedSecretFingerprints: pulumi.Output<string[]>;
 
   /** Creates the server. */
   constructor(name: string, args: TurnServerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("coturn:index:TurnServer", name, {}, opts);
     const { config } = args;
     const adapter = args.adapter ?? cloudAdapter(config.cloud);
+    // Before the first resource (the keys), so that missing settings leave nothing behind.
+    adapter.checkProviderSettings();
+    const access = generateVmAccess(name, { parent: this });
     const host = adapter.createHost(
       name,
       {
         config,
         firewall: firewallPlan(config),
-        render: (addresses) => renderUserData(config, addresses),
+        render: (addresses) => access.vmAccess.apply((keys) => renderUserData(config, addresses, keys)),
         tags: {
           ...config.tags,
           "coturn:project": args.project,
@@ -57,12 +63,19 @@ export class TurnServer extends pulumi.ComponentResource {
       },
       { parent: this },
     );
+    const delivery = deliverAuthSecrets(name, { host, access, authSecrets: config.authSecrets }, { parent: this });
+    this.acceptedSecretFingerprints = delivery.acceptedSecretFingerprints;
     this.publicIp = host.publicIp;
     this.instanceId = host.instanceId;
     this.imageName = host.imageName;
     this.urls = turnUrls(config).map((u) => u.url);
     this.iceServers = iceServersTemplate(config);
     this.dnsRecord = pulumi.interpolate`${config.domain}. A ${host.publicIp}`;
-    this.registerOutputs({ publicIp: this.publicIp, urls: this.urls, instanceId: this.instanceId });
+    this.registerOutputs({
+      publicIp: this.publicIp,
+      urls: this.urls,
+      instanceId: this.instanceId,
+      acceptedSecretFingerprints: this.acceptedSecretFingerprints,
+    });
   }
 }

@@ -135,7 +135,7 @@ export const configKeySchemas = {
     .describe(
       "Cloud provider of this region stack: `aws`, `gcp` (Google Cloud) or `digitalocean`. `local`: coturn on your machine with `npm run local` (same " +
         "config and hardening; `pulumi up` refuses it; `region`, `availabilityZone`, `instanceType`, `image`, `ssh`, " +
-        "`tags` and `ephemeral` may not be set).",
+        "`tags`, `ephemeral` and `rotation` may not be set).",
     ),
   region: z
     .string()
@@ -198,14 +198,7 @@ export const configKeySchemas = {
       "Secrets still accepted during a rotation (`npm run rotate` sets them, `--secret`). Credentials minted with any of them work.",
     ),
   maxCredentialTtl: wholeNumber()
-    .pipe(
-      z
-        .int()
-        .min(MIN_CREDENTIAL_TTL_SECONDS, { error: `is below ${MIN_CREDENTIAL_TTL_SECONDS} seconds: a call could not even start. Use e.g. 3600` })
-        .max(MAX_CREDENTIAL_TTL_SECONDS, {
-          error: `is above ${MAX_CREDENTIAL_TTL_SECONDS} seconds (a day): a leaked credential would work that long. Use e.g. 3600`,
-        }),
-    )
+    .pipe(z.int().min(MIN_CREDENTIAL_TTL_SECONDS).max(MAX_CREDENTIAL_TTL_SECONDS))
     .default(MAX_CREDENTIAL_TTL_SECONDS)
     .describe(
       "Longest lifetime in seconds of the credentials your apps mint. `npm run mint` refuses longer ones, and `npm run rotate` keeps an old " +

@@ -465,7 +465,7 @@ function crossKeyProblems(c: Partial<ParsedConfigKeys>, raw: RawStackConfig, exp
         );
       }
     }
-    if (c.cloud && !local && c.ssh.allowedCidrs.length === 0) {
+    if (c.cloud && !local && expected === "cloud" && c.ssh.allowedCidrs.length === 0) {
       add(
         "ssh.allowedCidrs",
         [],

@@ -7,6 +7,7 @@ import { LISTENER_PORTS, type Listener } from "../config/schema";
 import type { CoturnSettings, LocalStackConfig, StackConfig } from "../config/stackConfig";
 import { boundIp, type VmAddresses } from "../plan/addresses";
 import { deniedPeers } from "./deniedPeers";
+import { DEPLOY_USER, SECRETS_SCRIPT_PATH, USER_DB_PATH, deployAuthorizedKey, deploySudoersRule, type VmAccess } from "./secretDelivery";
 import { readTemplate, renderTemplate } from "./templates";
 
 /** One file written onto the VM by cloud-init. */
@@ -121,6 +122,7 @@ interface PlacementContext {
 function renderConf(config: CoturnSettings, placement: PlacementContext): string {
   const [active, ...previous] = config.authSecrets;
   return renderTemplate("turnserver.conf.hbs", {
+    userDb: USER_DB_PATH,
     stack: config.stack,
     realm: config.realm,
     domain: config.domain,
@@ -129,23 +131,41 @@ function renderConf(config: CoturnSettings, placement: PlacementContext): string
     tls443: config.listeners.has("tls-443"),
     disabledTransports: TRANSPORT_OFF_OPTIONS.filter((t) => !config.listeners.has(t.listener)),
     relayPorts: config.relayPorts,
-    authSecrets: [
-      { label: "Active secret: apps mint credentials with this one.", value: active },
-      ...previous.map((value, i) => ({ label: `Previous secret ${i + 1}, still accepted during a rotation.`, value })),
-    ],
+    // Only a local run puts secrets in the file (one made fresh for the run); a VM's are in its user database.
+    authSecrets: placement.local
+      ? [
+          { label: "Active secret: apps mint credentials with this one.", value: active },
+          ...previous.map((value, i) => ({ label: `Previous secret ${i + 1}, still accepted during a rotation.`, value })),
+        ]
+      : [],
     quotas: config.quotas,
     deniedPeers,
   });
 }
 
-/** Renders every VM file and the cloud-init user-data that writes them. */
-export function renderVm(config: StackConfig, addresses: VmAddresses): RenderedVm {
+/**
+ * Renders every VM file and the cloud-init user-data that writes them. The user-data holds no TURN secret (those
+ * arrive over SSH, see secretDelivery.ts); it holds the VM's SSH host key and, with `tlsMode: provided`, the TLS key.
+ */
+export function renderVm(config: StackConfig, addresses: VmAddresses, access: VmAccess): RenderedVm {
   const context = { stack: config.stack, relayPorts: config.relayPorts, privateIp: boundIp(addresses.bind), ports: LISTENER_PORTS };
   const anchor = addresses.bind.kind === "anchor";
   const turnserverConf = renderTurnserverConf(config, addresses);
   const tls443 = config.listeners.has("tls-443");
   const files: VmFile[] = [
-    { path: "/etc/turnserver.conf", mode: "0640", purpose: "coturn configuration (holds the auth secrets)", content: turnserverConf },
+    { path: "/etc/turnserver.conf", mode: "0640", purpose: "coturn configuration (no secrets: those are in its user database)", content: turnserverConf },
+    {
+      path: SECRETS_SCRIPT_PATH,
+      mode: "0755",
+      purpose: "puts the TURN secret set that pulumi up sends over SSH into coturn's user database, live",
+      content: readTemplate("coturn-secrets.sh"),
+    },
+    {
+      path: `/etc/sudoers.d/${DEPLOY_USER}`,
+      mode: "0440",
+      purpose: `lets ${DEPLOY_USER} run that one command as root, nothing else`,
+      content: `# pulumi up delivers the TURN secrets as ${DEPLOY_USER}; its SSH key is forced to run this command only.\n${deploySudoersRule()}\n`,
+    },
     {
       path: "/etc/systemd/system/coturn.service.d/10-coturn-pulumi.conf",
       mode: "0644",
@@ -209,13 +229,16 @@ export function renderVm(config: StackConfig, addresses: VmAddresses): RenderedV
       content: readTemplate("coturn-bootstrap.sh"),
     },
   ];
-  const packages = ["coturn", "openssl", "unattended-upgrades", ...(tls443 ? ["nftables"] : []), ...(anchor ? ["curl"] : [])];
+  const packages = ["coturn", "sqlite3", "openssl", "unattended-upgrades", ...(tls443 ? ["nftables"] : []), ...(anchor ? ["curl"] : [])];
   const userData = renderTemplate("cloud-init.yaml.hbs", {
     stack: config.stack,
     providedTls: config.tls.mode === "provided",
     packages,
     files,
-    sshPublicKeys: config.ssh.allowedCidrs.length > 0 ? config.ssh.publicKeys : [],
+    sshPublicKeys: config.ssh.publicKeys,
+    deployUser: DEPLOY_USER,
+    deployAuthorizedKey: deployAuthorizedKey(access.deployPublicKey),
+    hostKey: { privateKey: withNewline(access.hostKey.privateKey), publicKey: access.hostKey.publicKey.trim() },
     tlsMode: config.tls.mode,
     domain: config.domain,
   });
@@ -228,23 +251,22 @@ function withNewline(text: string): string {
 
 /** The user-data for one VM and what must replace the VM when it changes. */
 export interface RenderedUserData {
-  /** The complete `#cloud-config` user-data (holds the auth secrets). */
+  /** The complete `#cloud-config` user-data (holds the SSH host key, and the TLS key when provided). */
   readonly userData: string;
   /**
-   * SHA-256 of the user-data rendered with the auth secrets and TLS key masked: it changes exactly when something
-   * other than those changes, which cloud-init (it runs once) can only apply on a fresh VM. It reveals no secret.
+   * SHA-256 of the user-data rendered with the private keys masked: it changes exactly when something other than
+   * those changes, which cloud-init (it runs once) can only apply on a fresh VM. It reveals no secret.
    */
   readonly revision: string;
 }
 
 /** Renders a VM's user-data and its revision. */
-export function renderUserData(config: StackConfig, addresses: VmAddresses): RenderedUserData {
+export function renderUserData(config: StackConfig, addresses: VmAddresses, access: VmAccess): RenderedUserData {
   const masked: StackConfig = {
     ...config,
-    authSecrets: ["<auth secrets>"],
     tls: config.tls.mode === "provided" ? { ...config.tls, privateKey: "<tls private key>" } : config.tls,
   };
-  const revision = createHash("sha256").update(renderVm(masked, addresses).userData).digest("hex");
-  return { userData: renderVm(config, addresses).userData, revision };
+  const maskedAccess: VmAccess = { ...access, hostKey: { ...access.hostKey, privateKey: "<ssh host private key>" } };
+  const revision = createHash("sha256").update(renderVm(masked, addresses, maskedAccess).userData).digest("hex");
+  return { userData: renderVm(config, addresses, access).userData, revision };
 }
-

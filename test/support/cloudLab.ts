@@ -5,15 +5,19 @@
  * gateway maps the Reserved IP onto the anchor address, and a stand-in metadata service tells the VM its anchor
  * address, so the rendered boot script (coturn-anchor-network) routes and fills in the config for real. Clients and
  * peers sit on the lab internet with public addresses, so the production deny list applies unchanged. The config
- * differs from production only in the certificate paths, the log destination and one IPv6 relay address.
+ * differs from production only in the certificate paths, the user database path, the log destination and one IPv6
+ * relay address. The secrets reach coturn's user database through the rendered coturn-secrets script, as on a VM.
  */
+import { execFileSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeSelfSignedCertificate } from "../../src/local/selfSigned";
 import { ANCHOR_ADDRESS_PLACEHOLDER, bindAddressFor, NAT_NETWORK } from "../../src/plan/addresses";
+import { SECRETS_SCRIPT_PATH, USER_DB_PATH, parseAppliedSecretSet, secretSetDocument, type AppliedSecretSet } from "../../src/render/secretDelivery";
 import { renderVm, TLS_PATHS, type RenderedVm } from "../../src/render/vmFiles";
 import type { LabJob } from "./labClient";
+import { MOCK_ACCESS } from "./mockCloud";
 import { LAB_INTERNET, NetLab, requireCommands, waitFor, type LabProcess } from "./netlab";
 import { exampleStackConfig, TEST_SECRET } from "./program";
 
@@ -49,7 +53,7 @@ export const ANCHOR_LAB = {
   metadataIp: "169.254.169.254",
 } as const;
 
-/** The secret the lab server holds: the example stack's config with the test secret in place of its encrypted one. */
+/** The secret the lab server holds (delivered as `pulumi up` does): the example stack's test secret. */
 export const LAB_SECRET = TEST_SECRET;
 
 /** A lab coturn config and the lines it changed relative to production. */
@@ -63,7 +67,7 @@ export interface LabConf {
 /** Every file an example stack puts on its VM, as rendered for `pulumi up`, with the lab's public IP. */
 export function productionVm(stack = "aws-example"): RenderedVm {
   const config = exampleStackConfig(stack);
-  return renderVm(config, { publicIp: CLOUD_LAB.publicIp, bind: bindAddressFor(config.cloud) });
+  return renderVm(config, { publicIp: CLOUD_LAB.publicIp, bind: bindAddressFor(config.cloud) }, MOCK_ACCESS);
 }
 
 /** An example stack's production turnserver.conf (on DigitalOcean with the anchor placeholder, as rendered). */
@@ -84,7 +88,7 @@ export function fillAnchorAddress(text: string, anchorIp: string): string {
 }
 
 /** The content of one rendered VM file. */
-function vmFile(vm: RenderedVm, path: string): string {
+export function vmFile(vm: RenderedVm, path: string): string {
   const file = vm.files.find((f) => f.path === path);
   if (!file) throw new Error(`the rendered VM has no ${path}`);
   return file.content;
@@ -97,11 +101,12 @@ function vmFile(vm: RenderedVm, path: string): string {
  */
 export function labConf(
   production: string,
-  paths: { certificate: string; privateKey: string; logFile: string },
+  paths: { certificate: string; privateKey: string; logFile: string; userDb: string },
   privateIp: string = CLOUD_LAB.privateIp,
 ): LabConf {
   const swaps: Array<[string, string]> = [
     [`relay-ip=${privateIp}`, `relay-ip=${privateIp}\nrelay-ip=${CLOUD_LAB.relayIpv6}`],
+    [`userdb=${USER_DB_PATH}`, `userdb=${paths.userDb}`],
     [`cert=${TLS_PATHS.certificate}`, `cert=${paths.certificate}`],
     [`pkey=${TLS_PATHS.privateKey}`, `pkey=${paths.privateKey}`],
     ["syslog", `log-file=${paths.logFile}`],
@@ -114,6 +119,19 @@ export function labConf(
     lines[index] = to;
   }
   return { conf: lines.join("\n"), changes: swaps };
+}
+
+/** Creates an empty coturn user database the way the Debian package's postinst does (sqlite3 < schema.sql). */
+export function createUserDb(path: string): void {
+  execFileSync("sqlite3", [path], { input: readFileSync("/usr/share/coturn/schema.sql") });
+}
+
+/**
+ * Applies a secret set exactly as `pulumi up` makes the VM do it: the rendered coturn-secrets script, action `apply`,
+ * the set on stdin in the form the Pulumi resource sends. Only the config path differs from the VM (the lab's copy).
+ */
+export function applySecretSet(lab: NetLab, ns: string, script: string, confPath: string, secrets: readonly string[]): AppliedSecretSet {
+  return parseAppliedSecretSet(lab.execWithInput(ns, secretSetDocument(secrets), script, "apply", "--config", confPath));
 }
 
 /** Runs a labClient.ts job inside a lab host and returns its JSON answer. */
@@ -142,6 +160,12 @@ export interface CloudLab {
   readonly anchorNetworkLog?: string;
   /** The certificate coturn serves. */
   readonly certificatePath: string;
+  /** The config file coturn runs with. */
+  readonly confPath: string;
+  /** The VM's coturn-secrets script, as rendered. */
+  readonly secretsScript: string;
+  /** Replaces the accepted secret set the way `pulumi up` does (see `applySecretSet`). */
+  applySecrets(secrets: readonly string[]): AppliedSecretSet;
   /** coturn's log so far. */
   log(): string;
   /** Stops everything and removes the temp folder. */
@@ -164,13 +188,16 @@ http.createServer((req, res) => {
  * coturn listens on every port. On DigitalOcean the rendered coturn-anchor-network runs first, as at boot, and fills
  * in the config; `routeAnchor: false` leaves out its routing (the config is filled in by hand) to show what breaks.
  */
-export async function startCloudLab(options: { stack?: string; tag?: string; routeAnchor?: boolean } = {}): Promise<CloudLab> {
+export async function startCloudLab(
+  options: { stack?: string; tag?: string; routeAnchor?: boolean; deliverSecrets?: boolean } = {},
+): Promise<CloudLab> {
   const stack = options.stack ?? "aws-example";
   requireCommands([
     ["/usr/bin/turnserver", "coturn"],
     ["/usr/bin/turnutils_peer", "coturn"],
     ["/usr/bin/openssl", "openssl"],
     ["/usr/bin/curl", "curl"],
+    ["/usr/bin/sqlite3", "sqlite3"],
   ]);
   const vm = productionVm(stack);
   const anchor = bindAddressFor(exampleStackConfig(stack).cloud).kind === "anchor";
@@ -258,8 +285,13 @@ export async function startCloudLab(options: { stack?: string; tag?: string; rou
     const tls = makeSelfSignedCertificate(dir, CLOUD_LAB.publicIp, vmConfDomain(vm.turnserverConf));
     const logFile = join(dir, "turnserver.log");
     const production = readFileSync(confPath, "utf8");
-    const conf = labConf(production, { ...tls, logFile }, privateIp);
+    const userDb = join(dir, "turndb");
+    createUserDb(userDb);
+    const conf = labConf(production, { ...tls, logFile, userDb }, privateIp);
     writeFileSync(confPath, conf.conf, { mode: 0o600 });
+    const secretsScript = join(dir, "coturn-secrets");
+    writeFileSync(secretsScript, vmFile(vm, SECRETS_SCRIPT_PATH), { mode: 0o700 });
+    const applySecrets = (secrets: readonly string[]): AppliedSecretSet => applySecretSet(lab, turn, secretsScript, confPath, secrets);
     const coturn = lab.start(turn, "turnserver", ["-c", confPath, "--pidfile", join(dir, "turnserver.pid")]);
     const readLog = (): string => (existsSync(logFile) ? readFileSync(logFile, "utf8") : "");
     await waitFor("coturn to listen on 3478 and 5349", () => {
@@ -267,6 +299,8 @@ export async function startCloudLab(options: { stack?: string; tag?: string; rou
       const sockets = lab.exec(turn, "ss", "-Hlntu");
       return [":3478", ":5349"].every((port) => sockets.includes(`${privateIp}${port}`));
     });
+    // As on a VM: coturn starts with an empty secret table, then `pulumi up` delivers the stack's secrets.
+    if (options.deliverSecrets !== false) applySecrets(exampleStackConfig(stack).authSecrets);
     return {
       lab,
       stack,
@@ -277,6 +311,9 @@ export async function startCloudLab(options: { stack?: string; tag?: string; rou
       conf,
       ...(anchorNetworkLog === undefined ? {} : { anchorNetworkLog }),
       certificatePath: tls.certificate,
+      confPath,
+      secretsScript,
+      applySecrets,
       log: readLog,
       destroy,
     };

@@ -1,6 +1,8 @@
 /**
  * What the mocked clouds answer, and the shape of a recorded program run (see programHarness.ts).
  */
+import { secretFingerprint } from "../../src/credentials/turnRest";
+import type { VmAccess } from "../../src/render/secretDelivery";
 
 /** What the harness prints. */
 export interface ProgramRun {
@@ -18,6 +20,8 @@ export interface RecordedOptions {
   dependsOn: string[];
   /** The `replacementTrigger` value, when set. */
   replacementTrigger?: unknown;
+  /** Outputs the resource marks secret besides those its SDK marks. */
+  additionalSecretOutputs: string[];
 }
 
 /** Mocked cloud answers. */
@@ -30,7 +34,37 @@ export const MOCK = {
   gcpZones: ["europe-west3-c", "europe-west3-b", "europe-west3-a"],
   gcpImageName: "ubuntu-2404-noble-amd64-v20261101",
   digitalOceanImageName: "12 x64",
+  /** A Droplet's own public IP (the Reserved IP is `publicIp`). */
+  dropletIp: "203.0.113.40",
 } as const;
+
+/**
+ * The keys the mocked tls provider "generates": the host key resource answers with `hostKey`, the deploy key with the
+ * deploy key (only the public half of that is checked).
+ */
+export const MOCK_ACCESS: VmAccess = {
+  hostKey: {
+    privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nbW9jayBob3N0IGtleQ==\n-----END OPENSSH PRIVATE KEY-----\n",
+    publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG1vY2staG9zdC1rZXktbW9jay1ob3N0LWtleS0wMDAw\n",
+  },
+  deployPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG1vY2stZGVwbG95LWtleS1tb2NrLWRlcGxveS0wMDAw\n",
+};
+/** The deploy key's private half in the mock. */
+export const MOCK_DEPLOY_PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nbW9jayBkZXBsb3kga2V5\n-----END OPENSSH PRIVATE KEY-----\n";
+
+/** The marker Pulumi wraps secret inputs in when they reach a mock. */
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+
+/** A mock input without its secret wrapper. */
+export function unwrapSecret(value: unknown): unknown {
+  return value !== null && typeof value === "object" && SECRET_SIG in value ? (value as unknown as { value: unknown }).value : value;
+}
+
+/** What coturn-secrets prints on the VM for a secret set (the same fingerprints, computed here). */
+export function mockAppliedSecretSet(stdin: string, realm = "turn.example.com"): string {
+  const accepted = stdin.split("\n").filter(Boolean).map(secretFingerprint);
+  return `${JSON.stringify({ realm, accepted, added: accepted.length, removed: 0 })}\n`;
+}
 
 /** Provider function answers by token. */
 export const MOCK_CALLS: Record<string, Record<string, unknown>> = {
@@ -63,6 +97,14 @@ export function mockOutputs(type: string, name: string, inputs: Record<string, u
       return { ipAddress: MOCK.publicIp };
     case "digitalocean:index/tag:Tag":
       return { name: `${name}-a1b2c3` };
+    case "digitalocean:index/droplet:Droplet":
+      return { ipv4Address: MOCK.dropletIp };
+    case "tls:index/privateKey:PrivateKey":
+      return name.endsWith("-ssh-host-key")
+        ? { privateKeyOpenssh: MOCK_ACCESS.hostKey.privateKey, publicKeyOpenssh: MOCK_ACCESS.hostKey.publicKey }
+        : { privateKeyOpenssh: MOCK_DEPLOY_PRIVATE_KEY, publicKeyOpenssh: MOCK_ACCESS.deployPublicKey };
+    case "command:remote:Command":
+      return { stdout: mockAppliedSecretSet(String(unwrapSecret(inputs.stdin) ?? "")), stderr: "" };
     default:
       return {};
   }

@@ -51,8 +51,8 @@ export function requireCommands(commands: ReadonlyArray<readonly [path: string, 
   }
 }
 
-function run(command: string, args: readonly string[]): string {
-  const result = spawnSync(command, args, { encoding: "utf8" });
+function run(command: string, args: readonly string[], input?: string): string {
+  const result = spawnSync(command, args, { encoding: "utf8", ...(input === undefined ? {} : { input }) });
   if (result.status !== 0) {
     throw new Error(`${command} ${args.join(" ")} failed (${result.status ?? result.signal}): ${result.stderr || result.stdout}`);
   }
@@ -97,6 +97,11 @@ export class NetLab {
   /** Runs a command inside a namespace and returns its stdout; throws on a non-zero exit. */
   exec(ns: string, command: string, ...args: string[]): string {
     return run("ip", ["netns", "exec", ns, command, ...args]);
+  }
+
+  /** Like `exec`, with `input` on the command's stdin (how secrets are handed over: never in arguments). */
+  execWithInput(ns: string, input: string, command: string, ...args: string[]): string {
+    return run("ip", ["netns", "exec", ns, command, ...args], input);
   }
 
   /** Connects a host to the internet bridge as `ifname` with `address/24`. */

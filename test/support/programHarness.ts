@@ -28,6 +28,7 @@ async function main(): Promise<void> {
     getDeletebeforereplace(): boolean;
     getDependenciesList(): string[];
     getReplacementTrigger(): { toJavaScript(): unknown } | undefined;
+    getAdditionalsecretoutputsList(): string[];
   };
   const monitor = MockMonitor.prototype as unknown as { registerResource(req: RegisterRequest, cb: unknown): unknown };
   const register = monitor.registerResource;
@@ -37,6 +38,7 @@ async function main(): Promise<void> {
       deleteBeforeReplace: req.getDeletebeforereplace(),
       dependsOn: req.getDependenciesList(),
       replacementTrigger: req.getReplacementTrigger()?.toJavaScript(),
+      additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
     });
     return register.call(this, req, cb);
   };
@@ -48,7 +50,7 @@ async function main(): Promise<void> {
           type: args.type,
           name: args.name,
           inputs: args.inputs as Record<string, unknown>,
-          options: options.get(`${args.type}::${args.name}`) ?? { protect: false, deleteBeforeReplace: false, dependsOn: [] },
+          options: options.get(`${args.type}::${args.name}`) ?? { protect: false, deleteBeforeReplace: false, dependsOn: [], additionalSecretOutputs: [] },
         });
         return { id: mockId(args.type, args.name), state: { ...args.inputs, ...mockOutputs(args.type, args.name, args.inputs) } };
       },
