@@ -74,6 +74,8 @@ export interface Allocation {
   send(data: Buffer, peer: Endpoint): Promise<void>;
   /** Resolves with the next datagram relayed to us from `peer` (any peer when omitted), or rejects after `timeoutMs`. */
   receive(timeoutMs: number, peer?: Endpoint): Promise<{ data: Buffer; from: Endpoint }>;
+  /** Extends the allocation (Refresh, RFC 8656 §7), as a client does before it expires. Rejects with TurnError on refusal. */
+  refresh(lifetimeSeconds: number): Promise<void>;
   /** Deletes the allocation on the server (Refresh with lifetime 0) and closes the connection. */
   release(): Promise<void>;
 }
@@ -222,6 +224,10 @@ export async function allocate(options: AllocateOptions): Promise<Allocation> {
         });
       }
     },
+    refresh: (lifetimeSeconds) =>
+      guarded("Refresh", () =>
+        turn.requestWithRetry(new Message(methods.REFRESH, classes.REQUEST).setAttribute("LIFETIME", lifetimeSeconds), turn.server),
+      ),
     release: async () => {
       try {
         const refresh = new Message(methods.REFRESH, classes.REQUEST).setAttribute("LIFETIME", 0);

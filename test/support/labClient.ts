@@ -26,7 +26,22 @@ export type LabJob =
   /** TLS handshake at one protocol version; report the protocol and the certificate, or the error. */
   | { job: "tls"; server: Endpoint; version: "TLSv1" | "TLSv1.1" | "TLSv1.2" | "TLSv1.3" }
   /** Same handshake against a TLS server started here that allows every version: proves the client can speak it. */
-  | { job: "tls-control"; version: "TLSv1" | "TLSv1.1"; certificate: string; privateKey: string };
+  | { job: "tls-control"; version: "TLSv1" | "TLSv1.1"; certificate: string; privateKey: string }
+  /**
+   * A call's media on one allocation: prints `{"ready":…}` once relaying, then sends numbered packets to an echo peer
+   * at `packetsPerSecond` for `durationMs`, refreshing the allocation and its permission every `refreshEveryMs` as a
+   * browser does; reports what was sent, echoed and lost, and each refresh's outcome.
+   */
+  | {
+      job: "stream";
+      server: Endpoint;
+      transport: TurnTransport;
+      credentials: Credentials;
+      peer: Endpoint;
+      packetsPerSecond: number;
+      durationMs: number;
+      refreshEveryMs: number;
+    };
 
 /** An outcome: success with details, or the STUN error code (or message) of a refusal. */
 export type Outcome = { ok: true; relayed?: Endpoint } | { ok: false; code?: number; error: string };
@@ -80,6 +95,59 @@ function handshake(options: ConnectionOptions): Promise<object> {
       resolve({ ok: false, error: `${error.code ?? ""} ${error.message}`.trim() });
     });
   });
+}
+
+/** The packet size of a 64 kbit/s audio stream at 50 packets per second. */
+const STREAM_PACKET_BYTES = 160;
+
+async function stream(job: Extract<LabJob, { job: "stream" }>): Promise<object> {
+  const allocation = await open(job.server, job.transport, job.credentials);
+  const echoed = new Set<number>();
+  let stopped = false;
+  const receiving = (async () => {
+    while (!stopped) {
+      try {
+        const { data } = await allocation.receive(200, job.peer);
+        echoed.add(data.readUInt32BE(0));
+      } catch {
+        // Nothing within 200 ms: look again until stopped.
+      }
+    }
+  })();
+  const refreshes: Array<{ atMs: number } & Outcome> = [];
+  const started = Date.now();
+  const total = Math.round((job.durationMs / 1000) * job.packetsPerSecond);
+  let nextRefresh = job.refreshEveryMs;
+  // The permission is installed by the first send; announce only once media flows.
+  const packet = (seq: number): Buffer => {
+    const data = Buffer.alloc(STREAM_PACKET_BYTES);
+    data.writeUInt32BE(seq, 0);
+    return data;
+  };
+  await allocation.send(packet(0), job.peer);
+  console.log(JSON.stringify({ ready: true, relayed: allocation.relayed }));
+  for (let seq = 1; seq < total; seq++) {
+    const due = started + (seq * 1000) / job.packetsPerSecond;
+    const wait = due - Date.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    await allocation.send(packet(seq), job.peer);
+    if (Date.now() - started >= nextRefresh) {
+      nextRefresh += job.refreshEveryMs;
+      const atMs = Date.now() - started;
+      const outcome = await allocation
+        .refresh(600)
+        .then(() => allocation.createPermission(job.peer))
+        .then(() => ({ ok: true }) as Outcome, outcomeOf);
+      refreshes.push({ atMs, ...outcome });
+    }
+  }
+  // Echoes of the last packets are a round trip away.
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  stopped = true;
+  await receiving;
+  await allocation.release();
+  const lost = [...Array(total).keys()].filter((seq) => !echoed.has(seq));
+  return { relayed: allocation.relayed, sent: total, echoed: echoed.size, lost: lost.length, firstLost: lost.slice(0, 10), refreshes };
 }
 
 async function run(job: LabJob): Promise<object> {
@@ -145,6 +213,8 @@ async function run(job: LabJob): Promise<object> {
           ? { minVersion: job.version, maxVersion: job.version, rejectUnauthorized: false }
           : oldTlsAllowed(job.version)),
       });
+    case "stream":
+      return stream(job);
     case "tls-control": {
       const server = createServer({
         cert: readFileSync(job.certificate),
