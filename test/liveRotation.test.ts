@@ -148,7 +148,7 @@ describe("rotating the secret of a running coturn (aws-example's production conf
     );
     assert.ok(report.refreshes.some((r) => r.atMs > 9000), "at least one refresh after the drop");
     // coturn's own account: each refresh reached it and was processed for the call's user.
-    const processed = cloud.log().split("\n").filter((l) => /user <\d+:call-before-rotation>: incoming packet REFRESH processed, success/.test(l));
+    const processed = cloud.log().split("\n").filter((l) => /refreshed, realm=<[^>]+>, username=<\d+:call-before-rotation>, lifetime=600$/.test(l));
     assert.equal(processed.length, report.refreshes.length, "every refresh was answered by coturn, none by a timeout");
   });
 
