@@ -395,7 +395,7 @@ const BAD_CASES: readonly BadCase[] = [
     changes: { "coturn:previousAuthSecrets": json([AUTH_SECRET]) },
     secretKeys: ["coturn:authSecret", "coturn:previousAuthSecrets"],
     expected: [
-      "coturn:previousAuthSecrets = (secret): repeats a secret (or holds the active coturn:authSecret). List each secret once",
+      "coturn:previousAuthSecrets = (secret): repeats a secret (or holds the active coturn:authSecret). List each secret once (an interrupted `npm run rotate` leaves this state: run the same command again to finish it)",
     ],
   },
   {

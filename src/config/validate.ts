@@ -406,7 +406,9 @@ function crossKeyProblems(c: Partial<ParsedConfigKeys>, raw: RawStackConfig, exp
       problems.push({
         key: fullKey("previousAuthSecrets"),
         shownValue: "(secret)",
-        message: "repeats a secret (or holds the active coturn:authSecret). List each secret once",
+        message:
+          "repeats a secret (or holds the active coturn:authSecret). List each secret once " +
+          "(an interrupted `npm run rotate` leaves this state: run the same command again to finish it)",
       });
     }
   }

@@ -35,21 +35,48 @@ export class CredentialError extends Error {
   override name = "CredentialError";
 }
 
+/** The longest TURN username in bytes: STUN's USERNAME must be fewer than 509 bytes (RFC 8489 §14.3). */
+export const MAX_USERNAME_BYTES = 508;
+
+/** Why `ttlSeconds` cannot be a credential lifetime, or undefined when it can (a whole number from 1 to MAX_TTL_SECONDS). */
+export function ttlProblem(ttlSeconds: number): string | undefined {
+  if (!Number.isInteger(ttlSeconds)) {
+    return `ttlSeconds ${String(ttlSeconds)} is not a whole number of seconds: use e.g. 3600 (one hour).`;
+  }
+  if (ttlSeconds <= 0) {
+    return `ttlSeconds ${ttlSeconds} is not positive: a credential must live at least 1 second; use e.g. 3600 (one hour).`;
+  }
+  if (ttlSeconds > MAX_TTL_SECONDS) {
+    return (
+      `ttlSeconds ${ttlSeconds} is above ${MAX_TTL_SECONDS} (a day), the longest lifetime this library mints: ` +
+      "a leaked credential would work that long. Use e.g. 3600 (one hour)."
+    );
+  }
+  return undefined;
+}
+
+/** Why `user` cannot be the user id of a credential, or undefined when it can. */
+export function userIdProblem(user: string): string | undefined {
+  if (user.length === 0 || user.includes(":") || /[\s\p{Cc}]/u.test(user)) {
+    return `user ${JSON.stringify(user)} is not a valid user id: use a non-empty id without ':' or whitespace (coturn splits the username at ':').`;
+  }
+  // The username adds up to 11 digits of expiry and a ':' in front of the id.
+  if (Buffer.byteLength(user, "utf8") > MAX_USERNAME_BYTES - 12) {
+    return `user id is ${Buffer.byteLength(user, "utf8")} bytes long; TURN usernames are limited to ${MAX_USERNAME_BYTES} bytes: use a shorter id, e.g. your user's database id.`;
+  }
+  return undefined;
+}
+
 /** Mints a TURN REST credential. Throws CredentialError for an empty secret, a bad lifetime or a bad user id. */
 export function mintTurnCredential(request: MintRequest): TurnCredential {
   const { secret, user, ttlSeconds } = request;
-  if (secret.length === 0) throw new CredentialError("secret is empty: pass the stack's authSecret (coturn:authSecret).");
-  if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0 || ttlSeconds > MAX_TTL_SECONDS) {
-    throw new CredentialError(
-      `ttlSeconds ${String(ttlSeconds)} is not a whole number of seconds between 1 and ${MAX_TTL_SECONDS}: use e.g. 3600 (one hour).`,
-    );
+  if (typeof secret !== "string" || secret.length === 0) {
+    throw new CredentialError("secret is empty: pass the stack's authSecret (coturn:authSecret).");
   }
-  if (user.length === 0 || user.includes(":") || /[\s\p{Cc}]/u.test(user)) {
-    throw new CredentialError(
-      `user ${JSON.stringify(user)} is not a valid user id: use a non-empty id without ':' or whitespace (coturn splits the username at ':').`,
-    );
-  }
+  const problem = ttlProblem(ttlSeconds) ?? userIdProblem(user);
+  if (problem !== undefined) throw new CredentialError(problem);
   const now = request.now ?? new Date();
+  if (Number.isNaN(now.getTime())) throw new CredentialError("now is an invalid Date: pass a valid clock, or leave it out for the current time.");
   const expiry = Math.floor(now.getTime() / 1000) + ttlSeconds;
   const username = `${expiry}:${user}`;
   return { username, credential: turnPassword(secret, username), expiresAt: new Date(expiry * 1000) };
@@ -104,4 +131,83 @@ export function iceServersWithCredential(
   credential: TurnCredential,
 ): IceServer[] {
   return template.map((server) => ({ urls: [...server.urls], username: credential.username, credential: credential.credential }));
+}
+
+/** The URLs of one `iceServers` entry, as `RTCIceServer.urls` allows them: one string or a list. */
+export interface IceServerUrls {
+  /** One URL or several. */
+  readonly urls: string | readonly string[];
+}
+
+/** What an app passes to get a complete, credentialed `iceServers` array in one call. */
+export interface IceServersRequest extends MintRequest {
+  /**
+   * The stack's credential-less `iceServers` (its `iceServers` stack output, or `iceServersTemplate(config)`). Give
+   * this or `urls`, not both.
+   */
+  readonly template?: readonly IceServerUrls[];
+  /** The stack's TURN URLs (its `urls` stack output), served as one `iceServers` entry. Give this or `template`. */
+  readonly urls?: readonly string[];
+}
+
+/** A minted `iceServers` array and when its credential stops working. */
+export interface MintedIceServers {
+  /** Ready for `new RTCPeerConnection({ iceServers })`; every entry carries the same credential. */
+  readonly iceServers: IceServer[];
+  /** The username in every entry (`<expiry>:<user>`). */
+  readonly username: string;
+  /** When coturn stops accepting the credential (allocations made before keep running). */
+  readonly expiresAt: Date;
+}
+
+const TURN_URL_SCHEME = /^turns?:[^\s]+$/;
+
+/** The template's entries with their URLs as lists, checked: at least one URL, each a `turn:`/`turns:` URL. */
+function normalizedTemplate(request: IceServersRequest): { readonly urls: readonly string[] }[] {
+  const { template, urls } = request;
+  if (template !== undefined && urls !== undefined) {
+    throw new CredentialError("give either template (the stack's iceServers output) or urls (its urls output), not both.");
+  }
+  let entries: { urls: readonly string[] }[];
+  if (urls !== undefined) {
+    if (!Array.isArray(urls)) throw new CredentialError("urls is not a list of TURN URLs: pass the stack's urls output (pulumi stack output urls).");
+    entries = [{ urls }];
+  } else if (template !== undefined) {
+    if (!Array.isArray(template)) {
+      throw new CredentialError("template is not an iceServers array: pass the stack's iceServers output (pulumi stack output iceServers).");
+    }
+    entries = template.map((server, i) => {
+      const value: unknown = (server as Partial<IceServerUrls> | null)?.urls;
+      if (typeof value === "string") return { urls: [value] };
+      if (Array.isArray(value)) return { urls: value as readonly string[] };
+      throw new CredentialError(`template[${i}] has no urls: each iceServers entry needs { urls: [...] }, as the stack's iceServers output has.`);
+    });
+  } else {
+    throw new CredentialError("no TURN URLs: pass template (the stack's iceServers output) or urls (its urls output).");
+  }
+  const all = entries.flatMap((e) => e.urls);
+  if (all.length === 0) {
+    throw new CredentialError("no TURN URLs: the template lists none. Deploy the stack (pulumi up) and pass its iceServers output.");
+  }
+  for (const url of all) {
+    if (typeof url !== "string" || !TURN_URL_SCHEME.test(url)) {
+      throw new CredentialError(
+        `URL ${JSON.stringify(url)} is not a turn: or turns: URL (e.g. "turn:turn.example.com:3478?transport=udp"): pass the stack's iceServers or urls output.`,
+      );
+    }
+  }
+  return entries.filter((e) => e.urls.length > 0);
+}
+
+/**
+ * Mints one credential and returns the complete `iceServers` array for a stack's URLs: what an app's credential
+ * endpoint returns to a browser. Throws CredentialError for an empty secret, a bad lifetime, a bad user id or no URLs.
+ *
+ * @example
+ * const { iceServers, expiresAt } = mintIceServers({ secret, user: session.userId, ttlSeconds: 3600, template });
+ */
+export function mintIceServers(request: IceServersRequest): MintedIceServers {
+  const credential = mintTurnCredential(request);
+  const template = normalizedTemplate(request);
+  return { iceServers: iceServersWithCredential(template, credential), username: credential.username, expiresAt: credential.expiresAt };
 }
