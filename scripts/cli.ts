@@ -1,7 +1,25 @@
 /**
- * Small pieces shared by the operator commands: tables people can scan, and the stack passphrase.
+ * Small pieces shared by the operator commands: flag parsing, tables people can scan, and the stack passphrase.
  */
 import { readFileSync } from "node:fs";
+import { parseArgs, type ParseArgsConfig } from "node:util";
+
+/** A bad command line: the command prints the message and its usage, and exits 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** The flag definitions of a command (node's parseArgs options). */
+type FlagOptions = NonNullable<ParseArgsConfig["options"]>;
+
+/** Parses `--flag value` options strictly (no positionals, no unknown flags); a bad command line is a UsageError. */
+export function parseFlags<O extends FlagOptions>(argv: readonly string[], options: O) {
+  try {
+    return parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values;
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
 
 /** Prints rows under a header, columns padded to their widest cell. */
 export function printTable(header: readonly string[], rows: readonly (readonly string[])[]): void {

@@ -9,7 +9,6 @@
  * Exit status: 0 printed; 1 refused (a local or invalid stack, not deployed, the server does not accept the active
  * secret yet, a failed pulumi command); 2 for bad flags, an unknown stack or a missing Pulumi CLI.
  */
-import { parseArgs } from "node:util";
 import { StackConfigError, isLocalStack, validateStackConfig } from "../src/config/validate";
 import { ACCEPTED_FINGERPRINTS_OUTPUT, acceptedFingerprintsFromOutputs, formatDuration, formatUtc } from "../src/credentials/rotation";
 import {
@@ -22,6 +21,7 @@ import {
   type IceServerUrls,
 } from "../src/credentials/turnRest";
 import { PulumiCli, PulumiCliError } from "../src/pulumiCli/pulumiCli";
+import { parseFlags, UsageError } from "./cli";
 
 const DEFAULTS = { user: "operator", ttl: "3600" } as const;
 
@@ -38,7 +38,6 @@ Prints the deployed stack's iceServers with a freshly minted credential (JSON on
 Exit status: 0 printed; 1 refused (the reason is printed); 2 bad flags, unknown stack, no pulumi CLI.`;
 
 /** A problem with the command line: exit 2, with the usage. */
-class UsageError extends Error {}
 
 /** A flag value the stack does not allow: exit 2. */
 class InputError extends Error {}
@@ -53,23 +52,13 @@ interface Flags {
   readonly ttlSeconds: number;
 }
 
-function parseFlags(argv: readonly string[]): Flags | "help" {
-  let values;
-  try {
-    values = parseArgs({
-      args: [...argv],
-      options: {
-        stack: { type: "string" },
-        user: { type: "string", default: DEFAULTS.user },
-        ttl: { type: "string", default: DEFAULTS.ttl },
-        help: { type: "boolean", default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+function flagsFrom(argv: readonly string[]): Flags | "help" {
+  const values = parseFlags(argv, {
+    stack: { type: "string" },
+    user: { type: "string", default: DEFAULTS.user },
+    ttl: { type: "string", default: DEFAULTS.ttl },
+    help: { type: "boolean", default: false },
+  });
   if (values.help) return "help";
   if (values.stack === undefined || values.stack === "") {
     throw new UsageError("--stack is required: name the deployed stack to mint for, e.g. --stack aws-prod (pulumi stack ls lists them)");
@@ -113,7 +102,7 @@ function deployedTemplate(stack: string, outputs: Readonly<Record<string, unknow
 const progress = (line: string): void => void process.stderr.write(`mint: ${line} …\n`);
 
 function main(): number {
-  const flags = parseFlags(process.argv.slice(2));
+  const flags = flagsFrom(process.argv.slice(2));
   if (flags === "help") {
     console.log(USAGE);
     return 0;

@@ -8,7 +8,6 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
-import { parseArgs } from "node:util";
 import { LISTENER_PORTS } from "../src/config/schema";
 import { StackFileError, readStackFile } from "../src/config/stackFile";
 import { StackConfigError, validateStackConfig } from "../src/config/validate";
@@ -16,7 +15,7 @@ import { CredentialError, mintTurnCredential } from "../src/credentials/turnRest
 import { DEFAULT_FORBIDDEN_PEERS, runProbe, type ProbeTarget } from "../src/probe/probe";
 import { parseIceServers, ProbeInputError } from "../src/probe/target";
 import type { TurnTransport } from "../src/probe/turnClient";
-import { passphraseFromEnvironment, printTable } from "./cli";
+import { parseFlags, passphraseFromEnvironment, printTable, UsageError } from "./cli";
 
 const USAGE = `usage: npm run probe -- (--stack <name> | --host <host> | --ice-servers <file|->) [options]
   --stack <name>            a stack in stacks/ (secret via PULUMI_CONFIG_PASSPHRASE); host = its domain
@@ -31,32 +30,21 @@ const USAGE = `usage: npm run probe -- (--stack <name> | --host <host> | --ice-s
   --timeout-ms <ms>         bound on each network step (default: 5000)
   --json                    print the results as JSON instead of a table`;
 
-class UsageError extends Error {}
-
 function flagsFrom(argv: string[]) {
-  try {
-    return parseArgs({
-      args: argv,
-      options: {
-        stack: { type: "string" },
-        host: { type: "string" },
-        "ice-servers": { type: "string" },
-        transports: { type: "string" },
-        "expect-relay-ip": { type: "string" },
-        "forbidden-peer": { type: "string", multiple: true },
-        ca: { type: "string" },
-        "insecure-tls": { type: "boolean", default: false },
-        user: { type: "string", default: "probe" },
-        "timeout-ms": { type: "string", default: "5000" },
-        json: { type: "boolean", default: false },
-        help: { type: "boolean", default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  return parseFlags(argv, {
+    stack: { type: "string" },
+    host: { type: "string" },
+    "ice-servers": { type: "string" },
+    transports: { type: "string" },
+    "expect-relay-ip": { type: "string" },
+    "forbidden-peer": { type: "string", multiple: true },
+    ca: { type: "string" },
+    "insecure-tls": { type: "boolean", default: false },
+    user: { type: "string", default: "probe" },
+    "timeout-ms": { type: "string", default: "5000" },
+    json: { type: "boolean", default: false },
+    help: { type: "boolean", default: false },
+  });
 }
 
 type Flags = ReturnType<typeof flagsFrom>;

@@ -11,7 +11,6 @@
  * does not accept the new secret yet, a local or invalid stack, a failed pulumi command); 2 for bad flags, an unknown
  * stack or a missing Pulumi CLI.
  */
-import { parseArgs } from "node:util";
 import { StackConfigError, isLocalStack, validateStackConfig } from "../src/config/validate";
 import {
   acceptedFingerprintsFromOutputs,
@@ -24,7 +23,7 @@ import {
   type RotationPlan,
 } from "../src/credentials/rotation";
 import { PulumiCli, PulumiCliError } from "../src/pulumiCli/pulumiCli";
-import { printTable } from "./cli";
+import { parseFlags, printTable, UsageError } from "./cli";
 
 const USAGE = `usage: npm run rotate -- --stack <name> [--apps-switched] [--force] [--status]
 
@@ -42,31 +41,20 @@ Rotates the stack's coturn:authSecret in three runs, each followed by what to do
 Exit status: 0 done or status printed; 1 refused (the reason is printed); 2 bad flags, unknown stack, no pulumi CLI.`;
 
 /** A problem with the command line: exit 2. */
-class UsageError extends Error {}
 
 /** Parsed flags. */
 interface Flags extends RotationFlags {
   readonly stack: string;
 }
 
-function parseFlags(argv: readonly string[]): Flags | "help" {
-  let values;
-  try {
-    values = parseArgs({
-      args: [...argv],
-      options: {
-        stack: { type: "string" },
-        "apps-switched": { type: "boolean", default: false },
-        force: { type: "boolean", default: false },
-        status: { type: "boolean", default: false },
-        help: { type: "boolean", default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+function flagsFrom(argv: readonly string[]): Flags | "help" {
+  const values = parseFlags(argv, {
+    stack: { type: "string" },
+    "apps-switched": { type: "boolean", default: false },
+    force: { type: "boolean", default: false },
+    status: { type: "boolean", default: false },
+    help: { type: "boolean", default: false },
+  });
   if (values.help) return "help";
   if (values.stack === undefined || values.stack === "") {
     throw new UsageError("--stack is required: name the stack whose secret to rotate, e.g. --stack aws-prod (pulumi stack ls lists them)");
@@ -103,7 +91,7 @@ function printPlan(stack: string, plan: RotationPlan): void {
 function main(): number {
   let flags: Flags | "help";
   try {
-    flags = parseFlags(process.argv.slice(2));
+    flags = flagsFrom(process.argv.slice(2));
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     console.error(`rotate: ${error.message}\n${USAGE}`);
