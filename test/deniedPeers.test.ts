@@ -44,6 +44,7 @@ const config = validateStackConfig({
     "coturn:region": "eu-central-1",
     "coturn:domain": "turn.example.com",
     "coturn:authSecret": TEST_SECRET,
+    "coturn:ssh": JSON.stringify({ allowedCidrs: ["203.0.113.7/32"] }),
   },
   secretKeys: new Set(["coturn:authSecret"]),
 });
