@@ -17,7 +17,7 @@ export interface TurnCredential {
 
 /** What to mint a credential for. */
 export interface MintRequest {
-  /** The shared secret the server holds (`static-auth-secret`). */
+  /** The shared secret the server holds (its `turn_secret` table on a VM, `static-auth-secret` for a local run). */
   readonly secret: string;
   /** Who the credential is for; shows in coturn's logs and counts against its per-user quota. */
   readonly user: string;
