@@ -6,7 +6,6 @@
  * prints a ready-to-paste `iceServers` JSON with freshly minted credentials. Ctrl-C (or SIGTERM) stops coturn and
  * deletes its temp folder. The logic lives in src/local/.
  */
-import { parseArgs } from "node:util";
 import { StackFileError } from "../src/config/stackFile";
 import { StackConfigError } from "../src/config/validate";
 import { CredentialError, MAX_TTL_SECONDS, iceServersWithCredential, mintTurnCredential } from "../src/credentials/turnRest";
@@ -15,6 +14,7 @@ import { loadLocalStack, newLocalAuthSecret } from "../src/local/localStack";
 import { LocalTargetAborted, LocalTargetError, startLocalTarget, type LocalTarget } from "../src/local/localTarget";
 import { listeningLine, usageLines } from "../src/local/summary";
 import { iceServersTemplate } from "../src/plan/endpoints";
+import { parseFlags, UsageError } from "./cli";
 
 const DEFAULTS = { stack: "local", listen: DEFAULT_LISTEN_ADDRESS, user: "local-dev", ttl: "43200" } as const;
 
@@ -36,24 +36,20 @@ Exit status: 0 after Ctrl-C or SIGTERM; 1 for an invalid stack or when coturn fa
 type Flags = { stack: string; listen: string; user: string; ttlSeconds: number; json: boolean };
 
 /** Parses the flags; returns them, or the exit code after printing the problem (or the help). */
-function parseFlags(argv: readonly string[]): Flags | number {
+function flagsFrom(argv: readonly string[]): Flags | number {
   let values;
   try {
-    values = parseArgs({
-      args: [...argv],
-      options: {
-        stack: { type: "string", default: DEFAULTS.stack },
-        listen: { type: "string", default: DEFAULTS.listen },
-        user: { type: "string", default: DEFAULTS.user },
-        ttl: { type: "string", default: DEFAULTS.ttl },
-        json: { type: "boolean", default: false },
-        help: { type: "boolean", default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
+    values = parseFlags(argv, {
+    stack: { type: "string", default: DEFAULTS.stack },
+    listen: { type: "string", default: DEFAULTS.listen },
+    user: { type: "string", default: DEFAULTS.user },
+    ttl: { type: "string", default: DEFAULTS.ttl },
+    json: { type: "boolean", default: false },
+    help: { type: "boolean", default: false },
+  });
   } catch (error) {
-    console.error(`local: ${(error as Error).message}\n${USAGE}`);
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`local: ${error.message}\n${USAGE}`);
     return 2;
   }
   if (values.help) {
@@ -72,7 +68,7 @@ function parseFlags(argv: readonly string[]): Flags | number {
 }
 
 async function main(): Promise<number> {
-  const flags = parseFlags(process.argv.slice(2));
+  const flags = flagsFrom(process.argv.slice(2));
   if (typeof flags === "number") return flags;
   // With --json, stdout carries the JSON alone, so that `npm run --silent local -- --json > ice.json` works.
   const status = (line: string): void => {

@@ -7,29 +7,25 @@
  */
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { StackFileError } from "../src/config/stackFile";
 import { StackConfigError } from "../src/config/validate";
 import { previewStack } from "../src/render/preview";
-import { passphraseFromEnvironment, printTable } from "./cli";
+import { parseFlags, passphraseFromEnvironment, printTable, UsageError } from "./cli";
 
 const USAGE = "usage: npm run render -- --stack <name> --out <dir> [--reveal-secrets]";
 
 function main(): number {
   let flags;
   try {
-    flags = parseArgs({
-      options: {
-        stack: { type: "string" },
-        out: { type: "string" },
-        "reveal-secrets": { type: "boolean", default: false },
-        help: { type: "boolean", default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    }).values;
+    flags = parseFlags(process.argv.slice(2), {
+    stack: { type: "string" },
+    out: { type: "string" },
+    "reveal-secrets": { type: "boolean", default: false },
+    help: { type: "boolean", default: false },
+  });
   } catch (error) {
-    console.error(`render: ${(error as Error).message}\n${USAGE}`);
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`render: ${error.message}\n${USAGE}`);
     return 2;
   }
   if (flags.help) {

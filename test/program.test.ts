@@ -13,11 +13,9 @@ import { ANCHOR_ADDRESS_PLACEHOLDER, bindAddressFor, NAT_NETWORK } from "../src/
 import { secretFingerprint } from "../src/credentials/turnRest";
 import { DEPLOY_USER, SECRETS_APPLY_COMMAND, secretSetDocument } from "../src/render/secretDelivery";
 import { renderUserData, renderVm } from "../src/render/vmFiles";
-import { MOCK, MOCK_ACCESS, MOCK_DEPLOY_PRIVATE_KEY } from "./support/mockCloud";
+import { MOCK, MOCK_ACCESS, MOCK_DEPLOY_PRIVATE_KEY, SECRET_SIG } from "./support/mockCloud";
 import { TEST_SECRET, exampleConfig, exampleStackConfig, runProgram, withValues, type HarnessConfig, type ProgramRun } from "./support/program";
 
-/** Pulumi's marker for a secret value in the inputs a mock receives. */
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 const OTHER_SECRET = "0ther-test-secret-Zm9vYmFyYmF6cXV4LWNvdHVybi1wdWx1bWktdGVzdHM";
 const SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKey ops@example.com";
 

@@ -53,7 +53,7 @@ export const MOCK_ACCESS: VmAccess = {
 export const MOCK_DEPLOY_PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nbW9jayBkZXBsb3kga2V5\n-----END OPENSSH PRIVATE KEY-----\n";
 
 /** The marker Pulumi wraps secret inputs in when they reach a mock. */
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 
 /** A mock input without its secret wrapper. */
 export function unwrapSecret(value: unknown): unknown {
