@@ -170,8 +170,9 @@ for (const stack of STACKS) describe(`${stack}: production turnserver.conf on a 
   test("the allocation past user-quota (12) for one user gets 486", () => {
     const { outcomes } = job<{ outcomes: Outcome[] }>({ job: "quota", server: plain, credentials: credentials("greedy"), count: 13 });
     assert.equal(outcomes.filter((o) => o.ok).length, 12, JSON.stringify(outcomes));
+    assert.ok(outcomes.slice(0, 12).every((o) => o.ok), `the first 12 allocate: ${JSON.stringify(outcomes)}`);
     const last = outcomes[12];
-    assert.equal(!last.ok && last.code, 486, JSON.stringify(last));
+    assert.equal(!last.ok && last.code, 486, JSON.stringify(outcomes));
   });
 
   test("the echo peer stayed up for the whole file", () => {

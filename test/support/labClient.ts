@@ -5,7 +5,7 @@
  */
 import { createServer, connect, type ConnectionOptions, type TLSSocket } from "node:tls";
 import { readFileSync } from "node:fs";
-import { allocate, TurnError, type Allocation, type Endpoint, type TurnTransport } from "../../src/probe/turnClient";
+import { allocate, TurnError, TurnTimeout, type Allocation, type Endpoint, type TurnTransport } from "../../src/probe/turnClient";
 
 /** Credentials for one allocation. */
 interface Credentials {
@@ -194,12 +194,19 @@ async function run(job: LabJob): Promise<object> {
       const held: Allocation[] = [];
       const outcomes: Outcome[] = [];
       for (let i = 0; i < job.count; i++) {
-        try {
-          const allocation = await open(job.server, "udp", job.credentials);
-          held.push(allocation);
-          outcomes.push({ ok: true, relayed: allocation.relayed });
-        } catch (error) {
-          outcomes.push(outcomeOf(error));
+        // An unanswered request (a datagram lost while the machine is loaded) says nothing about the quota: one
+        // more try. A refusal from the server is kept as it is.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            const allocation = await open(job.server, "udp", job.credentials);
+            held.push(allocation);
+            outcomes.push({ ok: true, relayed: allocation.relayed });
+            break;
+          } catch (error) {
+            if (error instanceof TurnTimeout && attempt < 2) continue;
+            outcomes.push(outcomeOf(error));
+            break;
+          }
         }
       }
       await Promise.all(held.map((a) => a.release()));
