@@ -2,7 +2,8 @@
  * npm run probe -- (--stack <name> | --host <host> | --ice-servers <file|->) [options]
  *
  * Checks a TURN server the way a browser will use it: STUN binding, allocation over each transport, the relayed
- * address, data relayed between two allocations, the TLS certificate, and that forbidden peers are refused. Prints a
+ * address, data relayed between two allocations, the TLS certificate (trusted, naming the host, its names, issuer and
+ * days to expiry, failing under --min-cert-days), and that forbidden peers are refused. Prints a
  * pass/fail table; exits 0 when everything passed, 1 when a check failed, 2 for unusable input.
  */
 import { spawnSync } from "node:child_process";
@@ -12,6 +13,7 @@ import { LISTENER_PORTS } from "../src/config/schema";
 import { StackFileError, readStackFile } from "../src/config/stackFile";
 import { StackConfigError, validateStackConfig } from "../src/config/validate";
 import { CredentialError, mintTurnCredential } from "../src/credentials/turnRest";
+import { DEFAULT_MIN_CERTIFICATE_DAYS } from "../src/probe/certificate";
 import { DEFAULT_FORBIDDEN_PEERS, runProbe, type ProbeTarget } from "../src/probe/probe";
 import { parseIceServers, ProbeInputError } from "../src/probe/target";
 import type { TurnTransport } from "../src/probe/turnClient";
@@ -25,13 +27,28 @@ const USAGE = `usage: npm run probe -- (--stack <name> | --host <host> | --ice-s
   --expect-relay-ip <ip>    the static IP relayed addresses must have (default: --stack's publicIp output, or the host if an IP)
   --forbidden-peer <ip>     a peer the relay must refuse; repeatable (default: ${DEFAULT_FORBIDDEN_PEERS.join(", ")})
   --ca <file>               trust this CA / self-signed certificate for turns:
-  --insecure-tls            do not verify the TLS certificate (still shows it)
+  --insecure-tls            do not verify the TLS certificate's chain (still shows it; names and expiry are checked)
+  --min-cert-days <days>    fail when the TLS certificate has fewer whole days left (default: ${DEFAULT_MIN_CERTIFICATE_DAYS})
   --user <id>               user id in minted credentials (default: probe)
   --timeout-ms <ms>         bound on each network step (default: 5000)
   --json                    print the results as JSON instead of a table`;
 
+/** Flags that take a number: `--flag -1` is their (bad) value, which parseArgs would otherwise call ambiguous. */
+const NUMBER_FLAGS = ["--timeout-ms", "--min-cert-days"];
+
+/** Joins `--flag -N` into `--flag=-N` for NUMBER_FLAGS, so a negative number gets the flag's own message and fix. */
+function joinNegativeNumbers(argv: readonly string[]): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const next = argv[i + 1];
+    if (NUMBER_FLAGS.includes(argv[i]) && next !== undefined && /^-\d/.test(next)) joined.push(`${argv[i]}=${argv[++i]}`);
+    else joined.push(argv[i]);
+  }
+  return joined;
+}
+
 function flagsFrom(argv: string[]) {
-  return parseFlags(argv, {
+  return parseFlags(joinNegativeNumbers(argv), {
     stack: { type: "string" },
     host: { type: "string" },
     "ice-servers": { type: "string" },
@@ -42,6 +59,7 @@ function flagsFrom(argv: string[]) {
     "insecure-tls": { type: "boolean", default: false },
     user: { type: "string", default: "probe" },
     "timeout-ms": { type: "string", default: "5000" },
+    "min-cert-days": { type: "string", default: String(DEFAULT_MIN_CERTIFICATE_DAYS) },
     json: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   });
@@ -68,6 +86,15 @@ function parseTransports(value: string): TurnTransport[] {
   return transports as TurnTransport[];
 }
 
+/** The --min-cert-days value: a whole number of days, 0 or more. */
+function parseMinCertDays(value: string): number {
+  const days = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(days)) {
+    throw new UsageError(`--min-cert-days ${value}: use a whole number of days, 0 or more (e.g. --min-cert-days ${DEFAULT_MIN_CERTIFICATE_DAYS})`);
+  }
+  return days;
+}
+
 /** The stack's publicIp output, through the Pulumi CLI. */
 function stackPublicIp(stack: string): string {
   const result = spawnSync("pulumi", ["stack", "output", "publicIp", "--stack", stack], { encoding: "utf8" });
@@ -87,6 +114,7 @@ function targetFrom(flags: Flags): ProbeTarget {
   if (!Number.isInteger(timeoutMs) || timeoutMs < 100 || timeoutMs > 60_000) {
     throw new UsageError(`--timeout-ms ${flags["timeout-ms"]}: use a whole number of milliseconds from 100 to 60000`);
   }
+  const minCertificateDays = parseMinCertDays(flags["min-cert-days"]);
   for (const peer of flags["forbidden-peer"] ?? []) {
     if (isIP(peer) === 0) throw new UsageError(`--forbidden-peer ${peer}: not an IP address`);
   }
@@ -99,6 +127,7 @@ function targetFrom(flags: Flags): ProbeTarget {
       ...(flags["insecure-tls"] ? { rejectUnauthorized: false } : {}),
     },
     timeoutMs,
+    minCertificateDays,
   };
   const minting = (secret: string) => () => {
     const credential = mintTurnCredential({ secret, user: flags.user ?? "probe", ttlSeconds: 600 });

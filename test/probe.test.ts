@@ -1,14 +1,22 @@
 // Runtime: `npm run probe` against real coturn servers in the namespace lab: the production config passes; a wrong
 // secret and a server without a deny list fail with a reason a person can act on. Needs root (CI runs as root).
+// The TLS certificate check also runs against plain TLS servers on loopback (openssl-made certificates, no root): the
+// served names, issuer and days to expiry are reported; too few days, a name that is not the host, or an untrusted
+// chain fail; and --min-cert-days takes only a whole number of days.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { execFile, spawnSync } from "node:child_process";
+import { X509Certificate } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createServer } from "node:tls";
 import { after, before, describe, test } from "node:test";
 import { CLOUD_LAB, LAB_SECRET, applySecretSet, createUserDb, labConf, productionConf, startCloudLab, type CloudLab } from "./support/cloudLab";
 import { LAB_INTERNET, waitFor } from "./support/netlab";
 import { makeSelfSignedCertificate } from "../src/local/selfSigned";
+import { subjectAltNames } from "../src/probe/certificate";
+import { checkCertificate, type CheckResult } from "../src/probe/probe";
 
 const OPEN_RELAY_IP = `${LAB_INTERNET.prefix}.50`;
 const PROBE = join(__dirname, "..", "scripts", "probe.ts");
@@ -137,5 +145,244 @@ describe("npm run probe against real coturn servers", () => {
       assert.match(run.stderr, message, args.join(" "));
       assert.equal(run.stdout, "", "nothing probed");
     }
+  });
+});
+
+/** A certificate and key openssl made for one loopback test server. */
+interface LoopbackCertificate {
+  /** PEM certificate (also what a client passes as `ca` to trust it). */
+  readonly pem: string;
+  /** Path of the PEM certificate. */
+  readonly path: string;
+  /** PEM private key. */
+  readonly key: string;
+}
+
+/** A self-signed EC certificate valid for `days` from now, with `subjectAltName` when given (none otherwise). */
+function makeCertificate(dir: string, label: string, days: number, commonName: string, subjectAltName?: string): LoopbackCertificate {
+  const path = join(dir, `${label}.pem`);
+  const keyPath = join(dir, `${label}.key`);
+  const result = spawnSync(
+    "openssl",
+    [
+      "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", String(days),
+      "-subj", `/CN=${commonName}`, ...(subjectAltName ? ["-addext", `subjectAltName=${subjectAltName}`] : []),
+      "-keyout", keyPath, "-out", path,
+    ],
+    { encoding: "utf8" },
+  );
+  assert.equal(result.status, 0, `openssl: ${result.stderr}`);
+  return { pem: readFileSync(path, "utf8"), path, key: readFileSync(keyPath, "utf8") };
+}
+
+/** A TLS server on 127.0.0.1 that completes handshakes and hangs up: enough to read its certificate. */
+interface LoopbackTlsServer {
+  /** Its port. */
+  readonly port: number;
+  /** Stops listening and drops every connection. */
+  close(): Promise<void>;
+}
+
+async function serveCertificate(certificate: LoopbackCertificate): Promise<LoopbackTlsServer> {
+  const sockets = new Set<Socket>();
+  const server = createServer({ key: certificate.key, cert: certificate.pem }, (socket) => socket.destroy());
+  server.on("connection", (socket: Socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  });
+  server.on("tlsClientError", () => undefined); // a client hanging up mid-handshake is no server failure
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", resolve);
+  });
+  const address = server.address();
+  assert.ok(address !== null && typeof address === "object");
+  return {
+    port: address.port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Runs the probe CLI without blocking this process, whose loopback servers must keep answering meanwhile. */
+function runProbeCli(...args: string[]): Promise<ProbeRun> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ["--import", "tsx", PROBE, ...args], { encoding: "utf8", timeout: 60_000 }, (error, stdout, stderr) => {
+      const code = error ? (error as { code?: unknown }).code : 0;
+      resolve({ status: typeof code === "number" ? code : null, stdout, stderr });
+    });
+  });
+}
+
+describe("the TLS certificate check against TLS servers on loopback", () => {
+  // openssl's notAfter is its notBefore (now, whole seconds) plus the days, so a certificate made for 60 days has 59
+  // whole days left when checked moments later, and one made for 3 days has 2.
+  let dir: string;
+  let named60: LoopbackCertificate;
+  let named3: LoopbackCertificate;
+  let otherName60: LoopbackCertificate;
+  let noSan60: LoopbackCertificate;
+  const servers: LoopbackTlsServer[] = [];
+  const ports = new Map<LoopbackCertificate, number>();
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "coturn-probe-certificates-"));
+    const names = "DNS:turn.example.test,DNS:localhost,IP:127.0.0.1";
+    named60 = makeCertificate(dir, "named60", 60, "turn.example.test", names);
+    named3 = makeCertificate(dir, "named3", 3, "turn.example.test", names);
+    otherName60 = makeCertificate(dir, "other60", 60, "other.example.test", "DNS:other.example.test");
+    noSan60 = makeCertificate(dir, "nosan60", 60, "127.0.0.1"); // the name only in the subject CN, which browsers ignore
+    for (const certificate of [named60, named3, otherName60, noSan60]) {
+      const server = await serveCertificate(certificate);
+      servers.push(server);
+      ports.set(certificate, server.port);
+    }
+  });
+  after(async () => {
+    await Promise.all(servers.map((server) => server.close()));
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Checks a served certificate, trusting it as its own CA unless `tls` says otherwise. */
+  const check = (
+    certificate: LoopbackCertificate,
+    options: { minCertificateDays?: number; tls?: { ca?: string; servername?: string; rejectUnauthorized?: boolean } } = {},
+  ): Promise<CheckResult> =>
+    checkCertificate({
+      host: "127.0.0.1",
+      ports: { plain: 1, tls: ports.get(certificate) ?? 0 },
+      tls: options.tls ?? { ca: certificate.pem },
+      timeoutMs: 5000,
+      ...(options.minCertificateDays !== undefined ? { minCertificateDays: options.minCertificateDays } : {}),
+    });
+
+  test("reports the served names, issuer, notAfter and days left, and passes with days to spare", async () => {
+    const result = await check(named60);
+    assert.equal(result.ok, true, result.detail);
+    const notAfter = new Date(Date.parse(new X509Certificate(named60.pem).validTo)).toISOString();
+    assert.deepEqual(result.certificate, {
+      connectedAs: "127.0.0.1",
+      protocol: "TLSv1.3",
+      trusted: true,
+      names: ["turn.example.test", "localhost"],
+      ipAddresses: ["127.0.0.1"],
+      namesHost: true,
+      issuer: "CN=turn.example.test",
+      notAfter,
+      daysLeft: 59,
+    });
+    assert.equal(
+      result.detail,
+      `TLSv1.3, trusted, names turn.example.test localhost IP 127.0.0.1, issuer CN=turn.example.test, expires ${notAfter} (59 days left)`,
+    );
+  });
+
+  test("fails below the minimum days left and passes at or above it (default 14)", async () => {
+    const soon = await check(named3);
+    assert.equal(soon.ok, false);
+    assert.equal(soon.certificate?.daysLeft, 2);
+    assert.match(soon.detail, /\(2 days left\): 2 days left is under the 14-day minimum: renew now/);
+    assert.equal((await check(named3, { minCertificateDays: 3 })).ok, false, "2 days left, 3 required");
+    assert.equal((await check(named3, { minCertificateDays: 2 })).ok, true, "2 days left, 2 required");
+    assert.equal((await check(named3, { minCertificateDays: 0 })).ok, true, "0 only fails an expired certificate");
+    assert.equal((await check(named60, { minCertificateDays: 59 })).ok, true);
+    const tooFew = await check(named60, { minCertificateDays: 60 });
+    assert.equal(tooFew.ok, false);
+    assert.match(tooFew.detail, /59 days left is under the 60-day minimum/);
+  });
+
+  test("fails when the certificate does not name the host connected as, still showing what it names", async () => {
+    const other = await check(otherName60);
+    assert.equal(other.ok, false);
+    assert.equal(other.certificate?.namesHost, false);
+    assert.deepEqual(other.certificate?.names, ["other.example.test"]);
+    assert.match(
+      other.detail,
+      /names other\.example\.test, .*\(59 days left\): does not name 127\.0\.0\.1 \(it names other\.example\.test\): browsers will refuse turns: to 127\.0\.0\.1/,
+    );
+    const cnOnly = await check(noSan60);
+    assert.equal(cnOnly.ok, false, "a name only in the subject CN does not count");
+    assert.match(cnOnly.detail, /names \(none\), .*does not name 127\.0\.0\.1 \(it names nothing in subjectAltName; the subject CN does not count\)/);
+    const insecure = await check(otherName60, { tls: { rejectUnauthorized: false } });
+    assert.equal(insecure.ok, false, "--insecure-tls waives trust, not the name");
+    assert.match(insecure.detail, /does not name 127\.0\.0\.1/);
+  });
+
+  test("checks the name given as servername (SNI) when there is one", async () => {
+    assert.equal((await check(named60, { tls: { ca: named60.pem, servername: "turn.example.test" } })).ok, true);
+    const wrong = await check(named60, { tls: { ca: named60.pem, servername: "wrong.example.test" } });
+    assert.equal(wrong.ok, false);
+    assert.equal(wrong.certificate?.connectedAs, "wrong.example.test");
+    assert.match(wrong.detail, /does not name wrong\.example\.test \(it names turn\.example\.test, localhost, 127\.0\.0\.1\)/);
+  });
+
+  test("fails when the certificate is not trusted, unless verification is off (--insecure-tls)", async () => {
+    const untrusted = await check(named60, { tls: {} });
+    assert.equal(untrusted.ok, false);
+    assert.equal(untrusted.certificate?.trustError, "DEPTH_ZERO_SELF_SIGNED_CERT");
+    assert.match(untrusted.detail, /^TLSv1\.3, NOT trusted, names turn\.example\.test .*: not trusted \(self-signed\): browsers will refuse it/);
+    const insecure = await check(named60, { tls: { rejectUnauthorized: false } });
+    assert.equal(insecure.ok, true, insecure.detail);
+    assert.match(insecure.detail, /^TLSv1\.3, not verified \(--insecure-tls\), names turn\.example\.test/);
+  });
+
+  test("a listener that is not there fails with the cause", async () => {
+    const server = await serveCertificate(named60);
+    const port = server.port;
+    await server.close();
+    const result = await checkCertificate({ host: "127.0.0.1", ports: { plain: 1, tls: port }, tls: { ca: named60.pem }, timeoutMs: 5000 });
+    assert.equal(result.ok, false);
+    assert.equal(result.certificate, undefined);
+    assert.match(result.detail, /^TLS handshake failed: connection refused/);
+  });
+
+  test("subjectAltName text is split into entries, quoted values included", () => {
+    assert.deepEqual(subjectAltNames('DNS:a.example, IP Address:127.0.0.1, DNS:"b,c.example", email:x@example.test'), [
+      { kind: "DNS", value: "a.example" },
+      { kind: "IP Address", value: "127.0.0.1" },
+      { kind: "DNS", value: "b,c.example" },
+      { kind: "email", value: "x@example.test" },
+    ]);
+    assert.deepEqual(subjectAltNames(undefined), []);
+  });
+
+  test("npm run probe shows the certificate in the table and in --json, and --min-cert-days moves the threshold", { timeout: 120_000 }, async () => {
+    const iceServers = join(dir, "ice.json");
+    writeFileSync(iceServers, JSON.stringify([{ urls: `turns:127.0.0.1:${ports.get(named3)}?transport=tcp`, username: "u", credential: "p" }]));
+    const common = ["--ice-servers", iceServers, "--ca", named3.path, "--transports", "tls", "--timeout-ms", "2000"];
+    // Both at once: each waits out the TURN allocations this plain TLS server never answers.
+    const [table, json] = await Promise.all([runProbeCli(...common), runProbeCli(...common, "--json", "--min-cert-days", "2")]);
+
+    assert.equal(table.status, 1, table.stderr);
+    const row = table.stdout.split("\n").find((line) => line.startsWith("TLS certificate")) ?? "";
+    assert.match(row, /^TLS certificate\s+tls\s+FAIL\s+TLSv1\.3, trusted, names turn\.example\.test localhost IP 127\.0\.0\.1, issuer CN=turn\.example\.test, expires \S+ \(2 days left\): 2 days left is under the 14-day minimum: renew now/);
+
+    const report = JSON.parse(json.stdout) as { results: CheckResult[] };
+    const certificateRow = report.results.find((r) => r.check === "TLS certificate");
+    assert.equal(certificateRow?.ok, true, certificateRow?.detail);
+    assert.deepEqual(certificateRow?.certificate?.names, ["turn.example.test", "localhost"]);
+    assert.equal(certificateRow?.certificate?.daysLeft, 2);
+    assert.equal(certificateRow?.certificate?.issuer, "CN=turn.example.test");
+    assert.equal(certificateRow?.certificate?.notAfter, new Date(Date.parse(new X509Certificate(named3.pem).validTo)).toISOString());
+  });
+
+  test("--min-cert-days takes a whole number of days, 0 or more; anything else exits 2 naming the flag, value and fix", async () => {
+    const cases = ["abc", "-1", "1.5", "", "7d"].flatMap((value) => [
+      { value, args: ["--min-cert-days", value] },
+      { value, args: [`--min-cert-days=${value}`] },
+    ]);
+    const runs = await Promise.all(cases.map(({ args }) => runProbeCli("--host", "127.0.0.1", ...args)));
+    cases.forEach(({ value, args }, i) => {
+      const run = runs[i];
+      assert.equal(run.status, 2, `${args.join(" ")}: ${run.stderr}`);
+      assert.ok(
+        run.stderr.startsWith(`probe: --min-cert-days ${value}: use a whole number of days, 0 or more (e.g. --min-cert-days 14)\n`),
+        `${args.join(" ")}: ${run.stderr}`,
+      );
+      assert.equal(run.stdout, "", "nothing probed");
+    });
   });
 });

@@ -3,9 +3,9 @@
  * server with REST credentials. Each check yields a row with a plain-language reason, and nothing is assumed: a
  * check that cannot run is a failure with its cause.
  */
-import { X509Certificate } from "node:crypto";
-import { connect, type ConnectionOptions } from "node:tls";
-import { allocate, stunBinding, TurnError, TurnTimeout, withTimeout, type Allocation, type Endpoint, type TurnTransport } from "./turnClient";
+import type { ConnectionOptions } from "node:tls";
+import { certificateProblems, DEFAULT_MIN_CERTIFICATE_DAYS, describeCertificate, inspectCertificate, type ServedCertificate } from "./certificate";
+import { allocate, stunBinding, TurnError, TurnTimeout, type Allocation, type Endpoint, type TurnTransport } from "./turnClient";
 
 /** One check's outcome. */
 export interface CheckResult {
@@ -17,6 +17,8 @@ export interface CheckResult {
   readonly ok: boolean;
   /** What was seen, and on failure what it means. */
   readonly detail: string;
+  /** The served certificate, on the TLS certificate check when the handshake got one. */
+  readonly certificate?: ServedCertificate;
 }
 
 /** A TURN credential pair. */
@@ -45,13 +47,12 @@ export interface ProbeTarget {
   readonly tls: Pick<ConnectionOptions, "ca" | "servername" | "rejectUnauthorized">;
   /** Bound on each network step, ms. */
   readonly timeoutMs: number;
+  /** The TLS certificate fails with fewer whole days left than this. Default: DEFAULT_MIN_CERTIFICATE_DAYS. */
+  readonly minCertificateDays?: number;
 }
 
 /** Default peers a probe asks for: loopback, a private network, and the cloud metadata service. */
 export const DEFAULT_FORBIDDEN_PEERS = ["127.0.0.1", "10.0.0.1", "169.254.169.254"] as const;
-
-/** Certificates closer than this to expiry fail the probe: renewal should have happened long before. */
-const MIN_CERTIFICATE_DAYS = 7;
 
 /** Explains a failure in the words an operator needs. */
 export function explainFailure(error: unknown): string {
@@ -77,8 +78,8 @@ const endpoint = (e: Endpoint): string => (e.host.includes(":") ? `[${e.host}]:$
 /** Runs every check in order, calling `onResult` as each finishes (for progress output); returns all results. */
 export async function runProbe(target: ProbeTarget, onResult: (result: CheckResult) => void = () => undefined): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
-  const record = (check: string, transport: string, ok: boolean, detail: string): void => {
-    const result = { check, transport, ok, detail };
+  const record = (check: string, transport: string, ok: boolean, detail: string, certificate?: ServedCertificate): void => {
+    const result: CheckResult = { check, transport, ok, detail, ...(certificate ? { certificate } : {}) };
     results.push(result);
     onResult(result);
   };
@@ -138,7 +139,10 @@ export async function runProbe(target: ProbeTarget, onResult: (result: CheckResu
     }
   }
 
-  if (target.transports.includes("tls")) record("TLS certificate", "tls", ...(await checkCertificate(target)));
+  if (target.transports.includes("tls")) {
+    const { check, transport, ok, detail, certificate } = await checkCertificate(target);
+    record(check, transport, ok, detail, certificate);
+  }
 
   if (held !== undefined) {
     await checkRelay(held.allocation, held.transport, open, record, target.timeoutMs);
@@ -185,34 +189,29 @@ async function checkRelay(
   }
 }
 
-/** Handshakes with the TLS listener: verification, protocol version and days left on the certificate. */
-async function checkCertificate(target: ProbeTarget): Promise<[boolean, string]> {
+/**
+ * The TLS certificate check on its own: handshakes with the TLS listener and judges the served certificate as a browser
+ * would (a trusted chain unless `rejectUnauthorized: false`, a subjectAltName naming `servername` or else the host) and
+ * as an operator must (at least `minCertificateDays` whole days left). The result carries the certificate when the
+ * handshake got one, failing or not.
+ */
+export async function checkCertificate(
+  target: Pick<ProbeTarget, "host" | "ports" | "tls" | "timeoutMs" | "minCertificateDays">,
+): Promise<CheckResult> {
+  const row = { check: "TLS certificate", transport: "tls" };
+  let certificate: ServedCertificate;
   try {
-    const socket = connect({ host: target.host, port: target.ports.tls, ...target.tls, servername: target.tls.servername ?? sniName(target.host) });
-    await withTimeout(
-      new Promise<void>((resolve, reject) => {
-        socket.once("secureConnect", resolve);
-        socket.once("error", reject);
-      }),
-      target.timeoutMs,
-      "TLS handshake",
-    );
-    const protocol = socket.getProtocol() ?? "unknown";
-    const raw = socket.getPeerX509Certificate();
-    socket.destroy();
-    if (!raw) return [false, "the server sent no certificate"];
-    const certificate = new X509Certificate(raw.raw);
-    const daysLeft = Math.floor((Date.parse(certificate.validTo) - Date.now()) / 86_400_000);
-    const subject = certificate.subjectAltName ?? certificate.subject;
-    const verified = target.tls.rejectUnauthorized === false ? "not verified (--insecure-tls)" : "verified";
-    const ok = daysLeft >= MIN_CERTIFICATE_DAYS;
-    return [ok, `${protocol}, ${verified}, ${subject}, ${daysLeft} days left${ok ? "" : `: renew now (under ${MIN_CERTIFICATE_DAYS} days)`}`];
+    certificate = await inspectCertificate({
+      host: target.host,
+      port: target.ports.tls,
+      tls: { ca: target.tls.ca, servername: target.tls.servername },
+      timeoutMs: target.timeoutMs,
+    });
   } catch (error) {
-    return [false, `TLS handshake failed: ${explainFailure(error)}`];
+    return { ...row, ok: false, detail: `TLS handshake failed: ${explainFailure(error)}` };
   }
-}
-
-/** SNI must be a name, never an IP address (RFC 6066). */
-function sniName(host: string): string | undefined {
-  return /^[\d.]+$/.test(host) || host.includes(":") ? undefined : host;
+  const policy = { minDays: target.minCertificateDays ?? DEFAULT_MIN_CERTIFICATE_DAYS, requireTrust: target.tls.rejectUnauthorized !== false };
+  const problems = certificateProblems(certificate, policy);
+  const detail = `${describeCertificate(certificate, policy)}${problems.length > 0 ? `: ${problems.join("; ")}` : ""}`;
+  return { ...row, ok: problems.length === 0, detail, certificate };
 }
