@@ -11,8 +11,12 @@ const server = new TurnServer(config.stack, { config, project: pulumi.getProject
 export const publicIp = server.publicIp;
 /** DNS name clients connect to. */
 export const domain = config.domain;
-/** The A record to create (by hand until DNS automation is configured). */
-export const dnsRecord = server.dnsRecord;
+/** This server's own DNS name (the shared one is `domain`). */
+export const regionDomain = config.regionDomain;
+/** The A records of the server's names: managed in Cloudflare (`managedBy: cloudflare`) or to create by hand. */
+export const dnsRecords = server.dnsRecords;
+/** The certificate coturn serves (names, expiry, issuer), as the VM reported it after installing it. */
+export const tlsCertificate = server.tlsCertificate;
 /** Every turn:/turns: URL the server answers. */
 export const urls = server.urls;
 /** iceServers for browsers, without credentials: apps add the username/credential they mint. */

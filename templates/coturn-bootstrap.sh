@@ -2,32 +2,25 @@
 # First-boot bootstrap for a coturn-pulumi TURN server; cloud-init runs it once, after packages are installed.
 # It prints nothing secret: the console log is readable by anyone with ec2:GetConsoleOutput.
 #
-# Usage: coturn-bootstrap --tls-mode self-signed|provided --domain turn.example.com
+# Usage: coturn-bootstrap --certificate-names eu-central-1.turn.example.com,turn.example.com
 set -euo pipefail
 umask 077
 
 readonly conf=/etc/turnserver.conf
-readonly tls_dir=/etc/coturn/tls
-readonly cert="$tls_dir/fullchain.pem"
-readonly key="$tls_dir/privkey.pem"
+# coturn-tls deliver waits for this before it installs anything, so it never races this script's restart.
+readonly ready_marker=/var/lib/coturn-pulumi/bootstrapped
 
 log() { echo "coturn-bootstrap: $*"; }
 fail() { echo "coturn-bootstrap: ERROR: $*" >&2; exit 1; }
 
-tls_mode=""
-domain=""
+names=""
 while [ "$#" -gt 0 ]; do
   case "$1" in
-    --tls-mode) tls_mode="${2:-}"; shift 2 ;;
-    --domain) domain="${2:-}"; shift 2 ;;
-    *) fail "unknown argument '$1' (expected --tls-mode MODE --domain NAME)" ;;
+    --certificate-names) names="${2:-}"; shift 2 ;;
+    *) fail "unknown argument '$1' (expected --certificate-names NAME[,NAME])" ;;
   esac
 done
-case "$tls_mode" in
-  self-signed|provided) ;;
-  *) fail "--tls-mode must be self-signed or provided, got '$tls_mode'" ;;
-esac
-[ -n "$domain" ] || fail "--domain is required"
+[[ "$names" =~ ^[a-z0-9.-]+(,[a-z0-9.-]+)*$ ]] || fail "--certificate-names must be DNS names separated by commas, got '$names'"
 getent group turnserver >/dev/null || fail "group turnserver is missing: the coturn package did not install"
 
 log "applying kernel settings for the relay"
@@ -44,22 +37,24 @@ while read -r address; do
   [ -n "$(ip -o addr show to "$address")" ] || fail "$conf makes coturn listen on $address, which this VM does not have"
 done < <(sed -n 's/^listening-ip=//p' "$conf")
 
-install -d -o root -g turnserver -m 0750 "$tls_dir"
-if [ "$tls_mode" = self-signed ] && [ ! -s "$cert" ]; then
-  log "generating a self-signed certificate for $domain"
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 825 \
-    -subj "/CN=$domain" -addext "subjectAltName=DNS:$domain" \
-    -keyout "$key" -out "$cert" 2>/dev/null
-fi
+# coturn reads its certificate from the paths in its config. Until `pulumi up` delivers the real one over SSH
+# (coturn-tls deliver), a self-signed one keeps TLS on: with no readable key coturn would silently run without it.
+cert="$(sed -n 's/^cert=//p' "$conf")"
+key="$(sed -n 's/^pkey=//p' "$conf")"
+if [ -z "$cert" ] || [ -z "$key" ]; then fail "$conf names no cert= or pkey="; fi
+install -d -o root -g turnserver -m 0750 "$(dirname "$cert")" "$(dirname "$key")"
 if [ ! -s "$cert" ] || [ ! -s "$key" ]; then
-  fail "TLS certificate or key missing in $tls_dir"
+  log "generating a placeholder self-signed certificate for $names"
+  san="DNS:${names//,/,DNS:}"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+    -subj "/CN=${names%%,*}" -addext "subjectAltName=$san" \
+    -keyout "$key" -out "$cert" 2>/dev/null
 fi
 
 # coturn runs as turnserver: it must read these, and no one else may. If it cannot read the config it
 # starts as an open relay with built-in defaults; if it cannot read the key, TLS is silently off.
 chown root:turnserver "$conf" "$cert" "$key"
-chmod 0640 "$conf" "$key"
-chmod 0644 "$cert"
+chmod 0640 "$conf" "$cert" "$key"
 for file in "$conf" "$cert" "$key"; do
   runuser -u turnserver -- test -r "$file" || fail "turnserver cannot read $file"
 done
@@ -74,6 +69,10 @@ systemctl restart coturn
 for _ in $(seq 1 30); do
   if systemctl is-active --quiet coturn; then
     log "coturn is running"
+    log "renewing the TLS certificate twice a day"
+    systemctl enable --now coturn-tls-renew.timer
+    install -d -m 0755 "$(dirname "$ready_marker")"
+    date -u +%Y-%m-%dT%H:%M:%SZ > "$ready_marker"
     exit 0
   fi
   sleep 1

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { test } from "node:test";
 import Ajv2020 from "ajv/dist/2020";
 import { parse } from "yaml";
@@ -18,8 +18,8 @@ import { isLocalStack, validateLocalStackConfig, validateStackConfig } from "../
 import { withLocalAuthSecret } from "../src/local/localStack";
 import { bindAddressFor } from "../src/plan/addresses";
 import { renderLocalTurnserverConf, renderVm } from "../src/render/vmFiles";
-import { DEPLOY_USER, SECRETS_APPLY_COMMAND } from "../src/render/secretDelivery";
-import { TEST_SECRET } from "./support/program";
+import { DEPLOY_USER, SECRETS_APPLY_COMMAND, TLS_DELIVER_COMMAND } from "../src/render/secretDelivery";
+import { TEST_SECRET, exampleConfig } from "./support/program";
 import { testVmAccess } from "./support/sshKeys";
 
 const ROOT = join(__dirname, "..");
@@ -47,11 +47,12 @@ function selfSignedPem(): { cert: string; key: string } {
 function variants(): Array<{ name: string; cloud: string; rendered: ReturnType<typeof renderVm> }> {
   const pem = selfSignedPem();
   return ["aws-example", "gcp-example", "digitalocean-example"].flatMap((stack) => {
-    const example = readStackFile(stack, { mode: "placeholder" });
-    const base = { ...example.values, "coturn:authSecret": TEST_SECRET };
+    const example = exampleConfig(stack);
+    const base = example.values;
     const secretKeys = new Set(example.secretKeys);
+    const withoutAcme = Object.fromEntries(Object.entries(base).filter(([key]) => !key.startsWith("coturn:acme")));
     const full = {
-      ...base,
+      ...withoutAcme,
       "coturn:domain": "turn.example.com",
       "coturn:tlsMode": "provided",
       "coturn:tlsCertificate": pem.cert,
@@ -89,13 +90,20 @@ test("every cloud's rendered user-data passes cloud-init's schema check and fits
         ),
         [],
       );
-      // The stack's host key, and no other; the deploy user's one key runs the apply command and nothing else.
+      // The stack's host key, and no other; each of the deploy user's two keys runs its one command and nothing else.
       const { access } = testVmAccess();
       assert.deepEqual(document.ssh_genkeytypes, ["ed25519"]);
       assert.deepEqual(document.ssh_keys, { ed25519_private: access.hostKey.privateKey, ed25519_public: access.hostKey.publicKey.trim() });
       const users = document.users as Array<{ name: string; ssh_authorized_keys: string[]; sudo?: string }>;
       const deploy = users.find((u) => u.name === DEPLOY_USER);
-      assert.deepEqual(deploy?.ssh_authorized_keys, [`restrict,command="${SECRETS_APPLY_COMMAND}" ${access.deployPublicKey.trim()}`], name);
+      assert.deepEqual(
+        deploy?.ssh_authorized_keys,
+        [
+          `restrict,command="${SECRETS_APPLY_COMMAND}" ${access.deployPublicKey.trim()}`,
+          `restrict,command="${TLS_DELIVER_COMMAND}" ${access.tlsDeployPublicKey.trim()}`,
+        ],
+        name,
+      );
       assert.equal(deploy?.sudo, undefined, `${name}: the deploy user gets no general sudo`);
       if (cloud === "aws") assert.ok(Buffer.from(encodeAwsUserData(rendered.userData), "base64").length <= 16_384, `${name}: too large`);
       if (cloud === "digitalocean") assert.ok(Buffer.byteLength(rendered.userData) <= DIGITALOCEAN_USER_DATA_LIMIT, `${name}: too large`);
@@ -129,6 +137,31 @@ test("every shell script passes shellcheck", () => {
   assert.equal(result.status, 0, result.stdout);
 });
 
+test("the VM's copies of the scripts (comments removed for EC2's size limit) keep every code line and pass bash -n and shellcheck", () => {
+  requireTool("shellcheck", "shellcheck");
+  const dir = mkdtempSync(join(tmpdir(), "vm-scripts-"));
+  try {
+    const { rendered } = variants().find((v) => v.name.startsWith("digitalocean")) ?? variants()[0];
+    const scripts = rendered.files.filter((f) => f.content.startsWith("#!/bin/bash"));
+    assert.ok(scripts.length >= 4, `expected the bootstrap, secrets, TLS and anchor scripts, found ${scripts.map((f) => f.path).join(", ")}`);
+    const paths = scripts.map((f, i) => {
+      const path = join(dir, `${i}-${basename(f.path)}`);
+      writeFileSync(path, f.content);
+      const template = readFileSync(join(ROOT, "templates", `${basename(f.path)}.sh`), "utf8");
+      const code = (text: string): string[] => text.split("\n").filter((l) => l.trim() !== "" && !l.trim().startsWith("#"));
+      assert.deepEqual(code(f.content), code(template), `${f.path}: the VM copy must differ from the template only in comments`);
+      assert.ok(!f.content.split("\n").slice(2).some((l) => l.trim().startsWith("#") && !l.trim().startsWith("# shellcheck ")), `${f.path}: a comment is left`);
+      const syntax = spawnSync("bash", ["-n", path], { encoding: "utf8" });
+      assert.equal(syntax.status, 0, `${f.path}: ${syntax.stderr}`);
+      return path;
+    });
+    const result = spawnSync("shellcheck", ["--shell=bash", ...paths], { encoding: "utf8" });
+    assert.equal(result.status, 0, result.stdout);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 /** The option names `turnserver --help` lists. */
 function knownCoturnOptions(): Set<string> {
   requireTool("turnserver", "coturn");
@@ -146,7 +179,7 @@ function optionNames(conf: string): string[] {
     .map((line) => line.split("=")[0].trim());
 }
 
-test("the deploy user's sudoers file passes visudo and allows the apply command only", () => {
+test("the deploy user's sudoers file passes visudo and allows the secrets and TLS delivery commands only", () => {
   requireTool("visudo", "sudo");
   const dir = mkdtempSync(join(tmpdir(), "sudoers-"));
   try {
@@ -159,7 +192,10 @@ test("the deploy user's sudoers file passes visudo and allows the apply command 
       const check = spawnSync("visudo", ["-c", "-q", "-f", file], { encoding: "utf8" });
       assert.equal(check.status, 0, `${name}: visudo -c failed: ${check.stdout}${check.stderr}`);
       const rules = sudoers.content.split("\n").filter((l) => l.trim() && !l.startsWith("#"));
-      assert.deepEqual(rules, [`${DEPLOY_USER} ALL=(root) NOPASSWD: ${SECRETS_APPLY_COMMAND.replace(/^sudo -n /, "")}`]);
+      assert.deepEqual(
+        rules,
+        [SECRETS_APPLY_COMMAND, TLS_DELIVER_COMMAND].map((command) => `${DEPLOY_USER} ALL=(root) NOPASSWD: ${command.replace(/^sudo -n /, "")}`),
+      );
     }
     // The check can fail: a broken rule is refused.
     writeFileSync(join(dir, "broken"), `${DEPLOY_USER} ALL=(root NOPASSWD /bin/true\n`, { mode: 0o440 });

@@ -624,6 +624,125 @@ const BAD_CASES: readonly BadCase[] = [
   },
 ];
 
+const CLOUDFLARE_TOKEN = "T3st-cloudflare-token-abcdefghijklmnop0123";
+const ZONE_ID = "023e105f4ecef8ad9ca31a8372d0c353";
+const TOKEN_HELP = "create a token with permission Zone > DNS > Edit for your domain's zone only (Cloudflare dashboard > My Profile > API Tokens)";
+
+const TLS_AND_DNS_CASES: readonly BadCase[] = [
+  {
+    name: "acme without a DNS token",
+    changes: { "coturn:tlsMode": "acme" },
+    expected: [
+      'coturn:acmeDnsApiToken: is required with tlsMode "acme": the VM proves it owns turn.example.com with a TXT record in Cloudflare DNS. ' +
+        `C${TOKEN_HELP.slice(1)}, then: pulumi config set --secret coturn:acmeDnsApiToken <token>`,
+    ],
+  },
+  {
+    name: "a Cloudflare zone without a token",
+    changes: { "coturn:cloudflareZoneId": ZONE_ID },
+    expected: [`coturn:cloudflareApiToken: is required with coturn:cloudflareZoneId: ${TOKEN_HELP}, then: pulumi config set --secret coturn:cloudflareApiToken <token>`],
+  },
+  {
+    name: "a Cloudflare token without a zone (and no acme to use it)",
+    changes: { "coturn:cloudflareApiToken": CLOUDFLARE_TOKEN },
+    secretKeys: ["coturn:authSecret", "coturn:cloudflareApiToken"],
+    expected: [
+      "coturn:cloudflareZoneId: is required with coturn:cloudflareApiToken (the zone to create the records in): pulumi config set coturn:cloudflareZoneId <32 hex digits from the zone's Overview page>",
+    ],
+  },
+  {
+    name: "publishSharedName without a zone",
+    changes: { "coturn:publishSharedName": "false" },
+    expected: ["coturn:publishSharedName: is set, but without coturn:cloudflareZoneId no record is created. Set the zone, or remove it"],
+  },
+  {
+    name: "ACME settings with the default self-signed mode",
+    changes: { "coturn:acmeEmail": "ops@example.com", "coturn:acmeCa": "staging" },
+    expected: [
+      'coturn:acmeEmail: is set, but coturn:tlsMode is "self-signed" (the default), which ignores it. Set coturn:tlsMode to "acme", or remove coturn:acmeEmail',
+      'coturn:acmeCa: is set, but coturn:tlsMode is "self-signed" (the default), which ignores it. Set coturn:tlsMode to "acme", or remove coturn:acmeCa',
+    ],
+  },
+  {
+    name: "a zone id that is a domain name",
+    changes: { "coturn:cloudflareZoneId": "example.com", "coturn:cloudflareApiToken": CLOUDFLARE_TOKEN },
+    secretKeys: ["coturn:authSecret", "coturn:cloudflareApiToken"],
+    expected: [`coturn:cloudflareZoneId = "example.com": is not a Cloudflare zone id (32 lowercase hex digits, on the zone's Overview page)`],
+  },
+  {
+    name: "a token that is not one (not shown)",
+    changes: { "coturn:cloudflareZoneId": ZONE_ID, "coturn:cloudflareApiToken": "abc def" },
+    secretKeys: ["coturn:authSecret", "coturn:cloudflareApiToken"],
+    expected: [
+      "coturn:cloudflareApiToken = (secret, 7 characters): is not a Cloudflare API token (letters, digits, _ and -, as the dashboard shows it). Create one under My Profile > API Tokens",
+    ],
+  },
+  {
+    name: "a token stored in plain text",
+    changes: { "coturn:cloudflareZoneId": ZONE_ID, "coturn:cloudflareApiToken": CLOUDFLARE_TOKEN },
+    expected: ["coturn:cloudflareApiToken = (not shown): is stored in plain text. Set it again encrypted: pulumi config set --secret coturn:cloudflareApiToken <value>"],
+  },
+  {
+    name: "an email without a domain and an unknown CA",
+    changes: { "coturn:tlsMode": "acme", "coturn:acmeEmail": "ops", "coturn:acmeCa": "test", "coturn:acmeDnsApiToken": CLOUDFLARE_TOKEN },
+    secretKeys: ["coturn:authSecret", "coturn:acmeDnsApiToken"],
+    expected: [
+      `coturn:acmeEmail = "ops": is not an email address. Use the address Let's Encrypt may contact about your account, e.g. "ops@example.com"`,
+      'coturn:acmeCa = "test": is not one of "staging", "production"',
+    ],
+  },
+  {
+    name: "a region name that is not a DNS name",
+    changes: { "coturn:regionDomain": "EU.Turn" },
+    expected: ['coturn:regionDomain = "EU.Turn": is not a fully qualified domain name. Use a lowercase DNS name such as "eu-central-1.turn.example.com"'],
+  },
+];
+
+test(`TLS and DNS settings that do not fit together report exactly their problems (${TLS_AND_DNS_CASES.length} cases)`, async (t) => {
+  for (const c of TLS_AND_DNS_CASES) {
+    await t.test(c.name, () => {
+      assert.deepEqual(problemsOf(withChanges(c.changes), c.secretKeys), c.expected);
+      const text = problemsOf(withChanges(c.changes), c.secretKeys).join("\n");
+      assert.ok(!text.includes(CLOUDFLARE_TOKEN), "a message shows the token");
+    });
+  }
+});
+
+test("acme: staging for ephemeral stacks, production otherwise, the Cloudflare token unless the VM has its own; names and records", () => {
+  const acme = { "coturn:tlsMode": "acme", "coturn:acmeEmail": "ops@example.com", "coturn:cloudflareZoneId": ZONE_ID, "coturn:cloudflareApiToken": CLOUDFLARE_TOKEN };
+  const secretKeys = new Set(["coturn:authSecret", "coturn:cloudflareApiToken", "coturn:acmeDnsApiToken"]);
+  const production = validateStackConfig({ stack: STACK, values: withChanges(acme), secretKeys });
+  assert.deepEqual(production.tls, {
+    mode: "acme",
+    email: "ops@example.com",
+    ca: "production",
+    directoryUrl: "https://acme-v02.api.letsencrypt.org/directory",
+    dnsApiToken: CLOUDFLARE_TOKEN,
+  });
+  assert.equal(production.regionDomain, "eu-central-1.turn.example.com", "default: <region>.<domain>");
+  assert.deepEqual(production.cloudflare, { zoneId: ZONE_ID, apiToken: CLOUDFLARE_TOKEN, publishSharedName: true });
+  const ephemeral = validateStackConfig({
+    stack: STACK,
+    values: withChanges({ ...acme, "coturn:ephemeral": "true", "coturn:acmeDnsApiToken": `${CLOUDFLARE_TOKEN}-vm`, "coturn:publishSharedName": "false" }),
+    secretKeys,
+  });
+  assert.equal(ephemeral.tls.mode === "acme" && ephemeral.tls.ca, "staging");
+  assert.equal(ephemeral.tls.mode === "acme" && ephemeral.tls.directoryUrl, "https://acme-staging-v02.api.letsencrypt.org/directory");
+  assert.equal(ephemeral.tls.mode === "acme" && ephemeral.tls.dnsApiToken, `${CLOUDFLARE_TOKEN}-vm`);
+  assert.equal(ephemeral.cloudflare?.publishSharedName, false);
+  // An explicit CA wins over the ephemeral default; a VM token alone is enough for acme without DNS records, and the
+  // email is optional.
+  const explicit = validateStackConfig({
+    stack: STACK,
+    values: withChanges({ "coturn:tlsMode": "acme", "coturn:acmeCa": "production", "coturn:ephemeral": "true", "coturn:acmeDnsApiToken": CLOUDFLARE_TOKEN, "coturn:regionDomain": "fra.turn.example.com" }),
+    secretKeys,
+  });
+  assert.equal(explicit.tls.mode === "acme" && explicit.tls.ca, "production");
+  assert.equal(explicit.tls.mode === "acme" && explicit.tls.email, undefined);
+  assert.equal(explicit.cloudflare, undefined);
+  assert.equal(explicit.regionDomain, "fra.turn.example.com");
+});
+
 test("the base config is valid and gets every default", () => {
   const config = validateStackConfig({ stack: STACK, values: BASE_VALUES, secretKeys: new Set(BASE_SECRET_KEYS) });
   assert.equal(config.stack, STACK);
@@ -842,6 +961,16 @@ const LOCAL_BAD_CASES: readonly BadCase[] = [
         'Remove it (or set "self-signed") in stacks/Pulumi.local.yaml',
       'coturn:tlsCertificate: is set, but coturn:cloud "local" makes a fresh self-signed certificate on each run and ignores it. Remove it from stacks/Pulumi.local.yaml',
       'coturn:tlsPrivateKey: is set, but coturn:cloud "local" makes a fresh self-signed certificate on each run and ignores it. Remove it from stacks/Pulumi.local.yaml',
+    ],
+  },
+  {
+    name: "tlsMode acme, with its email and a Cloudflare zone",
+    changes: { "coturn:tlsMode": "acme", "coturn:acmeEmail": "ops@example.com", "coturn:cloudflareZoneId": ZONE_ID },
+    expected: [
+      `coturn:cloudflareZoneId = "${ZONE_ID}": is a cloud setting and means nothing with coturn:cloud "local" (coturn runs on this machine). Remove it from stacks/Pulumi.local.yaml`,
+      'coturn:acmeEmail = "ops@example.com": is a cloud setting and means nothing with coturn:cloud "local" (coturn runs on this machine). Remove it from stacks/Pulumi.local.yaml',
+      'coturn:tlsMode = "acme": is not possible with coturn:cloud "local", which makes a fresh self-signed certificate on each run. ' +
+        'Remove it (or set "self-signed") in stacks/Pulumi.local.yaml',
     ],
   },
   {

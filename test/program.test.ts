@@ -11,10 +11,19 @@ import { GCP_TURN_TAG } from "../src/clouds/gcp";
 import type { DeployCloud } from "../src/config/schema";
 import { ANCHOR_ADDRESS_PLACEHOLDER, bindAddressFor, NAT_NETWORK } from "../src/plan/addresses";
 import { secretFingerprint } from "../src/credentials/turnRest";
-import { DEPLOY_USER, SECRETS_APPLY_COMMAND, secretSetDocument } from "../src/render/secretDelivery";
+import { DEPLOY_USER, SECRETS_APPLY_COMMAND, TLS_DELIVER_COMMAND, secretSetDocument } from "../src/render/secretDelivery";
 import { renderUserData, renderVm } from "../src/render/vmFiles";
-import { MOCK, MOCK_ACCESS, MOCK_DEPLOY_PRIVATE_KEY, SECRET_SIG } from "./support/mockCloud";
-import { TEST_SECRET, exampleConfig, exampleStackConfig, runProgram, withValues, type HarnessConfig, type ProgramRun } from "./support/program";
+import { MOCK, MOCK_ACCESS, MOCK_DEPLOY_PRIVATE_KEY, MOCK_TLS_DEPLOY_PRIVATE_KEY, SECRET_SIG } from "./support/mockCloud";
+import {
+  TEST_CLOUDFLARE_TOKEN,
+  TEST_SECRET,
+  exampleConfig,
+  exampleStackConfig,
+  runProgram,
+  withValues,
+  type HarnessConfig,
+  type ProgramRun,
+} from "./support/program";
 
 const OTHER_SECRET = "0ther-test-secret-Zm9vYmFyYmF6cXV4LWNvdHVybi1wdWx1bWktdGVzdHM";
 const SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKey ops@example.com";
@@ -25,10 +34,20 @@ function ofType(run: ProgramRun, type: string): Resource[] {
   return run.resources.filter((r) => r.type === type);
 }
 
-function only(run: ProgramRun, type: string): Resource {
-  const found = ofType(run, type);
-  assert.equal(found.length, 1, `expected exactly one ${type}, found ${found.length}`);
+function only(run: ProgramRun, type: string, nameSuffix = ""): Resource {
+  const found = ofType(run, type).filter((r) => r.name.endsWith(nameSuffix));
+  assert.equal(found.length, 1, `expected exactly one ${type}${nameSuffix ? ` named *${nameSuffix}` : ""}, found ${found.length}`);
   return found[0];
+}
+
+/** The remote command that delivers the TURN secrets. */
+function secretsDelivery(run: ProgramRun): Resource {
+  return only(run, "command:remote:Command", "-auth-secrets");
+}
+
+/** The remote command that delivers the TLS material. */
+function tlsDelivery(run: ProgramRun): Resource {
+  return only(run, "command:remote:Command", "-tls-certificate");
 }
 
 /** A secret input's plaintext; fails when the input is not marked secret. */
@@ -321,11 +340,13 @@ for (const c of CASES) {
       assert.match(userData, /^ +userdb=\/var\/lib\/turn\/turndb$/m);
       assert.match(userData, new RegExp(`^ +external-ip=${MOCK.publicIp.replace(/\./g, "\\.")}/`, "m"));
       const keys = ofType(runs.base, "tls:index/privateKey:PrivateKey");
-      assert.deepEqual(keys.map((k) => k.inputs.algorithm), ["ED25519", "ED25519"]);
+      assert.deepEqual(keys.map((k) => k.inputs.algorithm), ["ED25519", "ED25519", "ED25519"], "host key and two deploy keys");
+      assert.ok(!userData.includes(TEST_CLOUDFLARE_TOKEN), "the DNS token must not be in user-data");
+      assert.doesNotMatch(userData, /BEGIN (EC |RSA )?PRIVATE KEY/, "no TLS key in user-data");
     });
 
     test("the secrets go over SSH to coturn-secrets, verified by the generated host key, with the deploy key, as secrets", () => {
-      const delivery = only(runs.base, "command:remote:Command");
+      const delivery = secretsDelivery(runs.base);
       const connection = secretValue(delivery.inputs.connection, "connection") as Record<string, unknown>;
       assert.equal(connection.host, c.sshAddress);
       assert.equal(connection.user, DEPLOY_USER);
@@ -342,12 +363,60 @@ for (const c of CASES) {
       assert.deepEqual(runs.base.outputs.acceptedSecretFingerprints, [secretFingerprint(TEST_SECRET)]);
     });
 
+    test("the TLS material goes over SSH to coturn-tls with its own key, as a secret, and the VM's report is the output", () => {
+      const delivery = tlsDelivery(runs.base);
+      const connection = secretValue(delivery.inputs.connection, "connection") as Record<string, unknown>;
+      assert.equal(connection.host, c.sshAddress);
+      assert.equal(connection.user, DEPLOY_USER);
+      assert.equal(connection.privateKey, MOCK_TLS_DEPLOY_PRIVATE_KEY, "the key whose forced command is coturn-tls deliver");
+      assert.equal(connection.hostKey, MOCK_ACCESS.hostKey.publicKey.trim());
+      assert.equal(delivery.inputs.create, TLS_DELIVER_COMMAND);
+      const config = exampleStackConfig(c.stack);
+      const names = [config.regionDomain, config.domain];
+      const document = JSON.parse(String(secretValue(delivery.inputs.stdin, "stdin"))) as Record<string, unknown>;
+      if (config.tls.mode === "acme") {
+        assert.deepEqual(document, {
+          mode: "acme",
+          names,
+          email: "ops@example.com",
+          server: "https://acme-v02.api.letsencrypt.org/directory",
+          dnsApiToken: TEST_CLOUDFLARE_TOKEN,
+        });
+      } else {
+        assert.deepEqual(document, { mode: config.tls.mode, names });
+      }
+      assert.ok(delivery.options.additionalSecretOutputs.includes("stdin"), "the echoed stdin output stays secret");
+      assert.deepEqual(delivery.inputs.triggers, [mockVmId(c, only(runs.base, c.vmType))], "a replaced VM gets its certificate again");
+      assert.deepEqual((runs.base.outputs.tlsCertificate as { names: string[] }).names, names);
+    });
+
+    test("DNS: Cloudflare A records of both names when a zone is set, DNS only with a 60 s TTL; otherwise the records to create by hand", () => {
+      const config = exampleStackConfig(c.stack);
+      const records = ofType(runs.base, "cloudflare:index/dnsRecord:DnsRecord");
+      const expected = [config.regionDomain, config.domain].map((name) => ({ name, type: "A", content: MOCK.publicIp, ttl: 60 }));
+      if (config.cloudflare) {
+        assert.deepEqual(
+          records.map((r) => ({ name: r.inputs.name, type: r.inputs.type, content: r.inputs.content, ttl: r.inputs.ttl, proxied: r.inputs.proxied, zone: r.inputs.zoneId })),
+          expected.map((e) => ({ ...e, proxied: false, zone: config.cloudflare?.zoneId })),
+        );
+        const provider = only(runs.base, "pulumi:providers:cloudflare");
+        assert.equal(secretValue(provider.inputs.apiToken, "the Cloudflare token"), TEST_CLOUDFLARE_TOKEN);
+        for (const record of records) assert.ok(String(record.options.provider).includes(provider.name), "records use the stack's token, not the environment's");
+      } else {
+        assert.deepEqual(records, []);
+      }
+      assert.deepEqual(
+        runs.base.outputs.dnsRecords,
+        expected.map((e) => ({ ...e, managedBy: config.cloudflare ? "cloudflare" : "you" })),
+      );
+    });
+
     test("a new auth secret changes only what is sent over SSH: no VM replacement, no restart, the static IP stays", () => {
       assert.deepEqual(changedInputs(runs.base, runs.otherSecret), ["command:remote:Command.stdin"]);
       const vm = (run: ProgramRun): Resource => only(run, c.vmType);
       assert.deepEqual(vm(runs.otherSecret).options.replacementTrigger, vm(runs.base).options.replacementTrigger);
       assert.equal(
-        secretValue(only(runs.otherSecret, "command:remote:Command").inputs.stdin, "stdin"),
+        secretValue(secretsDelivery(runs.otherSecret).inputs.stdin, "stdin"),
         secretSetDocument([OTHER_SECRET, TEST_SECRET]),
         "the new secret first, the old one still accepted",
       );
@@ -366,10 +435,10 @@ for (const c of CASES) {
 
     test("outputs give the static IP, the URLs and an iceServers template, and carry no secret", () => {
       assert.equal(runs.base.outputs.publicIp, MOCK.publicIp);
-      assert.equal(runs.base.outputs.dnsRecord, `${String(runs.base.outputs.domain)}. A ${MOCK.publicIp}`);
       assert.ok(Array.isArray(runs.base.outputs.urls) && runs.base.outputs.urls.length >= 4);
       const values = JSON.stringify(Object.values(runs.base.outputs));
       assert.ok(!values.includes(TEST_SECRET), "an output contains the auth secret");
+      assert.ok(!values.includes(TEST_CLOUDFLARE_TOKEN), "an output contains the Cloudflare token");
       assert.ok(!/credential|password|secret|PRIVATE KEY/i.test(values), "an output looks like it carries a credential");
     });
 

@@ -103,7 +103,7 @@ test("--reveal-secrets renders a passphrase stack's real secret; without it the 
     const { encryptionSalt, crypter } = newEncryptionSalt("pass phrase");
     const example = readFileSync(join(ROOT, "stacks", "Pulumi.aws-example.yaml"), "utf8")
       .replace(/^encryptionsalt: .*$/m, `encryptionsalt: ${encryptionSalt}`)
-      .replace(/secure: v1:.*$/m, `secure: ${crypter.encrypt(secret)}`);
+      .replace(/secure: v1:.*$/gm, `secure: ${crypter.encrypt(secret)}`);
     writeFileSync(join(dir, "Pulumi.reveal.yaml"), example);
     const revealed = readStackFile("reveal", { mode: "reveal", passphrase: "pass phrase" }, dir);
     assert.equal(revealed.values["coturn:authSecret"], secret);

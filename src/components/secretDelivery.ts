@@ -1,6 +1,6 @@
 /**
- * The SSH path the TURN secrets take to a running VM, as Pulumi resources: two keys the stack generates (the VM's
- * host key and a deploy key) and a remote command that runs `coturn-secrets apply` with the secret set on stdin.
+ * The SSH path secrets take to a running VM, as Pulumi resources: keys the stack generates (the VM's host key and
+ * two deploy keys, see tlsDelivery.ts for the second) and a remote command that runs `coturn-secrets apply` with the secret set on stdin.
  * Rerunning it with the same set changes nothing; a new set is live on the next TURN request, without replacing the
  * VM or restarting coturn. Every key and the secret set stay secrets in Pulumi state; the command prints fingerprints.
  */
@@ -19,24 +19,47 @@ const PER_DIAL_TIMEOUT_SECONDS = 10;
 
 /** The generated keys of one VM. */
 export interface GeneratedVmAccess {
-  /** What the VM is built with (the host key pair, the deploy key's public half). */
+  /** What the VM is built with (the host key pair, the deploy keys' public halves). */
   readonly vmAccess: pulumi.Output<VmAccess>;
-  /** The deploy key's private half (OpenSSH format, secret). */
+  /** Private half of the key that may only apply the TURN secret set (OpenSSH format, secret). */
   readonly deployPrivateKey: pulumi.Output<string>;
+  /** Private half of the key that may only deliver the TLS material (OpenSSH format, secret). */
+  readonly tlsDeployPrivateKey: pulumi.Output<string>;
   /** The host key's public half, which the connection must see. */
   readonly hostPublicKey: pulumi.Output<string>;
 }
 
-/** Generates the VM's host key and the deploy key (ED25519), kept in Pulumi state as secrets. */
+/** Generates the VM's host key and the two deploy keys (ED25519), kept in Pulumi state as secrets. */
 export function generateVmAccess(name: string, opts: pulumi.ComponentResourceOptions): GeneratedVmAccess {
   const hostKey = new tls.PrivateKey(`${name}-ssh-host-key`, { algorithm: "ED25519" }, opts);
   const deployKey = new tls.PrivateKey(`${name}-secrets-deploy-key`, { algorithm: "ED25519" }, opts);
+  const tlsDeployKey = new tls.PrivateKey(`${name}-tls-deploy-key`, { algorithm: "ED25519" }, opts);
   return {
     vmAccess: pulumi
-      .all([hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh, deployKey.publicKeyOpenssh])
-      .apply(([privateKey, publicKey, deployPublicKey]) => ({ hostKey: { privateKey, publicKey }, deployPublicKey })),
+      .all([hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh, deployKey.publicKeyOpenssh, tlsDeployKey.publicKeyOpenssh])
+      .apply(([privateKey, publicKey, deployPublicKey, tlsDeployPublicKey]) => ({
+        hostKey: { privateKey, publicKey },
+        deployPublicKey,
+        tlsDeployPublicKey,
+      })),
     deployPrivateKey: deployKey.privateKeyOpenssh,
+    tlsDeployPrivateKey: tlsDeployKey.privateKeyOpenssh,
     hostPublicKey: hostKey.publicKeyOpenssh,
+  };
+}
+
+/**
+ * The SSH connection to the VM as the deploy user with one of its keys: the host key is pinned, and a fresh VM gets
+ * bounded time to answer.
+ */
+export function deployConnection(host: TurnHost, access: GeneratedVmAccess, privateKey: pulumi.Output<string>): command.types.input.remote.ConnectionArgs {
+  return {
+    host: host.sshAddress,
+    user: DEPLOY_USER,
+    privateKey,
+    hostKey: access.hostPublicKey.apply((key) => key.trim()),
+    dialErrorLimit: DIAL_ERROR_LIMIT,
+    perDialTimeout: PER_DIAL_TIMEOUT_SECONDS,
   };
 }
 
@@ -67,14 +90,7 @@ export function deliverAuthSecrets(name: string, args: SecretDeliveryArgs, opts:
   const delivery = new command.remote.Command(
     `${name}-auth-secrets`,
     {
-      connection: {
-        host: host.sshAddress,
-        user: DEPLOY_USER,
-        privateKey: access.deployPrivateKey,
-        hostKey: access.hostPublicKey.apply((key) => key.trim()),
-        dialErrorLimit: DIAL_ERROR_LIMIT,
-        perDialTimeout: PER_DIAL_TIMEOUT_SECONDS,
-      },
+      connection: deployConnection(host, access, access.deployPrivateKey),
       // The deploy key's forced command runs this whatever is asked; asking for it keeps previews readable.
       create: SECRETS_APPLY_COMMAND,
       stdin: pulumi.secret(secretSetDocument(args.authSecrets)),

@@ -7,9 +7,13 @@ import type { CloudAdapter } from "../clouds/cloudAdapter";
 import { cloudAdapter } from "../clouds/registry";
 import type { StackConfig } from "../config/stackConfig";
 import { iceServersTemplate, turnUrls, type IceServerTemplate } from "../plan/endpoints";
+import { plannedDnsRecords } from "../plan/dns";
 import { firewallPlan } from "../plan/firewall";
+import type { InstalledCertificate } from "../render/tlsDelivery";
 import { renderUserData } from "../render/vmFiles";
+import { createCloudflareRecords, dnsRecordOutputs, type DnsRecordOutput } from "./dnsRecords";
 import { deliverAuthSecrets, generateVmAccess } from "./secretDelivery";
+import { deliverTlsCertificate } from "./tlsDelivery";
 
 /** Inputs of `TurnServer`. */
 export interface TurnServerArgs {
@@ -33,8 +37,10 @@ export class TurnServer extends pulumi.ComponentResource {
   readonly urls: string[];
   /** `iceServers` for browsers, without credentials (apps mint them per user). */
   readonly iceServers: IceServerTemplate[];
-  /** The DNS record to create for `domain`. */
-  readonly dnsRecord: pulumi.Output<string>;
+  /** The A records of the server's names: in Cloudflare when configured, else to create by hand. */
+  readonly dnsRecords: pulumi.Output<DnsRecordOutput[]>;
+  /** The certificate coturn serves, as the VM reported it after installing it (no TLS listener: none). */
+  readonly tlsCertificate: pulumi.Output<InstalledCertificate> | undefined;
   /** Fingerprints of the secrets the VM's coturn accepts, as the VM reported them after applying them. */
   readonly acceptedSecretFingerprints: pulumi.Output<string[]>;
 
@@ -65,17 +71,23 @@ export class TurnServer extends pulumi.ComponentResource {
     );
     const delivery = deliverAuthSecrets(name, { host, access, authSecrets: config.authSecrets }, { parent: this });
     this.acceptedSecretFingerprints = delivery.acceptedSecretFingerprints;
+    const usesTls = config.listeners.has("tls") || config.listeners.has("dtls");
+    this.tlsCertificate = usesTls ? deliverTlsCertificate(name, { host, access, config }, { parent: this }).certificate : undefined;
+    const records = plannedDnsRecords(config);
+    if (config.cloudflare) createCloudflareRecords(name, config.cloudflare, records, host.publicIp, { parent: this });
+    this.dnsRecords = dnsRecordOutputs(records, host.publicIp, config.cloudflare !== undefined);
     this.publicIp = host.publicIp;
     this.instanceId = host.instanceId;
     this.imageName = host.imageName;
     this.urls = turnUrls(config).map((u) => u.url);
     this.iceServers = iceServersTemplate(config);
-    this.dnsRecord = pulumi.interpolate`${config.domain}. A ${host.publicIp}`;
     this.registerOutputs({
       publicIp: this.publicIp,
       urls: this.urls,
       instanceId: this.instanceId,
       acceptedSecretFingerprints: this.acceptedSecretFingerprints,
+      dnsRecords: this.dnsRecords,
+      tlsCertificate: this.tlsCertificate,
     });
   }
 }

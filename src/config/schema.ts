@@ -26,7 +26,23 @@ export type DeployCloud = Exclude<Cloud, typeof LOCAL_CLOUD>;
  * Keys that only mean something for a VM on a cloud. A local stack may not set them: validation names each one that
  * is set, so a cloud setting copied into a local stack cannot look as if it did something.
  */
-export const CLOUD_ONLY_KEYS = ["region", "availabilityZone", "instanceType", "image", "ssh", "tags", "ephemeral", "rotation"] as const;
+export const CLOUD_ONLY_KEYS = [
+  "region",
+  "availabilityZone",
+  "instanceType",
+  "image",
+  "ssh",
+  "tags",
+  "ephemeral",
+  "rotation",
+  "regionDomain",
+  "acmeEmail",
+  "acmeCa",
+  "acmeDnsApiToken",
+  "cloudflareZoneId",
+  "cloudflareApiToken",
+  "publishSharedName",
+] as const;
 
 /** Listener names: `udp`/`tcp` on 3478, `tls`/`dtls` on 5349, `tls-443` (TURN over TLS on 443). */
 export const LISTENERS = ["udp", "tcp", "tls", "dtls", "tls-443"] as const;
@@ -39,7 +55,7 @@ export const IMAGES = ["debian-12", "ubuntu-24.04"] as const;
 export type ImageChoice = (typeof IMAGES)[number];
 
 /** How the TLS certificate for `turns:` reaches the VM. */
-export const TLS_MODES = ["self-signed", "provided"] as const;
+export const TLS_MODES = ["self-signed", "provided", "acme"] as const;
 /** A TLS certificate mode. */
 export type TlsMode = (typeof TLS_MODES)[number];
 
@@ -54,6 +70,16 @@ export const MIN_CREDENTIAL_TTL_SECONDS = 60;
 export const ROTATION_PHASES = ["added", "switched"] as const;
 /** A phase of a secret rotation. */
 export type RotationPhase = (typeof ROTATION_PHASES)[number];
+
+/** Let's Encrypt's two CAs: `staging` issues untrusted certificates with generous rate limits, for test stacks. */
+export const ACME_CAS = ["staging", "production"] as const;
+/** A Let's Encrypt CA choice. */
+export type AcmeCa = (typeof ACME_CAS)[number];
+/** The ACME directory of each Let's Encrypt CA. */
+export const ACME_DIRECTORY_URLS: Readonly<Record<AcmeCa, string>> = {
+  staging: "https://acme-staging-v02.api.letsencrypt.org/directory",
+  production: "https://acme-v02.api.letsencrypt.org/directory",
+};
 
 /** The smallest secret we accept: HMAC-SHA1 keys shorter than this are guessable offline from one credential. */
 export const MIN_SECRET_LENGTH = 32;
@@ -79,6 +105,11 @@ const wholeNumber = () =>
   z.preprocess((v) => (typeof v === "string" && /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v), z.int());
 /** A boolean that also accepts "true"/"false". */
 const flag = () => z.preprocess((v) => (v === "true" ? true : v === "false" ? false : v), z.boolean());
+
+/** A Cloudflare API token: the dashboard shows 40 characters of letters, digits, `_` and `-`. */
+const cloudflareToken = z.string().regex(/^[A-Za-z0-9_-]{32,200}$/, {
+  error: "is not a Cloudflare API token (letters, digits, _ and -, as the dashboard shows it). Create one under My Profile > API Tokens",
+});
 
 const FQDN_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 
@@ -219,7 +250,9 @@ export const configKeySchemas = {
     .enum(TLS_MODES)
     .default("self-signed")
     .describe(
-      "`self-signed`: generated on first boot (test stacks; browsers reject it for `turns:`). `provided`: `tlsCertificate` + `tlsPrivateKey`. `local` stacks: `self-signed` only, made fresh each run.",
+      "`acme`: the VM gets and renews a Let's Encrypt certificate for `regionDomain` and `domain` (DNS-01 through Cloudflare with " +
+        "`acmeDnsApiToken` or `cloudflareApiToken`). `provided`: `tlsCertificate` + `tlsPrivateKey`. `self-signed`: made on the VM (test " +
+        "stacks; browsers reject it for `turns:`). `local` stacks: `self-signed` only, made fresh each run.",
     ),
   tlsCertificate: z
     .string()
@@ -231,6 +264,47 @@ export const configKeySchemas = {
     .regex(PEM_KEY, { error: "is not a PEM private key. Set it from your privkey.pem file, with --secret" })
     .optional()
     .describe("PEM private key for `tlsMode: provided` (set with `--secret`)."),
+  regionDomain: z
+    .string()
+    .refine(isFqdn, { error: 'is not a fully qualified domain name. Use a lowercase DNS name such as "eu-central-1.turn.example.com"' })
+    .optional()
+    .describe(
+      "This server's own DNS name, beside the shared `domain` (probes, GeoDNS origins; the certificate names both). Default: `<region>.<domain>`.",
+    ),
+  cloudflareZoneId: z
+    .string()
+    .regex(/^[0-9a-f]{32}$/, { error: "is not a Cloudflare zone id (32 lowercase hex digits, on the zone's Overview page)" })
+    .optional()
+    .describe(
+      "Cloudflare zone of your domain: `pulumi up` creates the A records of `regionDomain` (and `domain`, see `publishSharedName`), DNS only, " +
+        "TTL 60 s. Unset: create them by hand (output `dnsRecords`).",
+    ),
+  cloudflareApiToken: cloudflareToken
+    .optional()
+    .describe("Cloudflare API token `pulumi up` manages the records with (`--secret`; permission Zone > DNS > Edit on that zone only)."),
+  publishSharedName: flag()
+    .default(true)
+    .describe(
+      "With `cloudflareZoneId`: also point `domain` at this server. Set `false` when a GeoDNS stack owns that name, or when several regions " +
+        "would otherwise each add their own address to it.",
+    ),
+  acmeEmail: z
+    .email({ error: 'is not an email address. Use the address Let\'s Encrypt may contact about your account, e.g. "ops@example.com"' })
+    .optional()
+    .describe(
+      "Contact address of the Let's Encrypt account (`tlsMode: acme`). Optional: Let's Encrypt sends no expiry emails since 2025; the " +
+        "renewal timer and `npm run probe` watch expiry instead.",
+    ),
+  acmeCa: z
+    .enum(ACME_CAS)
+    .optional()
+    .describe("Let's Encrypt CA for `tlsMode: acme`. Default: `staging` (untrusted, for tests) when `ephemeral`, else `production`."),
+  acmeDnsApiToken: cloudflareToken
+    .optional()
+    .describe(
+      "Cloudflare API token the VM answers DNS-01 challenges with (`--secret`; Zone > DNS > Edit on the zone only; root-only on the VM). " +
+        "Default: `cloudflareApiToken`. A separate token can be revoked without touching `pulumi up`.",
+    ),
   quotas: z
     .strictObject({
       allocationsPerUser: wholeNumber()
@@ -291,7 +365,7 @@ export const stackConfigSchema = z.strictObject(configKeySchemas);
 export type ConfigKey = keyof typeof configKeySchemas;
 
 /** Keys whose value must be stored encrypted (`pulumi config set --secret`). */
-export const SECRET_KEYS: readonly ConfigKey[] = ["authSecret", "previousAuthSecrets", "tlsPrivateKey"];
+export const SECRET_KEYS: readonly ConfigKey[] = ["authSecret", "previousAuthSecrets", "tlsPrivateKey", "cloudflareApiToken", "acmeDnsApiToken"];
 
 /** Parsed config before defaults that depend on other keys are applied. */
 export type ParsedConfigKeys = z.output<typeof stackConfigSchema>;

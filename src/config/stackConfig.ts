@@ -3,7 +3,7 @@
  * `pulumi up` deploys to a cloud, `LocalStackConfig` for a stack that `npm run local` runs on this machine. Both
  * share `CoturnSettings`, everything coturn itself is told.
  */
-import type { DeployCloud, ImageChoice, Listener, LOCAL_CLOUD, RotationPhase } from "./schema";
+import type { AcmeCa, DeployCloud, ImageChoice, Listener, LOCAL_CLOUD, RotationPhase } from "./schema";
 
 /** An inclusive UDP port range. */
 export interface PortRange {
@@ -13,10 +13,33 @@ export interface PortRange {
   readonly max: number;
 }
 
+/** Let's Encrypt issuance on the VM, with the DNS-01 challenge answered through Cloudflare. */
+export interface AcmeSettings {
+  /** Contact address of the ACME account, if any (Let's Encrypt sends no expiry emails since 2025). */
+  readonly email?: string;
+  /** Which Let's Encrypt CA. */
+  readonly ca: AcmeCa;
+  /** The CA's ACME directory URL. */
+  readonly directoryUrl: string;
+  /** Cloudflare API token the VM creates the `_acme-challenge` TXT records with. */
+  readonly dnsApiToken: string;
+}
+
 /** TLS material for `turns:` listeners. */
 export type TlsSource =
   | { readonly mode: "self-signed" }
-  | { readonly mode: "provided"; readonly certificateChain: string; readonly privateKey: string };
+  | { readonly mode: "provided"; readonly certificateChain: string; readonly privateKey: string }
+  | ({ readonly mode: "acme" } & AcmeSettings);
+
+/** Cloudflare DNS records that `pulumi up` manages for a region. */
+export interface CloudflareDns {
+  /** The zone of the names. */
+  readonly zoneId: string;
+  /** Token with DNS edit rights on the zone. */
+  readonly apiToken: string;
+  /** Whether the shared `domain` also points at this server. */
+  readonly publishSharedName: boolean;
+}
 
 /** Allocation and bandwidth limits, in coturn's terms (0 = no limit where allowed). */
 export interface Quotas {
@@ -86,6 +109,10 @@ export interface StackConfig extends CoturnSettings {
   readonly tags: Readonly<Record<string, string>>;
   /** Throw-away test stack. */
   readonly ephemeral: boolean;
+  /** This server's own DNS name (the shared name is `domain`). */
+  readonly regionDomain: string;
+  /** Cloudflare DNS automation, when configured; otherwise the records are made by hand. */
+  readonly cloudflare?: CloudflareDns;
   /** Longest credential lifetime apps may mint, in seconds. */
   readonly maxCredentialTtlSeconds: number;
   /** A secret rotation in progress. */

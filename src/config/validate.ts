@@ -5,6 +5,7 @@
 import { X509Certificate, createPrivateKey } from "node:crypto";
 import type { z } from "zod";
 import {
+  ACME_DIRECTORY_URLS,
   CLOUD_ONLY_KEYS,
   CONFIG_NAMESPACE,
   LISTENER_PORTS,
@@ -415,7 +416,7 @@ function crossKeyProblems(c: Partial<ParsedConfigKeys>, raw: RawStackConfig, exp
 
   const opaque = (key: string): boolean => raw.opaqueKeys?.has(fullKey(key)) ?? false;
   if (local) {
-    if (c.tlsMode === "provided") {
+    if (c.tlsMode === "provided" || c.tlsMode === "acme") {
       add(
         "tlsMode",
         c.tlsMode,
@@ -442,17 +443,18 @@ function crossKeyProblems(c: Partial<ParsedConfigKeys>, raw: RawStackConfig, exp
     if (c.tlsCertificate !== undefined && c.tlsPrivateKey !== undefined && c.domain && !opaque("tlsPrivateKey")) {
       problems.push(...certificateProblems(c.tlsCertificate, c.tlsPrivateKey, c.domain));
     }
-  } else if (c.tlsMode === "self-signed") {
+  } else if (c.tlsMode !== undefined) {
     for (const key of ["tlsCertificate", "tlsPrivateKey"]) {
       if (raw.values[fullKey(key)] !== undefined) {
         problems.push({
           key: fullKey(key),
           shownValue: undefined,
-          message: `is set, but coturn:tlsMode is "self-signed"${raw.values[fullKey("tlsMode")] === undefined ? " (the default)" : ""}, which ignores it. Set coturn:tlsMode to "provided", or remove ${fullKey(key)}`,
+          message: `is set, but coturn:tlsMode is "${c.tlsMode}"${raw.values[fullKey("tlsMode")] === undefined ? " (the default)" : ""}, which ignores it. Set coturn:tlsMode to "provided", or remove ${fullKey(key)}`,
         });
       }
     }
   }
+  if (!local) problems.push(...acmeAndDnsProblems(c, raw));
 
   if (c.ssh) {
     for (const [i, cidr] of c.ssh.allowedCidrs.entries()) {
@@ -490,6 +492,40 @@ function crossKeyProblems(c: Partial<ParsedConfigKeys>, raw: RawStackConfig, exp
     }
     if (c.rotation.phase === "switched" && c.rotation.switchedAt === undefined) {
       add("rotation.switchedAt", undefined, 'is required in phase "switched". Run npm run rotate -- --stack <name> --apps-switched again');
+    }
+  }
+  return problems;
+}
+
+/** The keys `tlsMode: acme` needs or ignores, and the Cloudflare zone and token that go together. */
+function acmeAndDnsProblems(c: Partial<ParsedConfigKeys>, raw: RawStackConfig): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const isSet = (key: ConfigKey): boolean => raw.values[fullKey(key)] !== undefined;
+  const add = (key: ConfigKey, message: string): void => {
+    problems.push({ key: fullKey(key), shownValue: undefined, message });
+  };
+  const zoneTokenHelp = "create a token with permission Zone > DNS > Edit for your domain's zone only (Cloudflare dashboard > My Profile > API Tokens)";
+  if (isSet("cloudflareZoneId") && !isSet("cloudflareApiToken")) {
+    add("cloudflareApiToken", `is required with coturn:cloudflareZoneId: ${zoneTokenHelp}, then: pulumi config set --secret coturn:cloudflareApiToken <token>`);
+  }
+  if (isSet("cloudflareApiToken") && !isSet("cloudflareZoneId") && c.tlsMode !== "acme") {
+    add("cloudflareZoneId", "is required with coturn:cloudflareApiToken (the zone to create the records in): pulumi config set coturn:cloudflareZoneId <32 hex digits from the zone's Overview page>");
+  }
+  if (isSet("publishSharedName") && !isSet("cloudflareZoneId")) {
+    add("publishSharedName", "is set, but without coturn:cloudflareZoneId no record is created. Set the zone, or remove it");
+  }
+  if (c.tlsMode === "acme") {
+    if (!isSet("acmeDnsApiToken") && !isSet("cloudflareApiToken")) {
+      add(
+        "acmeDnsApiToken",
+        `is required with tlsMode "acme": the VM proves it owns ${c.domain ?? "the domain"} with a TXT record in Cloudflare DNS. ` +
+          `${zoneTokenHelp[0].toUpperCase()}${zoneTokenHelp.slice(1)}, then: pulumi config set --secret coturn:acmeDnsApiToken <token>`,
+      );
+    }
+  } else if (c.tlsMode !== undefined) {
+    for (const key of ["acmeEmail", "acmeCa", "acmeDnsApiToken"] as const) {
+      const mode = `"${c.tlsMode}"${isSet("tlsMode") ? "" : " (the default)"}`;
+      if (isSet(key)) add(key, `is set, but coturn:tlsMode is ${mode}, which ignores it. Set coturn:tlsMode to "acme", or remove ${fullKey(key)}`);
     }
   }
   return problems;
@@ -570,7 +606,9 @@ function assembleCoturnSettings(stack: string, c: ParsedConfigKeys): CoturnSetti
   const tls: TlsSource =
     c.tlsMode === "provided"
       ? { mode: "provided", certificateChain: c.tlsCertificate ?? "", privateKey: c.tlsPrivateKey ?? "" }
-      : { mode: "self-signed" };
+      : c.tlsMode === "acme"
+        ? acmeSettings(c)
+        : { mode: "self-signed" };
   return {
     stack,
     domain: c.domain,
@@ -581,6 +619,13 @@ function assembleCoturnSettings(stack: string, c: ParsedConfigKeys): CoturnSetti
     tls,
     quotas: c.quotas,
   };
+}
+
+function acmeSettings(c: ParsedConfigKeys): TlsSource {
+  const ca = c.acmeCa ?? (c.ephemeral ? "staging" : "production");
+  const dnsApiToken = c.acmeDnsApiToken ?? c.cloudflareApiToken;
+  if (dnsApiToken === undefined) throw new Error("unreachable: acme keys were validated");
+  return { mode: "acme", ...(c.acmeEmail === undefined ? {} : { email: c.acmeEmail }), ca, directoryUrl: ACME_DIRECTORY_URLS[ca], dnsApiToken };
 }
 
 function assemble(stack: string, c: ParsedConfigKeys): StackConfig {
@@ -595,6 +640,10 @@ function assemble(stack: string, c: ParsedConfigKeys): StackConfig {
     ssh: { allowedCidrs: c.ssh.allowedCidrs, publicKeys: c.ssh.publicKeys },
     tags: c.tags,
     ephemeral: c.ephemeral,
+    regionDomain: c.regionDomain ?? `${c.region}.${c.domain}`,
+    ...(c.cloudflareZoneId === undefined || c.cloudflareApiToken === undefined
+      ? {}
+      : { cloudflare: { zoneId: c.cloudflareZoneId, apiToken: c.cloudflareApiToken, publishSharedName: c.publishSharedName } }),
     maxCredentialTtlSeconds: c.maxCredentialTtl,
     ...(c.rotation === undefined ? {} : { rotation: c.rotation }),
   };

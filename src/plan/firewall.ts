@@ -51,7 +51,7 @@ export function firewallPlan(config: StackConfig): FirewallPlan {
     // private and special addresses. No TCP relay is configured, so TCP out is only for packages.
     rule("relay-out", "udp", 0, 65535, ANYWHERE, "relayed media to peers"),
     rule("http-out", "tcp", 80, 80, ANYWHERE, "OS packages (apt)"),
-    rule("https-out", "tcp", 443, 443, ANYWHERE, "OS packages (apt over https)"),
+    rule("https-out", "tcp", 443, 443, ANYWHERE, "OS packages over https, the ACME CA and the Cloudflare API"),
   ];
   return { ingress, egress };
 }

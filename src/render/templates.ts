@@ -36,3 +36,20 @@ export function renderTemplate(name: string, context: object): string {
 export function readTemplate(name: string): string {
   return readFileSync(join(TEMPLATES_DIR, name), "utf8");
 }
+
+/**
+ * Returns the shell script `templates/<name>` as the VM gets it: without comment lines and blank lines, which keeps
+ * the user-data within EC2's 16 KiB limit. The shebang and `# shellcheck` directives stay, and a line says where the
+ * commented source is. The scripts have no heredocs or multi-line strings, so a line that starts with `#` is always
+ * a comment (the artifact tests run bash -n and shellcheck on this form, and the runtime tests run it).
+ */
+export function readShellScript(name: string): string {
+  const [shebang, ...body] = readTemplate(name).split("\n");
+  const kept = body.filter((line) => {
+    const trimmed = line.trim();
+    return trimmed !== "" && (!trimmed.startsWith("#") || trimmed.startsWith("# shellcheck "));
+  });
+  return [shebang, `# templates/${name} of coturn-pulumi with its comments removed to fit EC2's 16 KiB user-data limit: read them there.`, ...kept, ""].join(
+    "\n",
+  );
+}

@@ -7,8 +7,17 @@ import { LISTENER_PORTS, type Listener } from "../config/schema";
 import type { CoturnSettings, LocalStackConfig, StackConfig } from "../config/stackConfig";
 import { boundIp, type VmAddresses } from "../plan/addresses";
 import { deniedPeers } from "./deniedPeers";
-import { DEPLOY_USER, SECRETS_SCRIPT_PATH, USER_DB_PATH, deployAuthorizedKey, deploySudoersRule, type VmAccess } from "./secretDelivery";
-import { readTemplate, renderTemplate } from "./templates";
+import { certificateNames } from "../plan/dns";
+import {
+  DEPLOY_USER,
+  SECRETS_SCRIPT_PATH,
+  TLS_SCRIPT_PATH,
+  USER_DB_PATH,
+  deployAuthorizedKeys,
+  deploySudoersRules,
+  type VmAccess,
+} from "./secretDelivery";
+import { readShellScript, readTemplate, renderTemplate } from "./templates";
 
 /** One file written onto the VM by cloud-init. */
 export interface VmFile {
@@ -144,8 +153,9 @@ function renderConf(config: CoturnSettings, placement: PlacementContext): string
 }
 
 /**
- * Renders every VM file and the cloud-init user-data that writes them. The user-data holds no TURN secret (those
- * arrive over SSH, see secretDelivery.ts); it holds the VM's SSH host key and, with `tlsMode: provided`, the TLS key.
+ * Renders every VM file and the cloud-init user-data that writes them. The user-data holds no TURN secret, TLS key
+ * or DNS token (those arrive over SSH, see secretDelivery.ts and tlsDelivery.ts); its one secret is the VM's SSH host
+ * key.
  */
 export function renderVm(config: StackConfig, addresses: VmAddresses, access: VmAccess): RenderedVm {
   const context = { stack: config.stack, relayPorts: config.relayPorts, privateIp: boundIp(addresses.bind), ports: LISTENER_PORTS };
@@ -158,13 +168,33 @@ export function renderVm(config: StackConfig, addresses: VmAddresses, access: Vm
       path: SECRETS_SCRIPT_PATH,
       mode: "0755",
       purpose: "puts the TURN secret set that pulumi up sends over SSH into coturn's user database, live",
-      content: readTemplate("coturn-secrets.sh"),
+      content: readShellScript("coturn-secrets.sh"),
+    },
+    {
+      path: TLS_SCRIPT_PATH,
+      mode: "0755",
+      purpose: "installs the TLS certificate (ACME, provided or self-signed) where coturn reads it, reloads it with SIGUSR2, renews it",
+      content: readShellScript("coturn-tls.sh"),
     },
     {
       path: `/etc/sudoers.d/${DEPLOY_USER}`,
       mode: "0440",
-      purpose: `lets ${DEPLOY_USER} run that one command as root, nothing else`,
-      content: `# pulumi up delivers the TURN secrets as ${DEPLOY_USER}; its SSH key is forced to run this command only.\n${deploySudoersRule()}\n`,
+      purpose: `lets ${DEPLOY_USER} run those two commands as root, nothing else`,
+      content:
+        `# pulumi up delivers the TURN secrets and the TLS material as ${DEPLOY_USER}; each of its SSH keys is forced to run one of these.\n` +
+        deploySudoersRules().map((rule) => `${rule}\n`).join(""),
+    },
+    {
+      path: "/etc/systemd/system/coturn-tls-renew.service",
+      mode: "0644",
+      purpose: "renews the TLS certificate; fails loudly and keeps the old one serving when renewal fails",
+      content: readTemplate("coturn-tls-renew.service"),
+    },
+    {
+      path: "/etc/systemd/system/coturn-tls-renew.timer",
+      mode: "0644",
+      purpose: "runs the renewal twice a day",
+      content: readTemplate("coturn-tls-renew.timer"),
     },
     {
       path: "/etc/systemd/system/coturn.service.d/10-coturn-pulumi.conf",
@@ -184,12 +214,6 @@ export function renderVm(config: StackConfig, addresses: VmAddresses, access: Vm
       purpose: "daily unattended security updates",
       content: readTemplate("auto-upgrades.conf"),
     },
-    ...(config.tls.mode === "provided"
-      ? [
-          { path: TLS_PATHS.certificate, mode: "0644", purpose: "TLS certificate chain from stack config", content: withNewline(config.tls.certificateChain) },
-          { path: TLS_PATHS.privateKey, mode: "0600", purpose: "TLS private key from stack config", content: withNewline(config.tls.privateKey) },
-        ]
-      : []),
     ...(tls443
       ? [
           {
@@ -212,7 +236,7 @@ export function renderVm(config: StackConfig, addresses: VmAddresses, access: Vm
             path: "/usr/local/sbin/coturn-anchor-network",
             mode: "0755",
             purpose: "route traffic from the anchor address through the anchor gateway; fill it into turnserver.conf",
-            content: readTemplate("coturn-anchor-network.sh"),
+            content: readShellScript("coturn-anchor-network.sh"),
           },
           {
             path: "/etc/systemd/system/coturn-anchor-network.service",
@@ -226,21 +250,28 @@ export function renderVm(config: StackConfig, addresses: VmAddresses, access: Vm
       path: "/usr/local/sbin/coturn-bootstrap",
       mode: "0755",
       purpose: "first-boot script: permissions, checks, restart",
-      content: readTemplate("coturn-bootstrap.sh"),
+      content: readShellScript("coturn-bootstrap.sh"),
     },
   ];
-  const packages = ["coturn", "sqlite3", "openssl", "unattended-upgrades", ...(tls443 ? ["nftables"] : []), ...(anchor ? ["curl"] : [])];
+  const packages = [
+    "coturn",
+    "sqlite3",
+    "openssl",
+    "jq",
+    "unattended-upgrades",
+    ...(config.tls.mode === "acme" ? ["certbot", "python3-certbot-dns-cloudflare"] : []),
+    ...(tls443 ? ["nftables"] : []),
+    ...(anchor ? ["curl"] : []),
+  ];
   const userData = renderTemplate("cloud-init.yaml.hbs", {
     stack: config.stack,
-    providedTls: config.tls.mode === "provided",
     packages,
     files,
     sshPublicKeys: config.ssh.publicKeys,
     deployUser: DEPLOY_USER,
-    deployAuthorizedKey: deployAuthorizedKey(access.deployPublicKey),
+    deployAuthorizedKeys: deployAuthorizedKeys(access),
     hostKey: { privateKey: withNewline(access.hostKey.privateKey), publicKey: access.hostKey.publicKey.trim() },
-    tlsMode: config.tls.mode,
-    domain: config.domain,
+    certificateNames: certificateNames(config).join(","),
   });
   return { turnserverConf, files, userData };
 }
@@ -251,22 +282,18 @@ function withNewline(text: string): string {
 
 /** The user-data for one VM and what must replace the VM when it changes. */
 export interface RenderedUserData {
-  /** The complete `#cloud-config` user-data (holds the SSH host key, and the TLS key when provided). */
+  /** The complete `#cloud-config` user-data (holds the SSH host key). */
   readonly userData: string;
   /**
-   * SHA-256 of the user-data rendered with the private keys masked: it changes exactly when something other than
-   * those changes, which cloud-init (it runs once) can only apply on a fresh VM. It reveals no secret.
+   * SHA-256 of the user-data rendered with the host's private key masked: it changes exactly when something other
+   * than that changes, which cloud-init (it runs once) can only apply on a fresh VM. It reveals no secret.
    */
   readonly revision: string;
 }
 
 /** Renders a VM's user-data and its revision. */
 export function renderUserData(config: StackConfig, addresses: VmAddresses, access: VmAccess): RenderedUserData {
-  const masked: StackConfig = {
-    ...config,
-    tls: config.tls.mode === "provided" ? { ...config.tls, privateKey: "<tls private key>" } : config.tls,
-  };
   const maskedAccess: VmAccess = { ...access, hostKey: { ...access.hostKey, privateKey: "<ssh host private key>" } };
-  const revision = createHash("sha256").update(renderVm(masked, addresses, maskedAccess).userData).digest("hex");
+  const revision = createHash("sha256").update(renderVm(config, addresses, maskedAccess).userData).digest("hex");
   return { userData: renderVm(config, addresses, access).userData, revision };
 }

@@ -22,6 +22,8 @@ export interface RecordedOptions {
   replacementTrigger?: unknown;
   /** Outputs the resource marks secret besides those its SDK marks. */
   additionalSecretOutputs: string[];
+  /** The explicit provider reference (`urn::id`), when one was given. */
+  provider?: string;
 }
 
 /** Mocked cloud answers. */
@@ -48,9 +50,12 @@ export const MOCK_ACCESS: VmAccess = {
     publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG1vY2staG9zdC1rZXktbW9jay1ob3N0LWtleS0wMDAw\n",
   },
   deployPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG1vY2stZGVwbG95LWtleS1tb2NrLWRlcGxveS0wMDAw\n",
+  tlsDeployPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG1vY2stdGxzLWRlcGxveS1rZXktbW9jay0wMDAw\n",
 };
-/** The deploy key's private half in the mock. */
+/** The secrets deploy key's private half in the mock. */
 export const MOCK_DEPLOY_PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nbW9jayBkZXBsb3kga2V5\n-----END OPENSSH PRIVATE KEY-----\n";
+/** The TLS deploy key's private half in the mock. */
+export const MOCK_TLS_DEPLOY_PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nbW9jayB0bHMgZGVwbG95IGtleQ==\n-----END OPENSSH PRIVATE KEY-----\n";
 
 /** The marker Pulumi wraps secret inputs in when they reach a mock. */
 export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
@@ -64,6 +69,14 @@ export function unwrapSecret(value: unknown): unknown {
 export function mockAppliedSecretSet(stdin: string, realm = "turn.example.com"): string {
   const accepted = stdin.split("\n").filter(Boolean).map(secretFingerprint);
   return `${JSON.stringify({ realm, accepted, added: accepted.length, removed: 0 })}\n`;
+}
+
+/** What coturn-tls deliver prints on the VM for a delivery document: a certificate for the document's names. */
+export function mockInstalledCertificate(stdin: string): string {
+  const document = JSON.parse(stdin) as { mode: string; names?: string[] };
+  const names = document.names ?? ["turn.example.com"];
+  const issuer = document.mode === "acme" ? "CN=(STAGING) Mock Let's Encrypt" : `CN=${names[0]}`;
+  return `${JSON.stringify({ mode: document.mode, names, notAfter: "2027-02-19T10:00:00Z", daysLeft: 90, issuer, sha256: "ab".repeat(32) })}\n`;
 }
 
 /** Provider function answers by token. */
@@ -102,9 +115,13 @@ export function mockOutputs(type: string, name: string, inputs: Record<string, u
     case "tls:index/privateKey:PrivateKey":
       return name.endsWith("-ssh-host-key")
         ? { privateKeyOpenssh: MOCK_ACCESS.hostKey.privateKey, publicKeyOpenssh: MOCK_ACCESS.hostKey.publicKey }
-        : { privateKeyOpenssh: MOCK_DEPLOY_PRIVATE_KEY, publicKeyOpenssh: MOCK_ACCESS.deployPublicKey };
-    case "command:remote:Command":
-      return { stdout: mockAppliedSecretSet(String(unwrapSecret(inputs.stdin) ?? "")), stderr: "" };
+        : name.endsWith("-tls-deploy-key")
+          ? { privateKeyOpenssh: MOCK_TLS_DEPLOY_PRIVATE_KEY, publicKeyOpenssh: MOCK_ACCESS.tlsDeployPublicKey }
+          : { privateKeyOpenssh: MOCK_DEPLOY_PRIVATE_KEY, publicKeyOpenssh: MOCK_ACCESS.deployPublicKey };
+    case "command:remote:Command": {
+      const stdin = String(unwrapSecret(inputs.stdin) ?? "");
+      return { stdout: name.endsWith("-tls-certificate") ? mockInstalledCertificate(stdin) : mockAppliedSecretSet(stdin), stderr: "" };
+    }
     default:
       return {};
   }

@@ -14,6 +14,9 @@ export type { ProgramRun } from "./mockCloud";
 /** A 64-character secret used only by tests; assertions check that it never shows up in outputs. */
 export const TEST_SECRET = "T3st-only-secret-Zm9vYmFyYmF6cXV4LWNvdHVybi1wdWx1bWktdGVzdHM0NTY3OA";
 
+/** A Cloudflare API token used only by tests; assertions check that it never shows up in outputs or user-data. */
+export const TEST_CLOUDFLARE_TOKEN = "T3st-only-cloudflare-token-0123456789abcdef";
+
 /** A stack config as the harness takes it. */
 export interface HarnessConfig {
   stack: string;
@@ -26,13 +29,15 @@ const PROVIDER_SETTINGS: Record<string, Record<string, string>> = {
   "digitalocean-example": { "digitalocean:token": "mock-digitalocean-token" },
 };
 
-/** An example stack's config, with the test secret in place of its encrypted one. Default: the AWS example. */
+/** An example stack's config, with test values in place of its encrypted ones. Default: the AWS example. */
 export function exampleConfig(stack = "aws-example"): HarnessConfig {
   const raw = readStackFile(stack, { mode: "placeholder" });
   const provider = PROVIDER_SETTINGS[stack] ?? {};
+  const token: Record<string, string> =
+    raw.values["coturn:cloudflareApiToken"] === undefined ? {} : { "coturn:cloudflareApiToken": TEST_CLOUDFLARE_TOKEN };
   return {
     stack: raw.stack,
-    values: { ...raw.values, ...provider, "coturn:authSecret": TEST_SECRET },
+    values: { ...raw.values, ...provider, "coturn:authSecret": TEST_SECRET, ...token },
     secretKeys: [...raw.secretKeys, ...Object.keys(provider)],
   };
 }

@@ -29,6 +29,7 @@ async function main(): Promise<void> {
     getDependenciesList(): string[];
     getReplacementTrigger(): { toJavaScript(): unknown } | undefined;
     getAdditionalsecretoutputsList(): string[];
+    getProvider(): string;
   };
   const monitor = MockMonitor.prototype as unknown as { registerResource(req: RegisterRequest, cb: unknown): unknown };
   const register = monitor.registerResource;
@@ -39,6 +40,7 @@ async function main(): Promise<void> {
       dependsOn: req.getDependenciesList(),
       replacementTrigger: req.getReplacementTrigger()?.toJavaScript(),
       additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+      provider: req.getProvider(),
     });
     return register.call(this, req, cb);
   };

@@ -35,7 +35,8 @@ export function testVmAccess(): { access: VmAccess; deployPrivateKey: string } {
   if (!cached) {
     const host = generateSshKeyPair("test-host");
     const deploy = generateSshKeyPair("test-deploy");
-    cached = { access: { hostKey: host, deployPublicKey: deploy.publicKey }, deployPrivateKey: deploy.privateKey };
+    const tlsDeploy = generateSshKeyPair("test-tls-deploy");
+    cached = { access: { hostKey: host, deployPublicKey: deploy.publicKey, tlsDeployPublicKey: tlsDeploy.publicKey }, deployPrivateKey: deploy.privateKey };
   }
   return cached;
 }

@@ -1,0 +1,43 @@
+/**
+ * The DNS names of a region's server: its own name (`regionDomain`) and the shared `domain` apps use. Which A records
+ * point at the server, and which names its certificate carries, follow from them. Pure, cloud- and DNS-host-neutral.
+ */
+import type { StackConfig } from "../config/stackConfig";
+
+/** TTL of the records: short, so a replaced region or a drained one leaves caches within a minute (Cloudflare's minimum). */
+export const DNS_RECORD_TTL_SECONDS = 60;
+
+/** One A record that points a name at the server's static IP. */
+export interface PlannedDnsRecord {
+  /** Fully qualified name. */
+  readonly name: string;
+  /** Always `A`: the static IP is IPv4. */
+  readonly type: "A";
+  /** Seconds. */
+  readonly ttl: number;
+  /** Why the record exists. */
+  readonly purpose: string;
+}
+
+/**
+ * The names the certificate must carry, the server's own first. The shared name is always on it, so `turns:` to the
+ * shared name works whichever region answers (GeoDNS, or a record made by hand).
+ */
+export function certificateNames(config: Pick<StackConfig, "regionDomain" | "domain">): string[] {
+  return [...new Set([config.regionDomain, config.domain])];
+}
+
+/**
+ * The A records for this server: its own name always; the shared name too unless `publishSharedName` is off (GeoDNS
+ * or another stack owns it). Without Cloudflare the same list is what the operator creates by hand.
+ */
+export function plannedDnsRecords(config: Pick<StackConfig, "regionDomain" | "domain" | "cloudflare">): PlannedDnsRecord[] {
+  const records: PlannedDnsRecord[] = [
+    { name: config.regionDomain, type: "A", ttl: DNS_RECORD_TTL_SECONDS, purpose: "this server's own name" },
+  ];
+  const shared = config.cloudflare?.publishSharedName ?? true;
+  if (shared && config.domain !== config.regionDomain) {
+    records.push({ name: config.domain, type: "A", ttl: DNS_RECORD_TTL_SECONDS, purpose: "the shared name apps connect to" });
+  }
+  return records;
+}
