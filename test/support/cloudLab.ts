@@ -9,12 +9,12 @@
  * relay address. The secrets reach coturn's user database through the rendered coturn-secrets script, as on a VM.
  */
 import { execFileSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeSelfSignedCertificate } from "../../src/local/selfSigned";
 import { ANCHOR_ADDRESS_PLACEHOLDER, bindAddressFor, NAT_NETWORK } from "../../src/plan/addresses";
-import { SECRETS_SCRIPT_PATH, USER_DB_PATH, parseAppliedSecretSet, secretSetDocument, type AppliedSecretSet } from "../../src/render/secretDelivery";
+import { SECRETS_SCRIPT_PATH, TLS_SCRIPT_PATH, USER_DB_PATH, parseAppliedSecretSet, secretSetDocument, type AppliedSecretSet } from "../../src/render/secretDelivery";
 import { renderVm, TLS_PATHS, type RenderedVm } from "../../src/render/vmFiles";
 import type { LabJob } from "./labClient";
 import { MOCK_ACCESS } from "./mockCloud";
@@ -160,6 +160,14 @@ export interface CloudLab {
   readonly anchorNetworkLog?: string;
   /** The certificate coturn serves. */
   readonly certificatePath: string;
+  /** Its private key. */
+  readonly privateKeyPath: string;
+  /** The folder holding both (its own folder with `runAsTurnserver`). */
+  readonly tlsDir: string;
+  /** coturn's pid file. */
+  readonly pidFile: string;
+  /** The VM's coturn-tls script, as rendered (root 0755, as on the VM). */
+  readonly tlsScript: string;
   /** The config file coturn runs with. */
   readonly confPath: string;
   /** The VM's coturn-secrets script, as rendered. */
@@ -189,7 +197,18 @@ http.createServer((req, res) => {
  * in the config; `routeAnchor: false` leaves out its routing (the config is filled in by hand) to show what breaks.
  */
 export async function startCloudLab(
-  options: { stack?: string; tag?: string; routeAnchor?: boolean; deliverSecrets?: boolean } = {},
+  options: {
+    stack?: string;
+    tag?: string;
+    routeAnchor?: boolean;
+    deliverSecrets?: boolean;
+    /**
+     * Runs coturn as the VM's systemd unit does, as user and group `turnserver` (never root), so that it re-reads its
+     * certificate on SIGUSR2 with that user's rights. Its files are then root:turnserver 0640 in root:turnserver 0750
+     * folders, and the certificate and key get a folder of their own (`tlsDir`), as /etc/coturn/tls on the VM.
+     */
+    runAsTurnserver?: boolean;
+  } = {},
 ): Promise<CloudLab> {
   const stack = options.stack ?? "aws-example";
   requireCommands([
@@ -198,6 +217,7 @@ export async function startCloudLab(
     ["/usr/bin/openssl", "openssl"],
     ["/usr/bin/curl", "curl"],
     ["/usr/bin/sqlite3", "sqlite3"],
+    ...(options.runAsTurnserver ? ([["/usr/bin/setpriv", "util-linux"]] as const) : []),
   ]);
   const vm = productionVm(stack);
   const anchor = bindAddressFor(exampleStackConfig(stack).cloud).kind === "anchor";
@@ -282,17 +302,46 @@ export async function startCloudLab(
     // TURN over TLS on 443: the VM's own nftables rules, as coturn-tls443.service loads them.
     if (redirect) lab.exec(turn, "nft", "-f", redirectPath);
 
-    const tls = makeSelfSignedCertificate(dir, CLOUD_LAB.publicIp, vmConfDomain(vm.turnserverConf));
+    const asTurnserver = options.runAsTurnserver === true;
+    /** root:turnserver with `mode`: what coturn's user must read (only when coturn runs as that user). */
+    const forTurnserver = (path: string, mode: number): void => {
+      if (!asTurnserver) return;
+      execFileSync("chown", ["root:turnserver", path]);
+      chmodSync(path, mode);
+    };
+    forTurnserver(dir, 0o750);
+    const tlsDir = asTurnserver ? join(dir, "tls") : dir;
+    if (asTurnserver) mkdirSync(tlsDir);
+    forTurnserver(tlsDir, 0o750);
+    const tls = makeSelfSignedCertificate(tlsDir, CLOUD_LAB.publicIp, vmConfDomain(vm.turnserverConf));
+    forTurnserver(tls.certificate, 0o640);
+    forTurnserver(tls.privateKey, 0o640);
     const logFile = join(dir, "turnserver.log");
     const production = readFileSync(confPath, "utf8");
     const userDb = join(dir, "turndb");
     createUserDb(userDb);
     const conf = labConf(production, { ...tls, logFile, userDb }, privateIp);
     writeFileSync(confPath, conf.conf, { mode: 0o600 });
+    forTurnserver(confPath, 0o640);
+    forTurnserver(userDb, 0o640);
+    const pidFile = join(dir, "turnserver.pid");
+    if (asTurnserver) {
+      // coturn opens these after it starts, as turnserver.
+      for (const file of [logFile, pidFile]) {
+        writeFileSync(file, "", { mode: 0o640 });
+        execFileSync("chown", ["turnserver:turnserver", file]);
+      }
+    }
+    const tlsScript = join(dir, "coturn-tls");
+    writeFileSync(tlsScript, vmFile(vm, TLS_SCRIPT_PATH), { mode: 0o755 });
     const secretsScript = join(dir, "coturn-secrets");
     writeFileSync(secretsScript, vmFile(vm, SECRETS_SCRIPT_PATH), { mode: 0o700 });
     const applySecrets = (secrets: readonly string[]): AppliedSecretSet => applySecretSet(lab, turn, secretsScript, confPath, secrets);
-    const coturn = lab.start(turn, "turnserver", ["-c", confPath, "--pidfile", join(dir, "turnserver.pid")]);
+    const coturnArgs = ["-c", confPath, "--pidfile", pidFile];
+    // setpriv changes user and execs, so the process the lab started is coturn itself (as with `ip netns exec`).
+    const coturn = asTurnserver
+      ? lab.start(turn, "setpriv", ["--reuid=turnserver", "--regid=turnserver", "--init-groups", "turnserver", ...coturnArgs])
+      : lab.start(turn, "turnserver", coturnArgs);
     const readLog = (): string => (existsSync(logFile) ? readFileSync(logFile, "utf8") : "");
     await waitFor("coturn to listen on 3478 and 5349", () => {
       if (coturn.child.exitCode !== null) throw new Error(`coturn exited: ${coturn.output()}\n${readLog()}`);
@@ -311,6 +360,10 @@ export async function startCloudLab(
       conf,
       ...(anchorNetworkLog === undefined ? {} : { anchorNetworkLog }),
       certificatePath: tls.certificate,
+      privateKeyPath: tls.privateKey,
+      tlsDir,
+      pidFile,
+      tlsScript,
       confPath,
       secretsScript,
       applySecrets,

@@ -22,6 +22,17 @@ export interface LabProcess {
   readonly exited: Promise<number | string>;
 }
 
+/** How a command run with `NetLab.run` ended. */
+export interface LabRun {
+  /** Exit code, or null when a signal ended it. */
+  readonly status: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** Wall-clock duration. */
+  readonly ms: number;
+}
+
 /** Throws with a how-to when the lab cannot be built: not root, or `ip`/`nft` missing. */
 export function requireLabPrivileges(): void {
   if (process.getuid?.() !== 0) {
@@ -102,6 +113,52 @@ export class NetLab {
   /** Like `exec`, with `input` on the command's stdin (how secrets are handed over: never in arguments). */
   execWithInput(ns: string, input: string, command: string, ...args: string[]): string {
     return run("ip", ["netns", "exec", ns, command, ...args], input);
+  }
+
+  /**
+   * Runs a command inside a namespace to its end without blocking the event loop (processes the test reads meanwhile
+   * keep being read), and reports how it ended instead of throwing. After `timeoutMs` it is killed, with every
+   * process it started (its process group, whose id is its pid).
+   */
+  run(
+    ns: string,
+    command: string,
+    args: readonly string[],
+    options: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+  ): Promise<LabRun> {
+    const timeoutMs = options.timeoutMs ?? 60_000;
+    // A process group of its own, so that a timeout stops what it started too (whose pipes would keep it "open").
+    const child = spawn("ip", ["netns", "exec", ns, command, ...args], { stdio: ["pipe", "pipe", "pipe"], env: options.env ?? process.env, detached: true });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdin.on("error", () => undefined);
+    child.stdin.end(options.input ?? "");
+    const started = Date.now();
+    return new Promise((resolve, reject) => {
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        try {
+          if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+        } catch {
+          // Already gone.
+        }
+      }, timeoutMs);
+      child.on("error", (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+      child.on("close", (code, signal) => {
+        clearTimeout(timer);
+        if (timedOut) {
+          reject(new Error(`${command} ${args.join(" ")} did not finish within ${timeoutMs} ms; output so far:\n${stdout}\n${stderr}`));
+          return;
+        }
+        resolve({ status: code, signal, stdout, stderr, ms: Date.now() - started });
+      });
+    });
   }
 
   /** Connects a host to the internet bridge as `ifname` with `address/24`. */
