@@ -217,7 +217,7 @@ describe("npm run local in a network namespace", () => {
     assert.equal(checked.status, 0, `${checked.stdout}\n${checked.stderr}`);
     assert.match(checked.stdout, /allocation\s+tls\s+pass\s+relayed address 127\.0\.0\.1:\d+/);
     assert.match(checked.stdout, /relay between two allocations\s+udp\s+pass/);
-    assert.match(checked.stdout, /TLS certificate\s+tls\s+pass\s+TLSv1\.2, verified/);
+    assert.match(checked.stdout, /TLS certificate\s+tls\s+pass\s+TLSv1\.2, trusted, names localhost turn\.localhost IP 127\.0\.0\.1,/);
     // A wrong password is refused: authentication is on.
     const wrong = probe([{ ...server, credential: "bm9wZQ==" }], "--transports", "udp");
     assert.equal(wrong.status, 1, wrong.stdout);
