@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { mintTurnCredential, secretFingerprint } from "../src/credentials/turnRest";
 import { CLOUD_LAB, LAB_SECRET, runLabJob, startCloudLab, type CloudLab } from "./support/cloudLab";
-import type { Outcome } from "./support/labClient";
+import type { Outcome, StreamReport } from "./support/labClient";
 import { waitFor, type LabProcess } from "./support/netlab";
 
 const ECHO_PORT = 3480;
@@ -16,15 +16,6 @@ const plain = { host: CLOUD_LAB.publicIp, port: 3478 };
 const NEW_SECRET = "TmV3LXJvdGF0ZWQtc2VjcmV0LWZvci10aGUtbGl2ZS1yb3RhdGlvbi10ZXN0";
 /** A call: 50 packets of 160 bytes per second (64 kbit/s audio) for 16 s, refreshed every 2 s (browsers: minutes). */
 const CALL = { packetsPerSecond: 50, durationMs: 16_000, refreshEveryMs: 2000 } as const;
-
-interface StreamReport {
-  relayed: { host: string; port: number };
-  sent: number;
-  echoed: number;
-  lost: number;
-  firstLost: number[];
-  refreshes: Array<{ atMs: number } & Outcome>;
-}
 
 describe("rotating the secret of a running coturn (aws-example's production config)", () => {
   let cloud: CloudLab;

@@ -17,7 +17,7 @@ import { certificateNames } from "../src/plan/dns";
 import { parseInstalledCertificate, tlsDeliveryDocument } from "../src/render/tlsDelivery";
 import { ACME_LAB, startAcmeLab, type AcmeLab } from "./support/acmeLab";
 import { CLOUD_LAB, LAB_SECRET, runLabJob, startCloudLab, type CloudLab } from "./support/cloudLab";
-import type { Outcome } from "./support/labClient";
+import type { Outcome, StreamReport } from "./support/labClient";
 import { waitFor, type LabProcess, type LabRun } from "./support/netlab";
 import { exampleStackConfig } from "./support/program";
 
@@ -40,15 +40,6 @@ interface Reported {
   sha256: string;
   served: { sha256: string; matches: boolean } | null;
   changed?: boolean;
-}
-
-interface StreamReport {
-  relayed: { host: string; port: number };
-  sent: number;
-  echoed: number;
-  lost: number;
-  firstLost: number[];
-  refreshes: Array<{ atMs: number } & Outcome>;
 }
 
 /** The certificate a new TLS handshake from the lab internet gets (through the 1:1 NAT, as a client does). */

@@ -100,7 +100,17 @@ function handshake(options: ConnectionOptions): Promise<object> {
 /** The packet size of a 64 kbit/s audio stream at 50 packets per second. */
 const STREAM_PACKET_BYTES = 160;
 
-async function stream(job: Extract<LabJob, { job: "stream" }>): Promise<object> {
+/** What the "stream" job reports: packets sent and echoed by the peer, and each refresh's outcome. */
+export interface StreamReport {
+  relayed: Endpoint;
+  sent: number;
+  echoed: number;
+  lost: number;
+  firstLost: number[];
+  refreshes: Array<{ atMs: number } & Outcome>;
+}
+
+async function stream(job: Extract<LabJob, { job: "stream" }>): Promise<StreamReport> {
   const allocation = await open(job.server, job.transport, job.credentials);
   const echoed = new Set<number>();
   let stopped = false;
@@ -114,7 +124,7 @@ async function stream(job: Extract<LabJob, { job: "stream" }>): Promise<object> 
       }
     }
   })();
-  const refreshes: Array<{ atMs: number } & Outcome> = [];
+  const refreshes: StreamReport["refreshes"] = [];
   const started = Date.now();
   const total = Math.round((job.durationMs / 1000) * job.packetsPerSecond);
   let nextRefresh = job.refreshEveryMs;
