@@ -333,7 +333,7 @@ export const configKeySchemas = {
         .default([])
         .describe(
           "Required on clouds: IPv4 CIDRs that may reach port 22, i.e. every machine that runs `pulumi up` for this stack (it delivers the " +
-            "TURN secrets over SSH, with a key that can do nothing else) and your admins.",
+            "TURN secrets and the TLS material over SSH, with keys that can do nothing else) and your admins.",
         ),
       publicKeys: z
         .array(z.string().regex(SSH_PUBLIC_KEY, { error: 'is not an OpenSSH public key ("ssh-ed25519 AAAA… comment")' }))
