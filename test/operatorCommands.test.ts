@@ -56,7 +56,8 @@ function awsStack(config: Record<string, FakeStack["config"][string]> = {}, outp
     outputs: outputs ?? {
       publicIp: "198.51.100.20",
       domain: "turn.example.com",
-      dnsRecord: "turn.example.com. A 198.51.100.20",
+      regionDomain: "eu-central-1.turn.example.com",
+      dnsRecords: ["eu-central-1.turn.example.com", "turn.example.com"].map((name) => ({ name, type: "A", content: "198.51.100.20", ttl: 60, managedBy: "you" })),
       urls: turnUrls(endpoints).map((u) => u.url),
       iceServers: iceServersTemplate(endpoints),
       instanceId: "i-0123456789abcdef0",

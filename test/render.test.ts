@@ -11,6 +11,7 @@ import { test } from "node:test";
 import { newEncryptionSalt, openPassphraseSecrets } from "../src/config/passphraseSecrets";
 import { readStackFile } from "../src/config/stackFile";
 import { previewStack } from "../src/render/preview";
+import { parseInstalledCertificate, tlsDeliveryDocument } from "../src/render/tlsDelivery";
 
 const ROOT = join(__dirname, "..");
 
@@ -131,4 +132,29 @@ test("the render command needs no Pulumi CLI and no cloud credentials", () => {
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
+});
+
+test("the TLS delivery document per mode, and the VM's report parsed or refused with its text", () => {
+  const names = { regionDomain: "fra1.turn.example.com", domain: "turn.example.com" };
+  assert.deepEqual(tlsDeliveryDocument({ ...names, tls: { mode: "self-signed" } }), { mode: "self-signed", names: ["fra1.turn.example.com", "turn.example.com"] });
+  assert.deepEqual(
+    tlsDeliveryDocument({ regionDomain: "turn.example.com", domain: "turn.example.com", tls: { mode: "acme", ca: "staging", directoryUrl: "https://ca/dir", dnsApiToken: "t" } }),
+    { mode: "acme", names: ["turn.example.com"], email: "", server: "https://ca/dir", dnsApiToken: "t" },
+    "one name when both are the same; no email means an account without contact",
+  );
+  assert.deepEqual(tlsDeliveryDocument({ ...names, tls: { mode: "provided", certificateChain: "C", privateKey: "K" } }), {
+    mode: "provided",
+    certificateChain: "C",
+    privateKey: "K",
+  });
+  const report = { mode: "acme", names: ["turn.example.com"], notAfter: "2027-02-19T10:00:00Z", daysLeft: 89, issuer: "CN=R11", sha256: "AB:CD", served: null };
+  assert.deepEqual(parseInstalledCertificate(`coturn-tls: waiting\n${JSON.stringify(report)}\n`), {
+    mode: "acme",
+    names: ["turn.example.com"],
+    notAfter: "2027-02-19T10:00:00Z",
+    issuer: "CN=R11",
+    sha256: "AB:CD",
+  });
+  assert.throws(() => parseInstalledCertificate("certbot: error\n"), /coturn-tls printed no JSON result: "certbot: error\\n"/);
+  assert.throws(() => parseInstalledCertificate(JSON.stringify({ ...report, mode: "letsencrypt" })), /unexpected result: .*letsencrypt/);
 });
