@@ -12,14 +12,14 @@
  * - when coturn dies on its own, the command shows its log and exits 1.
  *
  * Needs root (network namespaces, and setpriv to become nobody), coturn and openssl. The namespace is deleted and
- * every process this file started is killed by its pid in `after`.
+ * every process this file started is killed by its pid after each test, so a failing test leaves nothing behind.
  */
 import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { after, afterEach, before, describe, test } from "node:test";
 import { verifyTurnCredential } from "../src/credentials/turnRest";
 import { LOCAL_SECRET_LENGTH } from "../src/local/localStack";
 import { spkiSha256 } from "../src/local/selfSigned";
@@ -33,8 +33,21 @@ const OTHER_IP = "10.200.0.1";
 /** How long the command may take to print its status line (node + tsx + openssl + coturn startup). */
 const START_MS = 20_000;
 
-/** Every process this file started, stopped by pid in `after`. */
+/** Every process this file started, stopped by pid after each test. */
 const started: ChildProcess[] = [];
+
+/** Kills, by pid, every process this file started that still runs, and anything left in the namespace. */
+function killLeftovers(): void {
+  const running = started.filter((c) => c.exitCode === null && c.signalCode === null).map((c) => c.pid);
+  for (const pid of [...running, ...namespacePids()]) {
+    if (pid === undefined) continue;
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+}
 
 function ip(...args: string[]): string {
   const result = spawnSync("ip", args, { encoding: "utf8" });
@@ -154,23 +167,10 @@ describe("npm run local in a network namespace", () => {
     ip("-n", NS, "link", "set", "v1", "up");
   });
 
-  after(async () => {
-    for (const child of started) {
-      if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
-        try {
-          process.kill(child.pid, "SIGKILL");
-        } catch {
-          // Already gone.
-        }
-      }
-    }
-    for (const pid of namespacePids()) {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        // Already gone.
-      }
-    }
+  // After each test, so that one failing before its own stop cannot leave coturn holding the ports of the next.
+  afterEach(killLeftovers);
+  after(() => {
+    killLeftovers();
     spawnSync("ip", ["netns", "del", NS]);
   });
 
