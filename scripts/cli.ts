@@ -36,3 +36,16 @@ export function passphraseFromEnvironment(): string | undefined {
   const file = process.env.PULUMI_CONFIG_PASSPHRASE_FILE;
   return file ? readFileSync(file, "utf8").replace(/\r?\n$/, "") : undefined;
 }
+
+/** Runs an async command's `main` and sets the exit code it returns; an unexpected error is printed and exits 1. */
+export function runMain(main: () => Promise<number>): void {
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      console.error(error);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -14,7 +14,7 @@ import { loadLocalStack, newLocalAuthSecret } from "../src/local/localStack";
 import { LocalTargetAborted, LocalTargetError, startLocalTarget, type LocalTarget } from "../src/local/localTarget";
 import { listeningLine, usageLines } from "../src/local/summary";
 import { iceServersTemplate } from "../src/plan/endpoints";
-import { parseFlags, UsageError } from "./cli";
+import { parseFlags, runMain, UsageError } from "./cli";
 
 const DEFAULTS = { stack: "local", listen: DEFAULT_LISTEN_ADDRESS, user: "local-dev", ttl: "43200" } as const;
 
@@ -151,12 +151,4 @@ async function main(): Promise<number> {
   return 1;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    console.error(error);
-    process.exitCode = 1;
-  },
-);
+runMain(main);

@@ -17,7 +17,7 @@ import { DEFAULT_MIN_CERTIFICATE_DAYS } from "../src/probe/certificate";
 import { DEFAULT_FORBIDDEN_PEERS, runProbe, type ProbeTarget } from "../src/probe/probe";
 import { parseIceServers, ProbeInputError } from "../src/probe/target";
 import type { TurnTransport } from "../src/probe/turnClient";
-import { parseFlags, passphraseFromEnvironment, printTable, UsageError } from "./cli";
+import { parseFlags, passphraseFromEnvironment, printTable, runMain, UsageError } from "./cli";
 
 const USAGE = `usage: npm run probe -- (--stack <name> | --host <host> | --ice-servers <file|->) [options]
   --stack <name>            a stack in stacks/ (secret via PULUMI_CONFIG_PASSPHRASE); host = its domain
@@ -213,12 +213,4 @@ async function main(): Promise<number> {
   return failed === 0 ? 0 : 1;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    console.error(error);
-    process.exitCode = 1;
-  },
-);
+runMain(main);

@@ -114,6 +114,7 @@ fingerprint() { x509 "$1" -fingerprint -sha256 | sed 's/^[^=]*=//'; }
 # Sorted, one a line: the DNS names of the certificate's subjectAltName.
 cert_names() { x509 "$1" -ext subjectAltName | tail -n +2 | tr ',' '\n' | sed -n 's/^[[:space:]]*DNS://p' | sort -u; }
 not_after() { x509 "$1" -enddate | sed 's/^notAfter=//'; }
+not_after_iso() { date -u -d "$(not_after "$1")" +%Y-%m-%dT%H:%M:%SZ; }
 days_left() { echo $(( ( $(date -u -d "$(not_after "$1")" +%s) - $(date +%s) ) / 86400 )); }
 expires_within_days() { ! x509 "$1" -checkend $(( $2 * 86400 )) >/dev/null; }
 key_digest() { openssl pkey -in "$1" -passin pass: -pubout -outform DER 2>/dev/null | sha256sum | cut -d' ' -f1; }
@@ -123,7 +124,7 @@ owner_mode() { stat -c '%U:%G, mode %a' "$1" 2>/dev/null || echo "missing"; }
 # The certificate coturn serves now, for messages about what keeps serving.
 current_summary() {
   if x509 "$cert_path" >/dev/null; then
-    echo "until $(date -u -d "$(not_after "$cert_path")" +%Y-%m-%dT%H:%M:%SZ) ($(days_left "$cert_path") days)"
+    echo "until $(not_after_iso "$cert_path") ($(days_left "$cert_path") days)"
   else
     echo "(no readable certificate at $cert_path)"
   fi
@@ -147,7 +148,7 @@ status_json() {
   jq -cn \
     --arg mode "$(recorded_mode)" \
     --arg names "$(cert_names "$cert_path")" \
-    --arg notAfter "$(date -u -d "$(not_after "$cert_path")" +%Y-%m-%dT%H:%M:%SZ)" \
+    --arg notAfter "$(not_after_iso "$cert_path")" \
     --argjson daysLeft "$(days_left "$cert_path")" \
     --arg issuer "$(x509 "$cert_path" -issuer -nameopt RFC2253 | sed 's/^issuer=//')" \
     --arg serial "$(x509 "$cert_path" -serial | sed 's/^serial=//')" \
@@ -295,6 +296,10 @@ write_settings() {
   mv -f -- "$tmp" "$settings"
 }
 
+# certbot ignores a failing deploy hook (it exits 0): true when certbot holds a certificate coturn's files do not,
+# which deliver and renew then install themselves.
+lineage_not_installed() { [ "$(fingerprint "$lineage/cert.pem")" != "$(fingerprint "$cert_path" 2>/dev/null || true)" ]; }
+
 certbot_dirs=(--config-dir "$certbot_config" --work-dir "$certbot_work" --logs-dir "$certbot_logs" --max-log-backups 50)
 
 deliver_acme() {
@@ -344,8 +349,7 @@ deliver_acme() {
     certbot "${args[@]}" >&2 || fail "certbot could not get a certificate for ${names[*]} from $server (see above, and $certbot_logs/letsencrypt.log); the current certificate keeps serving $(current_summary)"
     changed=true
   fi
-  # certbot ignores a failing deploy hook (it exits 0): install whatever certbot holds that coturn does not serve yet.
-  if [ "$(fingerprint "$lineage/cert.pem")" != "$(fingerprint "$cert_path" 2>/dev/null || true)" ]; then
+  if lineage_not_installed; then
     "${install_cmd[@]}" --from "$lineage" >/dev/null
     changed=true
   fi
@@ -481,8 +485,7 @@ do_renew() {
       local rc=0
       certbot "${args[@]}" >&2 || rc=$?
       [ "$rc" -eq 0 ] || renewal_failed "certbot renew exited with $rc (the ACME server or the Cloudflare API refused; see above and $certbot_logs/letsencrypt.log)"
-      # certbot ignores a failing deploy hook; a certificate it renewed but could not install is installed now.
-      if [ "$(fingerprint "$lineage/cert.pem")" != "$(fingerprint "$cert_path" 2>/dev/null || true)" ]; then
+      if lineage_not_installed; then
         "${install_cmd[@]}" --from "$lineage" >/dev/null || renewal_failed "certbot renewed the certificate but it could not be installed (see above)"
       fi
       ;;
