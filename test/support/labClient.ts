@@ -5,7 +5,7 @@
  */
 import { createServer, connect, type ConnectionOptions, type TLSSocket } from "node:tls";
 import { readFileSync } from "node:fs";
-import { allocate, TurnError, TurnTimeout, type Allocation, type Endpoint, type TurnTransport } from "../../src/probe/turnClient";
+import { allocate, TurnError, type Allocation, type Endpoint, type TurnTransport } from "../../src/probe/turnClient";
 
 /** Credentials for one allocation. */
 interface Credentials {
@@ -47,6 +47,8 @@ export type LabJob =
 export type Outcome = { ok: true; relayed?: Endpoint } | { ok: false; code?: number; error: string };
 
 const TIMEOUT_MS = 5000;
+/** The quota job's deadline per allocation: long, because it never retries on a new socket (see there). */
+const QUOTA_TIMEOUT_MS = 20_000;
 
 function outcomeOf(error: unknown): Outcome {
   return error instanceof TurnError
@@ -54,7 +56,13 @@ function outcomeOf(error: unknown): Outcome {
     : { ok: false, error: error instanceof Error ? error.message : String(error) };
 }
 
-function open(server: Endpoint, transport: TurnTransport, credentials: Credentials, family?: "ipv4" | "ipv6"): Promise<Allocation> {
+function open(
+  server: Endpoint,
+  transport: TurnTransport,
+  credentials: Credentials,
+  family?: "ipv4" | "ipv6",
+  timeoutMs = TIMEOUT_MS,
+): Promise<Allocation> {
   return allocate({
     server,
     transport,
@@ -62,7 +70,7 @@ function open(server: Endpoint, transport: TurnTransport, credentials: Credentia
     ...(family ? { family } : {}),
     // The lab's certificate is self-signed; the TLS jobs check it by fingerprint instead.
     tls: { rejectUnauthorized: false },
-    timeoutMs: TIMEOUT_MS,
+    timeoutMs,
   });
 }
 
@@ -204,19 +212,15 @@ async function run(job: LabJob): Promise<object> {
       const held: Allocation[] = [];
       const outcomes: Outcome[] = [];
       for (let i = 0; i < job.count; i++) {
-        // An unanswered request (a datagram lost while the machine is loaded) says nothing about the quota: one
-        // more try. A refusal from the server is kept as it is.
-        for (let attempt = 1; ; attempt++) {
-          try {
-            const allocation = await open(job.server, "udp", job.credentials);
-            held.push(allocation);
-            outcomes.push({ ok: true, relayed: allocation.relayed });
-            break;
-          } catch (error) {
-            if (error instanceof TurnTimeout && attempt < 2) continue;
-            outcomes.push(outcomeOf(error));
-            break;
-          }
+        // One transaction per allocation, with werift's retransmissions and a generous deadline for a loaded machine.
+        // Never a second try on a new socket: if the first request's answer was merely late, the server would hold
+        // an allocation this job does not know about, and the quota would seem one smaller than it is.
+        try {
+          const allocation = await open(job.server, "udp", job.credentials, undefined, QUOTA_TIMEOUT_MS);
+          held.push(allocation);
+          outcomes.push({ ok: true, relayed: allocation.relayed });
+        } catch (error) {
+          outcomes.push(outcomeOf(error));
         }
       }
       await Promise.all(held.map((a) => a.release()));
