@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { readStackFile } from "../src/config/stackFile";
 import { StackConfigError, formatProblem, validateLocalStackConfig, validateStackConfig } from "../src/config/validate";
 import { LOCAL_SECRET_LENGTH, loadLocalStack, newLocalAuthSecret, withLocalAuthSecret } from "../src/local/localStack";
+import { ephemeralValues } from "./support/program";
 
 const STACK = "test";
 
@@ -114,8 +115,11 @@ const BAD_CASES: readonly BadCase[] = [
   // Wrong types.
   {
     name: "boolean given as yes",
-    changes: { "coturn:ephemeral": "yes" },
-    expected: ['coturn:ephemeral = "yes": is not a boolean. Use true or false'],
+    changes: { "coturn:publishSharedName": "yes" },
+    expected: [
+      'coturn:publishSharedName = "yes": is not a boolean. Use true or false',
+      "coturn:publishSharedName: is set, but without coturn:cloudflareZoneId no record is created. Set the zone, or remove it",
+    ],
   },
   {
     name: "listeners given as plain text, not JSON",
@@ -617,7 +621,7 @@ const BAD_CASES: readonly BadCase[] = [
     },
     expected: [
       "coturn:domian: is not a known key (did you mean coturn:domain?). Remove it with: pulumi config rm coturn:domian",
-      'coturn:ephemeral = "yes": is not a boolean. Use true or false',
+      'coturn:ephemeral = "yes": is not a duration: use a whole number and a unit m, h, d or w, e.g. 90m, 4h, 2d',
       'coturn:region = "x": is not a Google Cloud region name (coturn:cloud is gcp). Use one such as "europe-west3" or "us-central1"',
       `coturn:relayPorts = "1-2": ${OUTSIDE_PORTS_MESSAGE}`,
     ],
@@ -723,7 +727,7 @@ test("acme: staging for ephemeral stacks, production otherwise, the Cloudflare t
   assert.deepEqual(production.cloudflare, { zoneId: ZONE_ID, apiToken: CLOUDFLARE_TOKEN, publishSharedName: true });
   const ephemeral = validateStackConfig({
     stack: STACK,
-    values: withChanges({ ...acme, "coturn:ephemeral": "true", "coturn:acmeDnsApiToken": `${CLOUDFLARE_TOKEN}-vm`, "coturn:publishSharedName": "false" }),
+    values: withChanges({ ...acme, ...ephemeralValues("4h"), "coturn:acmeDnsApiToken": `${CLOUDFLARE_TOKEN}-vm`, "coturn:publishSharedName": "false" }),
     secretKeys,
   });
   assert.equal(ephemeral.tls.mode === "acme" && ephemeral.tls.ca, "staging");
@@ -734,7 +738,7 @@ test("acme: staging for ephemeral stacks, production otherwise, the Cloudflare t
   // email is optional.
   const explicit = validateStackConfig({
     stack: STACK,
-    values: withChanges({ "coturn:tlsMode": "acme", "coturn:acmeCa": "production", "coturn:ephemeral": "true", "coturn:acmeDnsApiToken": CLOUDFLARE_TOKEN, "coturn:regionDomain": "fra.turn.example.com" }),
+    values: withChanges({ "coturn:tlsMode": "acme", "coturn:acmeCa": "production", ...ephemeralValues("2d"), "coturn:acmeDnsApiToken": CLOUDFLARE_TOKEN, "coturn:regionDomain": "fra.turn.example.com" }),
     secretKeys,
   });
   assert.equal(explicit.tls.mode === "acme" && explicit.tls.ca, "production");
@@ -772,7 +776,7 @@ test("the base config is valid and gets every default", () => {
   assert.equal(config.maxCredentialTtlSeconds, 86_400);
   assert.equal(config.rotation, undefined);
   assert.deepEqual(config.tags, {});
-  assert.equal(config.ephemeral, false);
+  assert.equal(config.ephemeral, undefined);
 });
 
 test("small valid changes of the base stay valid", async (t) => {
@@ -943,7 +947,7 @@ const LOCAL_BAD_CASES: readonly BadCase[] = [
     expected: [CLOUD_SETTING("ssh", '{"allowedCidrs":["203.0.113.7/32"]}')],
   },
   { name: "tags", changes: { "coturn:tags": json({ team: "media" }) }, expected: [CLOUD_SETTING("tags", '{"team":"media"}')] },
-  { name: "ephemeral", changes: { "coturn:ephemeral": "true" }, expected: [CLOUD_SETTING("ephemeral", "true")] },
+  { name: "ephemeral", changes: { "coturn:ephemeral": "4h" }, expected: [CLOUD_SETTING("ephemeral", '"4h"')] },
   {
     name: "the tls-443 listener",
     changes: { "coturn:listeners": json(["udp", "tls", "tls-443"]) },

@@ -17,6 +17,7 @@ import { MOCK, MOCK_ACCESS, MOCK_DEPLOY_PRIVATE_KEY, MOCK_TLS_DEPLOY_PRIVATE_KEY
 import {
   TEST_CLOUDFLARE_TOKEN,
   TEST_SECRET,
+  ephemeralValues,
   exampleConfig,
   exampleStackConfig,
   runProgram,
@@ -24,6 +25,9 @@ import {
   type HarnessConfig,
   type ProgramRun,
 } from "./support/program";
+
+/** A test stack's expiry in the mock runs: three hours from now, whole seconds, UTC. */
+const EPHEMERAL_EXPIRY = `${new Date(Date.now() + 3 * 3_600_000).toISOString().slice(0, 19)}Z`;
 
 const OTHER_SECRET = "0ther-test-secret-Zm9vYmFyYmF6cXV4LWNvdHVybi1wdWx1bWktdGVzdHM";
 const SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKey ops@example.com";
@@ -94,6 +98,10 @@ interface CloudCase {
   tagsOn(run: ProgramRun): Array<{ resource: string; tags: string[] }>;
   /** The user tag and the stack tag as the cloud shows them. */
   readonly expectedTags: readonly string[];
+  /** A test stack's time to live (4h) and expiry tags as the cloud shows them. */
+  testStackTags(expiry: string): string[];
+  /** The VM size a test stack gets when none is configured. */
+  readonly testInstanceType: string;
   /** A config the cloud refuses (key named in the error), and what the error says. */
   readonly impossible: { readonly changes: Record<string, string | undefined>; readonly message: RegExp };
   /** Provider settings the program needs; removing them must fail before any resource, naming the fix. */
@@ -143,9 +151,16 @@ const CASES: readonly CloudCase[] = [
     tagsOn: (run) => {
       const provider = only(run, "pulumi:providers:aws");
       const tags = (JSON.parse(String(provider.inputs.defaultTags)) as { tags: Record<string, string> }).tags;
-      return [{ resource: "every AWS resource (provider default tags)", tags: Object.entries(tags).map(([k, v]) => `${k}=${v}`) }];
+      const disk = (only(run, "aws:ec2/instance:Instance").inputs.rootBlockDevice as { tags: Record<string, string> }).tags;
+      return [
+        { resource: "every AWS resource (provider default tags)", tags: Object.entries(tags).map(([k, v]) => `${k}=${v}`) },
+        // Default tags do not reach an instance's root volume.
+        { resource: "root volume", tags: Object.entries(disk).map(([k, v]) => `${k}=${v}`) },
+      ];
     },
     expectedTags: ["team=realtime", "coturn:stack=aws-example", "coturn:ephemeral=false", "ManagedBy=pulumi"],
+    testStackTags: (expiry) => ["coturn:ephemeral=4h", `coturn:expires-at=${expiry}`],
+    testInstanceType: "t4g.micro",
     impossible: { changes: { "coturn:region": "europe-west3" }, message: /coturn:region = "europe-west3": is not an AWS region name \(coturn:cloud is aws\)/ },
   },
   {
@@ -175,8 +190,17 @@ const CASES: readonly CloudCase[] = [
     tagsOn: (run) =>
       run.resources
         .filter((r) => r.type === "gcp:compute/instance:Instance" || r.type === "gcp:compute/address:Address")
-        .map((r) => ({ resource: r.name, tags: Object.entries(r.inputs.labels as Record<string, string>).map(([k, v]) => `${k}=${v}`) })),
+        .flatMap((r) => [
+          { resource: r.name, labels: r.inputs.labels as Record<string, string> },
+          ...(r.type === "gcp:compute/instance:Instance"
+            ? [{ resource: `${r.name} boot disk`, labels: (r.inputs.bootDisk as { initializeParams: { labels: Record<string, string> } }).initializeParams.labels }]
+            : []),
+        ])
+        .map(({ resource, labels }) => ({ resource, tags: Object.entries(labels).map(([k, v]) => `${k}=${v}`) })),
     expectedTags: ["team=realtime", "coturn-stack=gcp-example", "coturn-ephemeral=false", "managedby=pulumi"],
+    // Labels allow lowercase letters, digits, _ and - only: 2026-11-22T18:00:00Z reads 2026-11-22t18_00_00z.
+    testStackTags: (expiry) => ["coturn-ephemeral=4h", `coturn-expires-at=${expiry.toLowerCase().replace(/:/g, "_")}`],
+    testInstanceType: "e2-micro",
     impossible: {
       changes: { "coturn:image": "debian-12", "coturn:availabilityZone": "us-central1-a" },
       message: /coturn:availabilityZone = "us-central1-a": is not a zone of region europe-west3\. Use e\.g\. "europe-west3-a"[\s\S]*coturn:image = "debian-12": Debian's official Compute Engine images ship without cloud-init/,
@@ -206,6 +230,8 @@ const CASES: readonly CloudCase[] = [
     replacementTrigger: false,
     tagsOn: (run) => [{ resource: "Droplet", tags: (only(run, "digitalocean:index/droplet:Droplet").inputs.tags as string[]).slice(1) }],
     expectedTags: ["team:realtime", "coturn:stack:digitalocean-example", "coturn:ephemeral:false", "ManagedBy:pulumi"],
+    testStackTags: (expiry) => ["coturn:ephemeral:4h", `coturn:expires-at:${expiry}`],
+    testInstanceType: "s-1vcpu-1gb",
     impossible: {
       changes: { "coturn:availabilityZone": "fra1a", "coturn:instanceType": "t4g.small" },
       message: /coturn:availabilityZone = "fra1a": means nothing on DigitalOcean[\s\S]*coturn:instanceType = "t4g\.small": is not a DigitalOcean Droplet size slug/,
@@ -280,14 +306,15 @@ for (const c of CASES) {
       ssh: withValues(base, {
         "coturn:ssh": JSON.stringify({ allowedCidrs: ["203.0.113.7/32", "198.51.100.0/24"], publicKeys: [SSH_KEY] }),
       }),
-      ephemeral: withValues(base, { "coturn:ephemeral": "true", "coturn:listeners": '["udp","tls"]', "coturn:relayPorts": "50000-50999" }),
+      ephemeral: withValues(base, { ...ephemeralValues("4h", EPHEMERAL_EXPIRY), "coturn:listeners": '["udp","tls"]', "coturn:relayPorts": "50000-50999" }),
+      smallestForTests: withValues(base, { ...ephemeralValues("4h", EPHEMERAL_EXPIRY), "coturn:instanceType": undefined }),
       impossible: withValues(base, c.impossible.changes),
       ...(c.missingProvider ? { missingProvider: withValues(base, c.missingProvider.changes) } : {}),
     };
     before(async () => {
       const entries = await Promise.all(Object.entries(variants).map(async ([name, config]) => [name, await runProgram(config)] as const));
       Object.assign(runs, Object.fromEntries(entries));
-      for (const name of ["base", "otherSecret", "otherQuota", "ssh", "ephemeral"]) {
+      for (const name of ["base", "otherSecret", "otherQuota", "ssh", "ephemeral", "smallestForTests"]) {
         assert.equal(runs[name].error, undefined, `${name}: program failed: ${runs[name].error}`);
       }
     });
@@ -314,6 +341,19 @@ for (const c of CASES) {
       const userData = c.userData(only(runs.ssh, c.vmType));
       assert.match(userData, new RegExp(`\\n {2}- name: turnops\\n[\\s\\S]*ssh_authorized_keys:\\n {6}- "${SSH_KEY}"`));
       assert.doesNotMatch(c.userData(only(runs.base, c.vmType)), /name: turnops/, "no admin user without admin keys");
+    });
+
+    test("a test stack: its time to live and expiry on every tagged resource, nothing protected, the smallest VM", () => {
+      for (const { resource, tags } of c.tagsOn(runs.ephemeral)) {
+        for (const tag of c.testStackTags(EPHEMERAL_EXPIRY)) assert.ok(tags.includes(tag), `${resource} lacks ${tag}: ${tags.join(", ")}`);
+      }
+      for (const { resource, tags } of c.tagsOn(runs.base)) {
+        assert.ok(!tags.some((t) => /expires/.test(t)), `${resource}: a lasting stack has no expiry tag (${tags.join(", ")})`);
+      }
+      assert.deepEqual(runs.ephemeral.resources.filter((r) => r.options.protect).map((r) => r.name), [], "nothing is protected");
+      const size = (run: ProgramRun): unknown => only(run, c.vmType).inputs[c.cloud === "aws" ? "instanceType" : c.cloud === "gcp" ? "machineType" : "size"];
+      assert.equal(size(runs.smallestForTests), c.testInstanceType);
+      assert.equal(size(runs.ephemeral), size(runs.base), "a size in config is kept");
     });
 
     test("the static IP is protected from destroy (not on an ephemeral stack) and reaches the VM", () => {
@@ -482,7 +522,9 @@ describe("what only one cloud has", () => {
       httpPutResponseHopLimit: 1,
       instanceMetadataTags: "disabled",
     });
-    assert.deepEqual(vm.inputs.rootBlockDevice, { encrypted: true, volumeType: "gp3", deleteOnTermination: true });
+    const { tags: diskTags, ...disk } = vm.inputs.rootBlockDevice as Record<string, unknown>;
+    assert.deepEqual(disk, { encrypted: true, volumeType: "gp3", deleteOnTermination: true });
+    assert.equal((diskTags as Record<string, string>).Name, "aws-example-disk");
     assert.equal(vm.inputs.userDataReplaceOnChange, true);
     assert.equal(vm.inputs.iamInstanceProfile, undefined, "coturn needs no AWS API access");
     assert.equal(vm.options.deleteBeforeReplace, true, "the network interface holds one instance at a time");
@@ -516,7 +558,12 @@ describe("what only one cloud has", () => {
     assert.equal(vm.inputs.canIpForward, false);
     assert.deepEqual(vm.inputs.shieldedInstanceConfig, { enableSecureBoot: true, enableVtpm: true, enableIntegrityMonitoring: true });
     assert.deepEqual(vm.inputs.bootDisk, {
-      initializeParams: { image: "projects/ubuntu-os-cloud/global/images/family/ubuntu-2404-lts-amd64", size: 10, type: "pd-balanced" },
+      initializeParams: {
+        image: "projects/ubuntu-os-cloud/global/images/family/ubuntu-2404-lts-amd64",
+        size: 10,
+        type: "pd-balanced",
+        labels: vm.inputs.labels,
+      },
     });
     assert.equal(vm.options.deleteBeforeReplace, true, "the static internal address holds one VM at a time");
     assert.equal(vm.options.replacementTrigger, renderUserData(exampleStackConfig("gcp-example"), { publicIp: MOCK.publicIp, bind: bindAddressFor("gcp") }, MOCK_ACCESS).revision);

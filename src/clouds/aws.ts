@@ -183,7 +183,8 @@ export class AwsTurnHost extends pulumi.ComponentResource implements TurnHost {
           httpPutResponseHopLimit: 1,
           instanceMetadataTags: "disabled",
         },
-        rootBlockDevice: { encrypted: true, volumeType: "gp3", deleteOnTermination: true },
+        // The provider's default tags do not reach the root volume: without these a leaked disk names no stack.
+        rootBlockDevice: { encrypted: true, volumeType: "gp3", deleteOnTermination: true, tags: { ...args.tags, ...nameTag("disk") } },
         tags: nameTag("vm"),
       },
       // The network interface can hold one instance at a time, so the old one goes first.

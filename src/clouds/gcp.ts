@@ -160,7 +160,7 @@ export class GcpTurnHost extends pulumi.ComponentResource implements TurnHost {
         // The family, not today's image, so that a new image in the family need not replace a running VM (the
         // provider suppresses that diff for images of the family; terraform-provider-google#948 describes the
         // matching by name, not verified here for Ubuntu's names). unattended-upgrades keeps the VM patched.
-        bootDisk: { initializeParams: { image: `projects/${images.project}/global/images/family/${family}`, size: 10, type: "pd-balanced" } },
+        bootDisk: { initializeParams: { image: `projects/${images.project}/global/images/family/${family}`, size: 10, type: "pd-balanced", labels } },
         networkInterfaces: [
           { subnetwork: subnet.id, networkIp: internalIp.address, accessConfigs: [{ natIp: staticIp.address, networkTier: "PREMIUM" }] },
         ],

@@ -14,6 +14,7 @@ import { renderUserData } from "../render/vmFiles";
 import { createCloudflareRecords, dnsRecordOutputs, type DnsRecordOutput } from "./dnsRecords";
 import { deliverAuthSecrets, generateVmAccess } from "./secretDelivery";
 import { deliverTlsCertificate } from "./tlsDelivery";
+import { EPHEMERAL_TAG, EXPIRES_AT_TAG } from "../ephemeral/stackTags";
 
 /** Inputs of `TurnServer`. */
 export interface TurnServerArgs {
@@ -62,10 +63,11 @@ export class TurnServer extends pulumi.ComponentResource {
           ...config.tags,
           "coturn:project": args.project,
           "coturn:stack": config.stack,
-          "coturn:ephemeral": String(config.ephemeral),
+          [EPHEMERAL_TAG]: config.ephemeral?.timeToLive ?? "false",
+          ...(config.ephemeral ? { [EXPIRES_AT_TAG]: config.ephemeral.expiresAt } : {}),
           ManagedBy: "pulumi",
         },
-        protectStaticIp: !config.ephemeral,
+        protectStaticIp: config.ephemeral === undefined,
       },
       { parent: this },
     );

@@ -27,6 +27,8 @@ export interface CloudProfile {
   readonly instanceType: NameFormat;
   /** Size used when `coturn:instanceType` is unset: the smallest that relays a few hundred calls. */
   readonly defaultInstanceType: string;
+  /** Size a test stack (`coturn:ephemeral`) gets when `coturn:instanceType` is unset: the cheapest that runs coturn. */
+  readonly testInstanceType: string;
   /** Image used when `coturn:image` is unset. */
   readonly defaultImage: ImageChoice;
   /** Images that cannot run our user-data on this cloud, with the reason. */
@@ -51,6 +53,7 @@ export const CLOUD_PROFILES: Record<DeployCloud, CloudProfile> = {
     zoneNaming: "region+letter",
     instanceType: { pattern: /^[a-z][a-z0-9-]*\.[a-z0-9-]+$/, what: "an EC2 instance type", examples: ["t4g.small", "c7gn.medium"] },
     defaultInstanceType: "t4g.small",
+    testInstanceType: "t4g.micro",
     defaultImage: "debian-12",
     unusableImages: {},
     architecture: (type) => (AWS_ARM_FAMILY.test(type.split(".")[0]) ? "arm64" : "amd64"),
@@ -73,6 +76,7 @@ export const CLOUD_PROFILES: Record<DeployCloud, CloudProfile> = {
       examples: ["e2-small", "n2-standard-2", "t2a-standard-1"],
     },
     defaultInstanceType: "e2-small",
+    testInstanceType: "e2-micro",
     defaultImage: "ubuntu-24.04",
     unusableImages: {
       "debian-12":
@@ -97,6 +101,7 @@ export const CLOUD_PROFILES: Record<DeployCloud, CloudProfile> = {
       examples: ["s-1vcpu-2gb", "s-2vcpu-4gb", "c-2"],
     },
     defaultInstanceType: "s-1vcpu-2gb",
+    testInstanceType: "s-1vcpu-1gb",
     defaultImage: "debian-12",
     unusableImages: {},
     architecture: () => "amd64",

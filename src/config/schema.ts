@@ -7,6 +7,7 @@
 import { isIPv4 } from "node:net";
 import { z } from "zod";
 import { MAX_TTL_SECONDS } from "../credentials/turnRest";
+import { parseDuration, type Duration } from "../ephemeral/duration";
 
 /** The Pulumi project name, and so the config namespace: `pulumi config set coturn:domain …`. */
 export const CONFIG_NAMESPACE = "coturn";
@@ -353,10 +354,39 @@ export const configKeySchemas = {
         "(lowercase), DigitalOcean `name:value` tags.",
     ),
   ephemeral: z
-    .boolean()
-    .default(false)
-    .describe("Marks a throw-away test stack: its static IP is not protected from `pulumi destroy`."),
+    .string()
+    .superRefine((value, ctx) => {
+      const problem = ephemeralTimeToLiveProblem(value);
+      if (problem) ctx.addIssue({ code: "custom", message: problem });
+    })
+    .optional()
+    .describe(
+      "Marks a throw-away test stack and gives it a time to live (`90m`, `4h`, `2d`; at most 30d). Its expiry goes " +
+        "in the stack tags (`pulumi:tags`) and on every resource; `npm run destroy-test-stacks` destroys it once " +
+        "expired. A test stack gets no deletion protection, the smallest VM and staging certificates by default.",
+    ),
 } as const;
+
+/** Shortest and longest time to live of a test stack: a deploy takes minutes; a month is no longer a test. */
+export const EPHEMERAL_TTL_BOUNDS = { min: parseDurationOrThrow("30m"), max: parseDurationOrThrow("30d") } as const;
+
+function parseDurationOrThrow(text: string): Duration {
+  const parsed = parseDuration(text);
+  if ("problem" in parsed) throw new Error(`unreachable: ${text} ${parsed.problem}`);
+  return parsed;
+}
+
+/** Why `value` is not a test stack's time to live, or undefined when it is one ("false" means not a test stack). */
+export function ephemeralTimeToLiveProblem(value: string): string | undefined {
+  if (value === "false") return undefined;
+  if (value === "true") return `needs a time to live instead of true, e.g. "4h": the stack is destroyed once it has passed`;
+  const ttl = parseDuration(value);
+  if ("problem" in ttl) return ttl.problem;
+  const { min, max } = EPHEMERAL_TTL_BOUNDS;
+  if (ttl.milliseconds < min.milliseconds) return `is shorter than ${min.text}: a test stack could expire while it is still being deployed and probed`;
+  if (ttl.milliseconds > max.milliseconds) return `is longer than ${max.text}: a stack that lives that long is not a test stack. Unset coturn:ephemeral`;
+  return undefined;
+}
 
 /** Every known key, as a strict object: the source of the TypeScript type and of README's config reference. */
 export const stackConfigSchema = z.strictObject(configKeySchemas);

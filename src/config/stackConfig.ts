@@ -91,6 +91,14 @@ export interface CoturnSettings {
   readonly quotas: Quotas;
 }
 
+/** A test stack's lifetime, as its stack tags record it. */
+export interface EphemeralStack {
+  /** Time to live as written (`4h`). */
+  readonly timeToLive: string;
+  /** When it ends: UTC, ISO 8601 (`2026-11-22T18:00:00Z`). */
+  readonly expiresAt: string;
+}
+
 /** Everything a region stack on a cloud needs, validated, with defaults applied. */
 export interface StackConfig extends CoturnSettings {
   /** Cloud provider. */
@@ -107,8 +115,8 @@ export interface StackConfig extends CoturnSettings {
   readonly ssh: SshAccess;
   /** Extra resource tags. */
   readonly tags: Readonly<Record<string, string>>;
-  /** Throw-away test stack. */
-  readonly ephemeral: boolean;
+  /** A throw-away test stack's time to live and expiry; undefined for a lasting stack. */
+  readonly ephemeral: EphemeralStack | undefined;
   /** This server's own DNS name (the shared name is `domain`). */
   readonly regionDomain: string;
   /** Cloudflare DNS automation, when configured; otherwise the records are made by hand. */

@@ -20,7 +20,9 @@ import {
   type ParsedConfigKeys,
 } from "./schema";
 import { CLOUD_PROFILES, exampleZone, isZoneOfRegion } from "./cloudProfiles";
-import type { CoturnSettings, LocalStackConfig, StackConfig, TlsSource } from "./stackConfig";
+import type { CoturnSettings, EphemeralStack, LocalStackConfig, StackConfig, TlsSource } from "./stackConfig";
+import { parseDuration } from "../ephemeral/duration";
+import { EPHEMERAL_TAG, EXPIRES_AT_TAG, PULUMI_TAGS_KEY, expiryAfter, formatExpiry, parseExpiry } from "../ephemeral/stackTags";
 
 /** Raw config as Pulumi hands it to a program: `namespace:key` -> text, JSON text for lists and objects. */
 export interface RawStackConfig {
@@ -336,7 +338,7 @@ function validateAnyStackConfig(raw: RawStackConfig, expected: "cloud" | "local"
   problems.push(...crossKeyProblems(parsed as Partial<ParsedConfigKeys>, raw, expected));
   if (problems.length > 0) throw new StackConfigError(raw.stack, problems);
 
-  return local ? assembleLocal(raw.stack, parsed as ParsedConfigKeys) : assemble(raw.stack, parsed as ParsedConfigKeys);
+  return local ? assembleLocal(raw.stack, parsed as ParsedConfigKeys) : assemble(raw, parsed as ParsedConfigKeys);
 }
 
 /** The stack file a user edits for a stack (local stacks have no `pulumi config` of their own). */
@@ -454,7 +456,7 @@ function crossKeyProblems(c: Partial<ParsedConfigKeys>, raw: RawStackConfig, exp
       }
     }
   }
-  if (!local) problems.push(...acmeAndDnsProblems(c, raw));
+  if (!local) problems.push(...acmeAndDnsProblems(c, raw), ...ephemeralProblems(c, raw));
 
   if (c.ssh) {
     for (const [i, cidr] of c.ssh.allowedCidrs.entries()) {
@@ -495,6 +497,76 @@ function crossKeyProblems(c: Partial<ParsedConfigKeys>, raw: RawStackConfig, exp
     }
   }
   return problems;
+}
+
+/** The stack tags from `pulumi:tags` (a mapping of names to text), or what is wrong with them. */
+function stackTagsOf(raw: RawStackConfig): Record<string, string> | string {
+  const text = raw.values[PULUMI_TAGS_KEY];
+  if (text === undefined) return {};
+  let tags: unknown;
+  try {
+    tags = JSON.parse(text);
+  } catch {
+    return "is not a mapping of tag names to values";
+  }
+  if (tags === null || typeof tags !== "object" || Array.isArray(tags)) return "is not a mapping of tag names to values";
+  return Object.fromEntries(Object.entries(tags).map(([name, value]) => [name, String(value)]));
+}
+
+/**
+ * A test stack must carry its marker and expiry in its stack tags, which is where `npm run destroy-test-stacks` reads
+ * them; a lasting stack must not carry them, or the tool would destroy it.
+ */
+function ephemeralProblems(c: Partial<ParsedConfigKeys>, raw: RawStackConfig): ConfigProblem[] {
+  const tags = stackTagsOf(raw);
+  const shown = raw.values[PULUMI_TAGS_KEY];
+  if (typeof tags === "string") return [{ key: PULUMI_TAGS_KEY, shownValue: shown, message: tags }];
+  const marker = tags[EPHEMERAL_TAG];
+  const expiry = tags[EXPIRES_AT_TAG];
+  if (!isEphemeral(c)) {
+    if (c.ephemeral === undefined && raw.values[fullKey("ephemeral")] !== undefined) return []; // its own problem is reported
+    if ((marker === undefined || marker === "false") && expiry === undefined) return [];
+    return [
+      {
+        key: PULUMI_TAGS_KEY,
+        shownValue: shown,
+        message:
+          `marks the stack as a test stack (${EPHEMERAL_TAG}/${EXPIRES_AT_TAG}), which npm run destroy-test-stacks would destroy, ` +
+          `but ${fullKey("ephemeral")} is not set. Set ${fullKey("ephemeral")} to its time to live, or remove those tags`,
+      },
+    ];
+  }
+  const ttl = parseDuration(c.ephemeral);
+  if ("problem" in ttl) return [];
+  const now = new Date();
+  const fix =
+    `Put them in stacks/Pulumi.${raw.stack}.yaml under config: → pulumi:tags: {"${EPHEMERAL_TAG}": "${ttl.text}", ` +
+    `"${EXPIRES_AT_TAG}": "${expiryAfter(now, ttl)}"} (now + ${ttl.text}; npm run test-stack -- up writes them for you)`;
+  if (marker !== ttl.text || expiry === undefined) {
+    return [
+      {
+        key: PULUMI_TAGS_KEY,
+        shownValue: shown,
+        message:
+          `must hold the test stack's marker and expiry, the only place npm run destroy-test-stacks reads them ` +
+          `(${marker === undefined ? `${EPHEMERAL_TAG} is missing` : marker !== ttl.text ? `${EPHEMERAL_TAG} is "${marker}", not "${ttl.text}" as ${fullKey("ephemeral")}` : `${EXPIRES_AT_TAG} is missing`}). ${fix}`,
+      },
+    ];
+  }
+  const expiresAt = parseExpiry(expiry);
+  if ("problem" in expiresAt) return [{ key: `${PULUMI_TAGS_KEY}.${EXPIRES_AT_TAG}`, shownValue: JSON.stringify(expiry), message: `${expiresAt.problem}. ${fix}` }];
+  // A slip of the year would keep a "test" stack for a year; a few minutes of clock skew are fine.
+  const latest = now.getTime() + ttl.milliseconds + 10 * 60_000;
+  if (expiresAt.getTime() > latest) {
+    return [
+      {
+        key: `${PULUMI_TAGS_KEY}.${EXPIRES_AT_TAG}`,
+        shownValue: JSON.stringify(expiry),
+        message: `is more than the time to live (${ttl.text}) away. Use an expiry within ${ttl.text} of now, or a longer ${fullKey("ephemeral")}. ${fix}`,
+      },
+    ];
+  }
+  return [];
 }
 
 /** The keys `tlsMode: acme` needs or ignores, and the Cloudflare zone and token that go together. */
@@ -622,24 +694,39 @@ function assembleCoturnSettings(stack: string, c: ParsedConfigKeys): CoturnSetti
 }
 
 function acmeSettings(c: ParsedConfigKeys): TlsSource {
-  const ca = c.acmeCa ?? (c.ephemeral ? "staging" : "production");
+  const ca = c.acmeCa ?? (isEphemeral(c) ? "staging" : "production");
   const dnsApiToken = c.acmeDnsApiToken ?? c.cloudflareApiToken;
   if (dnsApiToken === undefined) throw new Error("unreachable: acme keys were validated");
   return { mode: "acme", ...(c.acmeEmail === undefined ? {} : { email: c.acmeEmail }), ca, directoryUrl: ACME_DIRECTORY_URLS[ca], dnsApiToken };
 }
 
-function assemble(stack: string, c: ParsedConfigKeys): StackConfig {
+/** True when coturn:ephemeral holds a time to live. */
+function isEphemeral(c: Partial<ParsedConfigKeys>): c is Partial<ParsedConfigKeys> & { ephemeral: string } {
+  return c.ephemeral !== undefined && c.ephemeral !== "false";
+}
+
+/** A validated test stack's lifetime, read back from its tags. */
+function ephemeralStack(raw: RawStackConfig, ttlText: string): EphemeralStack {
+  const tags = stackTagsOf(raw);
+  const ttl = parseDuration(ttlText);
+  const expiresAt = typeof tags === "string" ? undefined : parseExpiry(tags[EXPIRES_AT_TAG] ?? "");
+  if ("problem" in ttl || expiresAt === undefined || "problem" in expiresAt) throw new Error("unreachable: the test stack's tags were validated");
+  return { timeToLive: ttl.text, expiresAt: formatExpiry(expiresAt) };
+}
+
+function assemble(raw: RawStackConfig, c: ParsedConfigKeys): StackConfig {
+  const stack = raw.stack;
   if (c.cloud === LOCAL_CLOUD) throw new Error("unreachable: local stacks are assembled by assembleLocal");
   return {
     ...assembleCoturnSettings(stack, c),
     cloud: c.cloud,
     region: c.region,
     ...(c.availabilityZone === undefined ? {} : { availabilityZone: c.availabilityZone }),
-    instanceType: c.instanceType ?? CLOUD_PROFILES[c.cloud].defaultInstanceType,
+    instanceType: c.instanceType ?? (isEphemeral(c) ? CLOUD_PROFILES[c.cloud].testInstanceType : CLOUD_PROFILES[c.cloud].defaultInstanceType),
     image: c.image ?? CLOUD_PROFILES[c.cloud].defaultImage,
     ssh: { allowedCidrs: c.ssh.allowedCidrs, publicKeys: c.ssh.publicKeys },
     tags: c.tags,
-    ephemeral: c.ephemeral,
+    ephemeral: isEphemeral(c) ? ephemeralStack(raw, c.ephemeral) : undefined,
     regionDomain: c.regionDomain ?? `${c.region}.${c.domain}`,
     ...(c.cloudflareZoneId === undefined || c.cloudflareApiToken === undefined
       ? {}

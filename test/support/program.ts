@@ -76,3 +76,13 @@ export function withValues(config: HarnessConfig, changes: Record<string, string
   }
   return { ...config, values, secretKeys: [...new Set([...config.secretKeys, ...secretKeys])] };
 }
+
+/**
+ * Config values of a test stack with time to live `ttl`, as `npm run test-stack` writes them: `coturn:ephemeral` and
+ * the `pulumi:tags` marker and expiry (now + ttl, or `expiresAt`).
+ */
+export function ephemeralValues(ttl: string, expiresAt?: string): Record<string, string> {
+  const ttlMs = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }[ttl.slice(-1)] ?? Number.NaN;
+  const expiry = expiresAt ?? `${new Date(Date.now() + Number(ttl.slice(0, -1)) * ttlMs).toISOString().slice(0, 19)}Z`;
+  return { "coturn:ephemeral": ttl, "pulumi:tags": JSON.stringify({ "coturn:ephemeral": ttl, "coturn:expires-at": expiry }) };
+}
