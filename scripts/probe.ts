@@ -20,7 +20,7 @@ import type { TurnTransport } from "../src/probe/turnClient";
 import { parseFlags, passphraseFromEnvironment, printTable, runMain, UsageError } from "./cli";
 
 const USAGE = `usage: npm run probe -- (--stack <name> | --host <host> | --ice-servers <file|->) [options]
-  --stack <name>            a stack in stacks/ (secret via PULUMI_CONFIG_PASSPHRASE); host = its domain
+  --stack <name>            a stack in stacks/ (secret via PULUMI_CONFIG_PASSPHRASE); host = its regionDomain
   --host <host>             any TURN server; the shared secret is read from TURN_AUTH_SECRET
   --ice-servers <file|->    an iceServers JSON with username/credential (e.g. npm run local -- --json)
   --transports udp,tcp,tls  transports to allocate over (default: the stack's listeners, or all three)
@@ -169,7 +169,8 @@ function targetFrom(flags: Flags): ProbeTarget {
   const listened = (["udp", "tcp", "tls"] as const).filter((l) => config.listeners.has(l));
   return {
     ...common,
-    host: config.domain,
+    // This stack's own server: behind GeoDNS the shared name may answer from another region.
+    host: config.regionDomain,
     ports: { plain: LISTENER_PORTS.plain, tls: LISTENER_PORTS.tls },
     transports: flags.transports ? parseTransports(flags.transports) : listened,
     credential: minting(config.authSecrets[0]),

@@ -366,7 +366,7 @@ describe("bad input: a clear error and exit 2", () => {
   const cases: { script: "rotate" | "mint"; args: string[]; message: RegExp; pulumiCalls: number }[] = [
     { script: "rotate", args: [], message: /^rotate: --stack is required: name the stack whose secret to rotate/, pulumiCalls: 0 },
     { script: "mint", args: [], message: /^mint: --stack is required: name the deployed stack to mint for/, pulumiCalls: 0 },
-    { script: "rotate", args: ["--stack", "nosuch"], message: /^rotate: `pulumi config --json --show-secrets --stack nosuch` failed: error: no stack named 'nosuch' found \(exit code 255\)\. List the stacks of this project with: pulumi stack ls/, pulumiCalls: 1 },
+    { script: "rotate", args: ["--stack", "nosuch"], message: /^rotate: `pulumi config --json --show-secrets --stack nosuch` failed: error: no stack named 'nosuch' found \(exit code 6\)\. List the stacks of this project with: pulumi stack ls/, pulumiCalls: 1 },
     { script: "mint", args: ["--stack", "nosuch"], message: /^mint: `pulumi config --json --show-secrets --stack nosuch` failed: error: no stack named 'nosuch' found/, pulumiCalls: 1 },
     { script: "mint", args: ["--stack", STACK, "--ttl", "abc"], message: /^mint: --ttl "abc" is not a whole number of seconds: use a whole number of seconds from 1 to 86400 \(a day\), e\.g\. --ttl 3600 for one hour$/m, pulumiCalls: 0 },
     { script: "mint", args: ["--stack", STACK, "--ttl", "0"], message: /^mint: --ttl "0" is not positive: use a whole number of seconds from 1 to 86400/, pulumiCalls: 0 },
@@ -463,7 +463,7 @@ describe("PulumiCli against the fake", () => {
   });
 
   test("the fake fails loudly on a command it does not know", () => {
-    assert.throws(() => cli().run(["stack", "rm", "--stack", STACK], "Removing"), /fake pulumi: unsupported command/);
+    assert.throws(() => cli().run(["stack", "export", "--stack", STACK], "Exporting"), /fake pulumi: unsupported command/);
     assert.equal(cli().version(), "v3.248.0");
     assert.ok(lines.includes("Checking the Pulumi CLI (pulumi version)"));
   });

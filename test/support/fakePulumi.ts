@@ -12,7 +12,11 @@
  *   `coturn:rotation.phase`, with "true"/"false"/integers stored typed as pulumi does)
  * - `config rm KEY --stack S [--path]`
  * - `stack output [NAME] --json --stack S` (`{}` for a stack never deployed)
- * - an unknown stack: `error: no stack named 'S' found` on stderr, exit 255
+ * - the stack commands of the Automation API, with the JSON shapes of pulumi/pulumi's pkg/cmd/pulumi/stack
+ *   (stack_list.go, stack_tag.go, stack_history.go): `stack ls --json`, `stack tag ls --json|set --stack S`,
+ *   `stack select --stack S`, `stack init NAME`, `stack rm --yes NAME` (refused while resources remain),
+ *   `up|destroy --yes --skip-preview --exec-kind auto.local --stack S`, `stack history --json …`
+ * - an unknown stack: `error: no stack named 'S' found` on stderr, exit 6 (the CLI's code since v3.226.0)
  *
  * Anything else (another command, an unknown flag, no --stack) fails loudly: exit 99 and "fake pulumi:" on stderr.
  */
@@ -34,12 +38,32 @@ export interface FakeStack {
   config: Record<string, FakeConfigValue>;
   /** Stack outputs after the last `pulumi up`; absent or `{}` when never deployed. */
   outputs?: Record<string, unknown>;
+  /** Stack tags (`pulumi stack tag`). */
+  tags?: Record<string, string>;
+  /** Last update, as `stack ls` prints it (`2026-11-22T08:00:00.000Z`). */
+  lastUpdate?: string;
+  /** Resources in its state; `stack rm` refuses while there are any. */
+  resourceCount?: number;
+  /** An update is running (only the Pulumi Cloud backend reports it). */
+  updateInProgress?: boolean;
+  /** Makes `pulumi destroy` fail with this message (after printing some progress). */
+  destroyFails?: string;
+  /** Makes `pulumi up` fail with this message. */
+  upFails?: string;
+  /** Outputs and resource count a `pulumi up` produces. */
+  upResult?: { outputs: Record<string, unknown>; resourceCount: number };
 }
 
 /** The fake's whole state. */
 export interface FakeState {
   /** Stacks by name. */
   stacks: Record<string, FakeStack>;
+  /** The selected stack. */
+  selected?: string;
+  /** What `pulumi version` prints (default v3.248.0). */
+  version?: string;
+  /** Config a new stack (`stack init`) starts with: the fake has no stack files, so tests give it here. */
+  initConfig?: Record<string, FakeConfigValue>;
 }
 
 /** One recorded run of the fake. */
@@ -95,13 +119,13 @@ function finish(code, out, err) {
 function loud(message) {
   finish(99, "", "fake pulumi: " + message + " (argv " + JSON.stringify(argv) + "); the fake answers only the commands in test/support/fakePulumi.ts\n");
 }
-function pulumiError(message) {
-  finish(255, "", "error: " + message + "\n");
+function pulumiError(message, code) {
+  finish(code === undefined ? 255 : code, "", "error: " + message + "\n");
 }
 
 // Split argv into positionals and flags, as cobra does ("--" ends the flags).
-const FLAGS_WITH_VALUE = new Set(["--stack"]);
-const BOOLEAN_FLAGS = new Set(["--json", "--show-secrets", "--secret", "--plaintext", "--path", "--non-interactive"]);
+const FLAGS_WITH_VALUE = new Set(["--stack", "--exec-kind", "--page-size", "--page"]);
+const BOOLEAN_FLAGS = new Set(["--json", "--show-secrets", "--secret", "--plaintext", "--path", "--non-interactive", "--yes", "--skip-preview"]);
 const positionals = [];
 const flags = {};
 for (let i = 0; i < argv.length; i++) {
@@ -119,7 +143,8 @@ for (let i = 0; i < argv.length; i++) {
   }
 }
 function allowOnly(allowed) {
-  for (const f of Object.keys(flags)) if (!allowed.includes(f)) loud("flag " + f + " is not expected with this command");
+  // The Automation API appends --non-interactive to every command.
+  for (const f of Object.keys(flags)) if (!allowed.includes(f) && f !== "--non-interactive") loud("flag " + f + " is not expected with this command");
 }
 
 const state = JSON.parse(fs.readFileSync(STATE_PATH, "utf8"));
@@ -128,7 +153,7 @@ function stackNamed() {
   const name = flags["--stack"];
   if (name === undefined) loud("--stack is missing (tests never rely on the selected stack)");
   const stack = state.stacks[name];
-  if (!stack) pulumiError("no stack named '" + name + "' found");
+  if (!stack) pulumiError("no stack named '" + name + "' found", 6);
   return stack;
 }
 
@@ -137,14 +162,14 @@ function parsePath(text) {
   const m = /^([^:.\[\]]+:[^.\[\]]+)(.*)$/.exec(text);
   if (!m) loud("config key " + JSON.stringify(text) + " is not namespace:name");
   const path = [];
-  const re = /\.([^.\[\]]+)|\[(\d+)\]/y;
+  const re = /\.([^.\[\]]+)|\[(\d+)\]|\["([^"]+)"\]/y;
   let rest = m[2];
   let at = 0;
   while (at < rest.length) {
     re.lastIndex = at;
     const s = re.exec(rest);
     if (!s) pulumiError("invalid config key path " + JSON.stringify(text));
-    path.push(s[1] !== undefined ? s[1] : Number(s[2]));
+    path.push(s[1] !== undefined ? s[1] : s[3] !== undefined ? s[3] : Number(s[2]));
     at = re.lastIndex;
   }
   return { key: m[1], path };
@@ -187,7 +212,7 @@ function removeAt(root, path) {
 const [command, sub, ...rest] = positionals;
 if (command === "version" && positionals.length === 1) {
   allowOnly([]);
-  finish(0, "v3.248.0\n", "");
+  finish(0, (state.version || "v3.248.0") + "\n", "");
 }
 if (command === "config" && positionals.length === 1) {
   allowOnly(["--json", "--show-secrets", "--stack"]);
@@ -259,6 +284,109 @@ if (command === "stack" && sub === "output") {
   }
   if (!flags["--json"]) loud("stack output without --json prints a table the tools do not read");
   finish(0, JSON.stringify(outputs, null, 2) + "\n", "");
+}
+// The stack commands of the Automation API.
+const json = (value) => JSON.stringify(value, null, 2) + "\n";
+const BT = String.fromCharCode(96); // a backtick, which this template literal cannot hold
+const stamp = () => new Date().toISOString().replace(/\.\d+Z$/, ".000Z");
+if (command === "stack" && sub === "ls") {
+  allowOnly(["--json"]);
+  if (!flags["--json"] || rest.length) loud("stack ls is read with --json only");
+  finish(0, json(Object.keys(state.stacks).sort().map((name) => {
+    const s = state.stacks[name];
+    const row = { name, current: state.selected === name };
+    if (s.lastUpdate) row.lastUpdate = s.lastUpdate;
+    if (s.updateInProgress) row.updateInProgress = true;
+    if (s.resourceCount !== undefined) row.resourceCount = s.resourceCount;
+    return row;
+  })), "");
+}
+if (command === "stack" && sub === "tag") {
+  const [verb, ...args] = rest;
+  if (verb === "ls") {
+    allowOnly(["--json", "--stack"]);
+    if (!flags["--json"] || args.length) loud("stack tag ls is read with --json only");
+    finish(0, json(stackNamed().tags || {}), "");
+  }
+  if (verb === "set") {
+    allowOnly(["--stack"]);
+    if (args.length !== 2) loud("stack tag set takes NAME VALUE");
+    const stack = stackNamed();
+    stack.tags = { ...(stack.tags || {}), [args[0]]: args[1] };
+    save();
+    finish(0, "", "");
+  }
+  loud("stack tag " + verb + " is not used by the tools");
+}
+if (command === "stack" && sub === "select") {
+  allowOnly(["--stack"]);
+  if (rest.length) loud("stack select is given --stack");
+  stackNamed();
+  state.selected = flags["--stack"];
+  save();
+  finish(0, "", "");
+}
+if (command === "stack" && sub === "init") {
+  allowOnly([]);
+  if (rest.length !== 1) loud("stack init takes NAME");
+  if (state.stacks[rest[0]]) pulumiError("stack 'organization/coturn/" + rest[0] + "' already exists", 1);
+  state.stacks[rest[0]] = { config: state.initConfig || {}, lastUpdate: stamp(), resourceCount: 0 };
+  state.selected = rest[0];
+  save();
+  finish(0, "Created stack '" + rest[0] + "'\n", "");
+}
+if (command === "stack" && sub === "rm") {
+  allowOnly(["--yes"]);
+  if (!flags["--yes"] || rest.length !== 1) loud("stack rm is run as stack rm --yes NAME");
+  const stack = state.stacks[rest[0]];
+  if (!stack) pulumiError("no stack named '" + rest[0] + "' found", 6);
+  if (stack.resourceCount) {
+    pulumiError("'" + rest[0] + "' still has resources; removal rejected. Possible actions:\n- Make sure that '" + rest[0] + "' is the stack that you want to destroy\n- Run " + BT + "pulumi destroy" + BT + " to delete the resources, then run " + BT + "pulumi stack rm" + BT + "\n- Run " + BT + "pulumi stack rm --force" + BT + " to override this error", 1);
+  }
+  delete state.stacks[rest[0]];
+  if (state.selected === rest[0]) delete state.selected;
+  // As the CLI does (without --preserve-config): the stack's config file goes too.
+  fs.rmSync(require("path").join(process.cwd(), "stacks", "Pulumi." + rest[0] + ".yaml"), { force: true });
+  save();
+  finish(0, "Stack '" + rest[0] + "' has been removed!\n", "");
+}
+if (command === "stack" && sub === "history") {
+  allowOnly(["--json", "--show-secrets", "--page-size", "--page", "--stack"]);
+  const stack = stackNamed();
+  const last = stack.history || [];
+  finish(0, json(last.slice(0, Number(flags["--page-size"] || 10))), "");
+}
+if ((command === "up" || command === "destroy") && positionals.length === 1) {
+  allowOnly(["--yes", "--skip-preview", "--exec-kind", "--stack"]);
+  if (!flags["--yes"] || !flags["--skip-preview"] || flags["--exec-kind"] !== "auto.local") loud(command + " is run by the Automation API with --yes --skip-preview --exec-kind auto.local");
+  const stack = stackNamed();
+  const name = flags["--stack"];
+  const verb = command === "up" ? "Updating" : "Destroying";
+  const progress = verb + " (" + name + ")\n\n     Type                 Name      Status\n";
+  const failure = command === "up" ? stack.upFails : stack.destroyFails;
+  const entry = { version: 0, kind: command === "up" ? "update" : "destroy", startTime: stamp(), message: "", environment: {}, config: {} };
+  if (failure) {
+    stack.history = [{ ...entry, result: "failed", endTime: stamp(), resourceChanges: {} }, ...(stack.history || [])];
+    save();
+    finish(255, progress, "error: " + failure + "\n");
+  }
+  const before = stack.resourceCount || 0;
+  if (command === "up") {
+    const result = stack.upResult || { outputs: {}, resourceCount: 1 };
+    stack.outputs = result.outputs;
+    stack.resourceCount = result.resourceCount;
+  } else {
+    stack.outputs = {};
+    stack.resourceCount = 0;
+  }
+  stack.lastUpdate = stamp();
+  const changes = command === "up" ? { create: stack.resourceCount } : { delete: before };
+  stack.history = [{ ...entry, result: "succeeded", endTime: stamp(), resourceChanges: changes }, ...(stack.history || [])];
+  save();
+  const tail = command === "destroy"
+    ? "The resources in the stack have been deleted, but the history and configuration associated with the stack are still maintained.\nIf you want to remove the stack completely, run " + BT + "pulumi stack rm " + name + "" + BT + ".\n"
+    : "Resources:\n    + " + stack.resourceCount + " created\n";
+  finish(0, progress + tail, "");
 }
 loud("unsupported command");
 `;
