@@ -7,7 +7,7 @@
  * on a dry run), 1 when a stack failed, 2 for bad input or an unusable CLI.
  */
 import { parseDuration, type Duration } from "../src/ephemeral/duration";
-import { destroySelected, PLAN_HEADER, planRows } from "../src/ephemeral/cleanup";
+import { destroySelected, OUTCOME_HEADER, outcomeRows, PLAN_HEADER, planRows } from "../src/ephemeral/cleanup";
 import { connectBackend, PulumiBackendError, pulumiErrorText } from "../src/ephemeral/pulumiBackend";
 import { decide } from "../src/ephemeral/selection";
 import { parseFlags, printTable, runMain, UsageError } from "./cli";
@@ -98,7 +98,7 @@ async function main(): Promise<number> {
     await backend.select(listing.selected).catch((error: unknown) => log(`could not select ${listing.selected} again: ${pulumiErrorText(error)}`));
   }
   console.log("\nSummary:\n");
-  printTable(["stack", "result", "detail"], outcomes.map((o) => [o.stack, o.result, o.detail]));
+  printTable(OUTCOME_HEADER, outcomeRows(outcomes));
   const count = (result: string): number => outcomes.filter((o) => o.result === result).length;
   console.log(`\nDestroyed ${count("destroyed")}, failed ${count("failed")}, skipped ${count("skipped")}.`);
   return count("failed") === 0 ? 0 : 1;

@@ -14,7 +14,7 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { StackFileError } from "../src/config/stackFile";
 import { StackConfigError } from "../src/config/validate";
-import { destroySelected } from "../src/ephemeral/cleanup";
+import { destroySelected, OUTCOME_HEADER, outcomeRows } from "../src/ephemeral/cleanup";
 import { parseDuration, type Duration } from "../src/ephemeral/duration";
 import { connectBackend, PulumiBackendError, pulumiErrorText, type StackBackend } from "../src/ephemeral/pulumiBackend";
 import { decide } from "../src/ephemeral/selection";
@@ -118,7 +118,7 @@ async function down(backend: StackBackend, stack: string): Promise<number> {
     return 2;
   }
   const outcomes = await destroySelected(backend, decisions, { match: stack, now: () => new Date() }, log);
-  printTable(["stack", "result", "detail"], outcomes.map((o) => [o.stack, o.result, o.detail]));
+  printTable(OUTCOME_HEADER, outcomeRows(outcomes));
   return outcomes.every((o) => o.result === "destroyed") ? 0 : 1;
 }
 

@@ -31,6 +31,14 @@ export function planRows(decisions: readonly StackDecision[], now: Date): string
 /** Header of `planRows`. */
 export const PLAN_HEADER = ["stack", "ttl", "expires (UTC)", "last update", "resources", "action", "why"] as const;
 
+/** Header of `outcomeRows`. */
+export const OUTCOME_HEADER = ["stack", "result", "detail"] as const;
+
+/** The outcomes as table rows: stack, result, detail. */
+export function outcomeRows(outcomes: readonly CleanupOutcome[]): string[][] {
+  return outcomes.map((o) => [o.stack, o.result, o.detail]);
+}
+
 /**
  * Destroys and removes every stack whose decision is `destroy`, in order. `options` are the ones the decisions were
  * made with (`now` is read again for each stack).

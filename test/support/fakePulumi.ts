@@ -62,8 +62,6 @@ export interface FakeState {
   selected?: string;
   /** What `pulumi version` prints (default v3.248.0). */
   version?: string;
-  /** Config a new stack (`stack init`) starts with: the fake has no stack files, so tests give it here. */
-  initConfig?: Record<string, FakeConfigValue>;
 }
 
 /** One recorded run of the fake. */
@@ -330,7 +328,7 @@ if (command === "stack" && sub === "init") {
   allowOnly([]);
   if (rest.length !== 1) loud("stack init takes NAME");
   if (state.stacks[rest[0]]) pulumiError("stack 'organization/coturn/" + rest[0] + "' already exists", 1);
-  state.stacks[rest[0]] = { config: state.initConfig || {}, lastUpdate: stamp(), resourceCount: 0 };
+  state.stacks[rest[0]] = { config: {}, lastUpdate: stamp(), resourceCount: 0 };
   state.selected = rest[0];
   save();
   finish(0, "Created stack '" + rest[0] + "'\n", "");
