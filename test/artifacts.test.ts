@@ -14,7 +14,7 @@ import { parse } from "yaml";
 import { encodeAwsUserData } from "../src/clouds/aws";
 import { DIGITALOCEAN_USER_DATA_LIMIT } from "../src/clouds/digitalocean";
 import { STACK_FILE_KEYS, STACKS_DIR, readStackFile } from "../src/config/stackFile";
-import { isLocalStack, validateLocalStackConfig, validateStackConfig } from "../src/config/validate";
+import { isGlobalStack, isLocalStack, validateGlobalStackConfig, validateLocalStackConfig, validateStackConfig } from "../src/config/validate";
 import { withLocalAuthSecret } from "../src/local/localStack";
 import { bindAddressFor } from "../src/plan/addresses";
 import { renderLocalTurnserverConf, renderVm } from "../src/render/vmFiles";
@@ -258,6 +258,7 @@ test("each stack file has only the keys Pulumi allows, and valid config", () => 
     const raw = readStackFile(stack, { mode: "placeholder" });
     // A local stack stores no secret: `npm run local` adds a fresh one for each run, as here.
     if (isLocalStack(raw)) assert.doesNotThrow(() => validateLocalStackConfig(withLocalAuthSecret(raw, TEST_SECRET)), file);
+    else if (isGlobalStack(raw)) assert.doesNotThrow(() => validateGlobalStackConfig(raw), file);
     else assert.doesNotThrow(() => validateStackConfig(raw), file);
   }
 });

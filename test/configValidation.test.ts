@@ -178,7 +178,7 @@ const BAD_CASES: readonly BadCase[] = [
   {
     name: "unknown cloud",
     changes: { "coturn:cloud": "azure" },
-    expected: ['coturn:cloud = "azure": is not one of "aws", "gcp", "digitalocean", "local"'],
+    expected: ['coturn:cloud = "azure": is not one of "aws", "gcp", "digitalocean", "local", "global"'],
   },
   {
     name: "another cloud keeping an AWS region",

@@ -7,7 +7,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { TurnHost } from "../clouds/cloudAdapter";
-import type { StackConfig } from "../config/stackConfig";
+import type { ServerConfig } from "../config/stackConfig";
 import { TLS_DELIVER_COMMAND } from "../render/secretDelivery";
 import { parseInstalledCertificate, tlsDeliveryDocument, type InstalledCertificate } from "../render/tlsDelivery";
 import { deployConnection, type GeneratedVmAccess } from "./secretDelivery";
@@ -19,7 +19,7 @@ export interface TlsDeliveryArgs {
   /** Its generated keys. */
   readonly access: GeneratedVmAccess;
   /** The stack config (TLS mode and names). */
-  readonly config: StackConfig;
+  readonly config: ServerConfig;
 }
 
 /** The delivery and the certificate the VM reported. */

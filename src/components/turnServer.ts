@@ -5,7 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { CloudAdapter } from "../clouds/cloudAdapter";
 import { cloudAdapter } from "../clouds/registry";
-import type { StackConfig } from "../config/stackConfig";
+import type { ServerConfig } from "../config/stackConfig";
 import { iceServersTemplate, turnUrls, type IceServerTemplate } from "../plan/endpoints";
 import { plannedDnsRecords } from "../plan/dns";
 import { firewallPlan } from "../plan/firewall";
@@ -18,8 +18,8 @@ import { EPHEMERAL_TAG, EXPIRES_AT_TAG } from "../ephemeral/stackTags";
 
 /** Inputs of `TurnServer`. */
 export interface TurnServerArgs {
-  /** The validated stack config (see `loadStackConfig`). */
-  readonly config: StackConfig;
+  /** The validated stack config (see `loadStackConfig`), with the server's own name when the region runs several. */
+  readonly config: ServerConfig;
   /** Pulumi project name, tagged on every resource. */
   readonly project: string;
   /** The cloud to build on; default: the adapter of `config.cloud`. */

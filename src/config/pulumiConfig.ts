@@ -2,8 +2,8 @@
  * Reads the running stack's config from the Pulumi engine and validates it before any resource is registered.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { StackConfigError, isLocalStack, validateStackConfig, type RawStackConfig } from "./validate";
-import type { StackConfig } from "./stackConfig";
+import { StackConfigError, isLocalStack, validateGlobalStackConfig, validateStackConfig, type RawStackConfig } from "./validate";
+import type { GlobalStackConfig, StackConfig } from "./stackConfig";
 
 // `isConfigSecret` is exported by the SDK's runtime but marked @internal, so its type is declared here. It is the
 // only way to tell whether a key was set with --secret, which validation must enforce.
@@ -26,11 +26,20 @@ export function localStackRefusal(stack: string): string {
  * message alone (no stack trace) before anything is created. A local stack is refused first, before its config is
  * validated (it has no secret of its own to validate).
  */
-export function loadStackConfig(): StackConfig {
-  const raw = rawConfigFromEngine();
+export function loadStackConfig(raw: RawStackConfig = rawConfigFromEngine()): StackConfig {
   if (isLocalStack(raw)) throw new pulumi.RunError(localStackRefusal(raw.stack));
+  return asRunError(() => validateStackConfig(raw));
+}
+
+/** Loads and validates a global stack's config (`coturn:cloud: global`); invalid config becomes a `RunError`. */
+export function loadGlobalStackConfig(raw: RawStackConfig = rawConfigFromEngine()): GlobalStackConfig {
+  return asRunError(() => validateGlobalStackConfig(raw));
+}
+
+/** Runs `load`, turning a `StackConfigError` into the `RunError` the CLI shows as the message alone. */
+function asRunError<T>(load: () => T): T {
   try {
-    return validateStackConfig(raw);
+    return load();
   } catch (error) {
     if (error instanceof StackConfigError) throw new pulumi.RunError(error.message);
     throw error;

@@ -13,16 +13,18 @@ import { parseDuration, type Duration } from "../ephemeral/duration";
 export const CONFIG_NAMESPACE = "coturn";
 
 /**
- * Values of `coturn:cloud`: the clouds `pulumi up` deploys to, and `local`, which runs coturn on this machine with
- * `npm run local` instead of deploying anything.
+ * Values of `coturn:cloud`: the clouds `pulumi up` deploys to; `local`, which runs coturn on this machine with
+ * `npm run local` instead of deploying anything; and `global`, the stack that puts region stacks behind one name.
  */
-export const CLOUDS = ["aws", "gcp", "digitalocean", "local"] as const;
+export const CLOUDS = ["aws", "gcp", "digitalocean", "local", "global"] as const;
 /** A value of `coturn:cloud`. */
 export type Cloud = (typeof CLOUDS)[number];
 /** The `coturn:cloud` value of a local stack: coturn as a process on this machine, started by `npm run local`. */
 export const LOCAL_CLOUD = "local" satisfies Cloud;
-/** A cloud that `pulumi up` deploys to (every `coturn:cloud` value except `local`). */
-export type DeployCloud = Exclude<Cloud, typeof LOCAL_CLOUD>;
+/** The `coturn:cloud` value of a global stack: GeoDNS in front of region stacks, no server of its own. */
+export const GLOBAL_CLOUD = "global" satisfies Cloud;
+/** A cloud that `pulumi up` deploys a TURN server to (every `coturn:cloud` value except `local` and `global`). */
+export type DeployCloud = Exclude<Cloud, typeof LOCAL_CLOUD | typeof GLOBAL_CLOUD>;
 /**
  * Keys that only mean something for a VM on a cloud. A local stack may not set them: validation names each one that
  * is set, so a cloud setting copied into a local stack cannot look as if it did something.
@@ -43,7 +45,24 @@ export const CLOUD_ONLY_KEYS = [
   "cloudflareZoneId",
   "cloudflareApiToken",
   "publishSharedName",
+  "serverCount",
 ] as const;
+
+/** Keys a global stack reads; every other key belongs to region stacks and is refused there. */
+export const GLOBAL_STACK_KEYS = ["cloud", "domain", "cloudflareZoneId", "cloudflareApiToken", "cloudflareAccountId", "regions", "geoDns"] as const;
+/** Keys only a global stack reads; a region or local stack that sets one is told so. */
+export const GLOBAL_ONLY_KEYS = ["cloudflareAccountId", "regions", "geoDns"] as const;
+
+/** How the global stack puts regions behind the shared name. */
+export const GEO_DNS_MODES = ["load-balancer", "dns-records"] as const;
+/** A GeoDNS mode. */
+export type GeoDnsMode = (typeof GEO_DNS_MODES)[number];
+/** Cloudflare steering policies the global stack offers (both use each pool's coordinates). */
+export const STEERING_POLICIES = ["proximity", "geo"] as const;
+/** A steering policy. */
+export type SteeringPolicy = (typeof STEERING_POLICIES)[number];
+/** The most servers one region stack runs (each has its own static IP, VM and certificate). */
+export const MAX_SERVERS_PER_REGION = 10;
 
 /** Listener names: `udp`/`tcp` on 3478, `tls`/`dtls` on 5349, `tls-443` (TURN over TLS on 443). */
 export const LISTENERS = ["udp", "tcp", "tls", "dtls", "tls-443"] as const;
@@ -167,7 +186,8 @@ export const configKeySchemas = {
     .describe(
       "Cloud provider of this region stack: `aws`, `gcp` (Google Cloud) or `digitalocean`. `local`: coturn on your machine with `npm run local` (same " +
         "config and hardening; `pulumi up` refuses it; `region`, `availabilityZone`, `instanceType`, `image`, `ssh`, " +
-        "`tags`, `ephemeral` and `rotation` may not be set).",
+        "`tags`, `ephemeral` and `rotation` may not be set). `global`: the GeoDNS stack in front of region stacks (keys: `domain`, " +
+        "`regions`, `geoDns`, `cloudflareZoneId`, `cloudflareApiToken`, `cloudflareAccountId`).",
     ),
   region: z
     .string()
@@ -353,6 +373,71 @@ export const configKeySchemas = {
       "Extra tags on every cloud resource (the stack name and project are always added): AWS tags, Google Cloud labels " +
         "(lowercase), DigitalOcean `name:value` tags.",
     ),
+  serverCount: wholeNumber()
+    .pipe(z.int().min(1).max(MAX_SERVERS_PER_REGION))
+    .default(1)
+    .describe(
+      "TURN servers in this region, each with its own VM, static IP and certificate, all behind `regionDomain` (and the global stack's pool). " +
+        "Server 1 keeps the stack's resource names; with 2 or more, server k also gets its own name `s<k>.<regionDomain>`.",
+    ),
+  cloudflareAccountId: z
+    .string()
+    .regex(/^[0-9a-f]{32}$/, { error: "is not a Cloudflare account id (32 lowercase hex digits, on the zone's Overview page)" })
+    .optional()
+    .describe("Global stack, `geoDns.mode: load-balancer`: the account that owns the load balancer's pools and monitors."),
+  regions: z
+    .array(
+      z.strictObject({
+        stack: z
+          .string()
+          .regex(/^([A-Za-z0-9_.-]+\/){0,2}[A-Za-z0-9_.-]+$/, {
+            error: 'is not a stack name. Write it as "<org>/coturn/<stack>" (`pulumi stack ls --all` lists them), or "<stack>" in the same project',
+          })
+          .describe("The region stack, as `pulumi stack ls --all` names it (`organization/coturn/aws-eu-central-1` with a self-managed backend)."),
+        pool: z
+          .string()
+          .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, { error: 'is not a pool name (lowercase letters, digits, _ and -, e.g. "eu-central")' })
+          .optional()
+          .describe("Name of the region's pool. Default: `<cloud>-<region>` from the stack's outputs."),
+        drain: flag().default(false).describe("`true` takes the region out of the answers without destroying anything (see README: draining a region)."),
+        latitude: z.number().min(-90).max(90).optional().describe("Where the region's servers are. Default: the cloud region's city (known regions)."),
+        longitude: z.number().min(-180).max(180).optional().describe("Goes with `latitude`."),
+      }),
+    )
+    .min(1, { error: "is empty. List at least one region stack, e.g. - stack: organization/coturn/aws-eu-central-1" })
+    .optional()
+    .describe("Global stack: the region stacks behind the shared `domain`, in order of preference when distances tie."),
+  geoDns: z
+    .strictObject({
+      mode: z
+        .enum(GEO_DNS_MODES)
+        .default("load-balancer")
+        .describe(
+          "`load-balancer`: a DNS-only Cloudflare load balancer with health monitors and steering (needs the Load Balancing add-on). " +
+            "`dns-records`: one A record per server on the shared name, no health checks, no steering (any Cloudflare plan, or by hand).",
+        ),
+      steering: z
+        .enum(STEERING_POLICIES)
+        .default("proximity")
+        .describe(
+          "`proximity`: Cloudflare sends each resolver to the nearest pool by the pools' coordinates. `geo`: each Cloudflare region " +
+            "gets the pools ordered by distance from it, computed here (visible in the plan).",
+        ),
+      fallbackRegion: z.string().optional().describe("The `regions[].stack` answered when every pool is unhealthy. Default: the first region not drained."),
+      ttl: wholeNumber().pipe(z.int().min(30).max(3600)).default(30).describe("TTL in seconds of the answers (30 is Cloudflare's minimum for load balancers)."),
+      monitor: z
+        .strictObject({
+          interval: wholeNumber().pipe(z.int().min(10).max(3600)).default(60).describe("Seconds between checks (your plan sets the minimum: 60 on Pro)."),
+          timeout: wholeNumber().pipe(z.int().min(1).max(10)).default(5).describe("Seconds before a check fails."),
+          retries: wholeNumber().pipe(z.int().min(0).max(5)).default(2).describe("Immediate retries of a timed-out check."),
+          consecutiveDown: wholeNumber().pipe(z.int().min(1).max(10)).default(2).describe("Failed checks in a row before a server leaves the answers."),
+          consecutiveUp: wholeNumber().pipe(z.int().min(1).max(10)).default(2).describe("Passed checks in a row before it comes back."),
+        })
+        .prefault({})
+        .describe("Health monitor: a TCP connect to each server's TLS port (5349), from every Cloudflare region."),
+    })
+    .prefault({})
+    .describe("Global stack: how the shared name answers."),
   ephemeral: z
     .string()
     .superRefine((value, ctx) => {

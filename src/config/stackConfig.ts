@@ -3,7 +3,7 @@
  * `pulumi up` deploys to a cloud, `LocalStackConfig` for a stack that `npm run local` runs on this machine. Both
  * share `CoturnSettings`, everything coturn itself is told.
  */
-import type { AcmeCa, DeployCloud, ImageChoice, Listener, LOCAL_CLOUD, RotationPhase } from "./schema";
+import type { AcmeCa, DeployCloud, GeoDnsMode, GLOBAL_CLOUD, ImageChoice, Listener, LOCAL_CLOUD, RotationPhase, SteeringPolicy } from "./schema";
 
 /** An inclusive UDP port range. */
 export interface PortRange {
@@ -125,7 +125,18 @@ export interface StackConfig extends CoturnSettings {
   readonly maxCredentialTtlSeconds: number;
   /** A secret rotation in progress. */
   readonly rotation?: RotationState;
+  /** How many TURN servers the region runs, each with its own VM, static IP and certificate. */
+  readonly serverCount: number;
 }
+
+/** Which of a region's servers a config describes (see `serverIdentity`). */
+export interface ServerIdentity {
+  /** The server's own name, when the region runs more than one. */
+  readonly serverDomain?: string;
+}
+
+/** The config of one server of a region: the region's config and the server's own name. */
+export type ServerConfig = StackConfig & ServerIdentity;
 
 /**
  * A local stack (`coturn:cloud: local`): coturn as a process on this machine. It has no cloud settings, one secret
@@ -138,4 +149,72 @@ export interface LocalStackConfig extends CoturnSettings {
   readonly authSecrets: readonly [string];
   /** Always self-signed. */
   readonly tls: { readonly mode: "self-signed" };
+}
+
+/** One region stack behind the global stack's shared name. */
+export interface GlobalRegionEntry {
+  /** The region stack as a StackReference names it (`organization/coturn/aws-eu-central-1`). */
+  readonly stack: string;
+  /** Pool name when set in config; otherwise `<cloud>-<region>` from the stack's outputs. */
+  readonly pool?: string;
+  /** Out of the answers (pool disabled, no records), nothing destroyed. */
+  readonly drain: boolean;
+  /** Coordinates set in config; otherwise those of the cloud region's city. */
+  readonly location?: GeoLocation;
+}
+
+/** A point on the globe, in decimal degrees. */
+export interface GeoLocation {
+  /** -90..90. */
+  readonly latitude: number;
+  /** -180..180. */
+  readonly longitude: number;
+}
+
+/** Health monitor settings of the load balancer (Cloudflare's names). */
+export interface HealthMonitorSettings {
+  /** Seconds between checks. */
+  readonly interval: number;
+  /** Seconds before a check fails. */
+  readonly timeout: number;
+  /** Immediate retries of a timed-out check. */
+  readonly retries: number;
+  /** Failed checks in a row before an origin is unhealthy. */
+  readonly consecutiveDown: number;
+  /** Passed checks in a row before it is healthy again. */
+  readonly consecutiveUp: number;
+}
+
+/** The global stack (`coturn:cloud: global`): the shared name in front of region stacks, validated. */
+export interface GlobalStackConfig {
+  /** Always `global`. */
+  readonly cloud: typeof GLOBAL_CLOUD;
+  /** Pulumi stack name. */
+  readonly stack: string;
+  /** The shared name every region's certificate carries. */
+  readonly domain: string;
+  /** The region stacks, in config order. */
+  readonly regions: readonly GlobalRegionEntry[];
+  /** Load balancer or plain records. */
+  readonly mode: GeoDnsMode;
+  /** Steering policy (load balancer only). */
+  readonly steering: SteeringPolicy;
+  /** The region answered when every pool is unhealthy: never a drained one. */
+  readonly fallbackStack: string;
+  /** TTL of the answers, seconds. */
+  readonly ttlSeconds: number;
+  /** Health monitor (load balancer only). */
+  readonly monitor: HealthMonitorSettings;
+  /** Cloudflare zone and token; absent in `dns-records` mode without Cloudflare (records made by hand). */
+  readonly cloudflare?: GlobalCloudflare;
+}
+
+/** Cloudflare settings of the global stack. */
+export interface GlobalCloudflare {
+  /** Zone of the shared name. */
+  readonly zoneId: string;
+  /** Token: DNS edit on the zone, and Load Balancing edit on the account in `load-balancer` mode. */
+  readonly apiToken: string;
+  /** Account of the pools and monitors (`load-balancer` mode). */
+  readonly accountId?: string;
 }

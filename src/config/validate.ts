@@ -8,6 +8,9 @@ import {
   ACME_DIRECTORY_URLS,
   CLOUD_ONLY_KEYS,
   CONFIG_NAMESPACE,
+  GLOBAL_CLOUD,
+  GLOBAL_ONLY_KEYS,
+  GLOBAL_STACK_KEYS,
   LISTENER_PORTS,
   LOCAL_CLOUD,
   SECRET_KEYS,
@@ -20,7 +23,8 @@ import {
   type ParsedConfigKeys,
 } from "./schema";
 import { CLOUD_PROFILES, exampleZone, isZoneOfRegion } from "./cloudProfiles";
-import type { CoturnSettings, EphemeralStack, LocalStackConfig, StackConfig, TlsSource } from "./stackConfig";
+import type { CoturnSettings, EphemeralStack, GlobalStackConfig, LocalStackConfig, StackConfig, TlsSource } from "./stackConfig";
+import { assembleGlobal, globalStackProblems } from "./globalStack";
 import { parseDuration } from "../ephemeral/duration";
 import { EPHEMERAL_TAG, EXPIRES_AT_TAG, PULUMI_TAGS_KEY, expiryAfter, formatExpiry, parseExpiry } from "../ephemeral/stackTags";
 
@@ -71,7 +75,8 @@ export function formatProblem(p: ConfigProblem): string {
 /** SSH sources wider than this prefix (more than 65,536 addresses) need `ssh.allowAnySource`. */
 const MIN_SSH_PREFIX = 16;
 
-const fullKey = (key: string): string => `${CONFIG_NAMESPACE}:${key}`;
+/** `coturn:<key>`. */
+export const fullKey = (key: string): string => `${CONFIG_NAMESPACE}:${key}`;
 
 const SET_EXAMPLES: Partial<Record<ConfigKey, string>> = {
   cloud: "pulumi config set coturn:cloud aws",
@@ -230,13 +235,35 @@ export function isLocalStack(raw: RawStackConfig): boolean {
   return raw.values[fullKey("cloud")] === LOCAL_CLOUD;
 }
 
+/** True when the raw config says `coturn:cloud: global` (GeoDNS in front of region stacks). */
+export function isGlobalStack(raw: RawStackConfig): boolean {
+  return raw.values[fullKey("cloud")] === GLOBAL_CLOUD;
+}
+
+/** What a stack is: a region on a cloud, the local target, or the global stack in front of regions. */
+type StackKind = "cloud" | "local" | "global";
+
+function kindOf(raw: RawStackConfig): StackKind {
+  return isLocalStack(raw) ? "local" : isGlobalStack(raw) ? "global" : "cloud";
+}
+
 /**
  * Validates a cloud stack's raw config and returns the typed config, or throws `StackConfigError` listing every
  * problem. A local stack (`coturn:cloud: local`) is one of the problems: it is run with `npm run local`.
  */
 export function validateStackConfig(raw: RawStackConfig): StackConfig {
   const config = validateAnyStackConfig(raw, "cloud");
-  if (config.cloud === LOCAL_CLOUD) throw new Error("unreachable: a local stack was reported as a problem");
+  if (config.cloud === LOCAL_CLOUD || config.cloud === GLOBAL_CLOUD) throw new Error("unreachable: a local or global stack was reported as a problem");
+  return config;
+}
+
+/**
+ * Validates a global stack's raw config (`coturn:cloud: global`), or throws `StackConfigError` listing every problem,
+ * including region-stack keys that are set on it.
+ */
+export function validateGlobalStackConfig(raw: RawStackConfig): GlobalStackConfig {
+  const config = validateAnyStackConfig(raw, "global");
+  if (config.cloud !== GLOBAL_CLOUD) throw new Error("unreachable: a region stack was reported as a problem");
   return config;
 }
 
@@ -251,8 +278,9 @@ export function validateLocalStackConfig(raw: RawStackConfig): LocalStackConfig 
   return config;
 }
 
-function validateAnyStackConfig(raw: RawStackConfig, expected: "cloud" | "local"): StackConfig | LocalStackConfig {
-  const local = isLocalStack(raw);
+function validateAnyStackConfig(raw: RawStackConfig, expected: StackKind): StackConfig | LocalStackConfig | GlobalStackConfig {
+  const kind = kindOf(raw);
+  const local = kind === "local";
   const problems: ConfigProblem[] = [];
   const knownKeys = Object.keys(configKeySchemas) as ConfigKey[];
   const prefix = `${CONFIG_NAMESPACE}:`;
@@ -277,6 +305,18 @@ function validateAnyStackConfig(raw: RawStackConfig, expected: "cloud" | "local"
     const name = fullKey(key);
     const text = raw.values[name];
     const opaque = raw.opaqueKeys?.has(name) ?? false;
+    const misplaced =
+      kind === "global"
+        ? !(GLOBAL_STACK_KEYS as readonly string[]).includes(key) &&
+          "is a region stack setting and means nothing on a global stack (coturn:cloud global), which only points the shared name at region stacks"
+        : (GLOBAL_ONLY_KEYS as readonly string[]).includes(key) &&
+          "is a setting of the global stack (coturn:cloud global), which puts region stacks behind one name; a region stack ignores it";
+    if (misplaced) {
+      if (text !== undefined) {
+        problems.push({ key: name, shownValue: SECRET_KEYS.includes(key) ? "(secret)" : text, message: `${misplaced}. Remove it from ${stackFileName(raw.stack)}` });
+      }
+      continue;
+    }
     if (local && (CLOUD_ONLY_KEYS as readonly string[]).includes(key)) {
       // Unset is right for a local stack (no "required" region); set is a cloud setting that would do nothing.
       if (text !== undefined) {
@@ -335,10 +375,24 @@ function validateAnyStackConfig(raw: RawStackConfig, expected: "cloud" | "local"
     }
   }
 
-  problems.push(...crossKeyProblems(parsed as Partial<ParsedConfigKeys>, raw, expected));
+  if (kind === "global") problems.push(...kindProblems(kind, expected), ...globalStackProblems(parsed as Partial<ParsedConfigKeys>, raw));
+  else problems.push(...crossKeyProblems(parsed as Partial<ParsedConfigKeys>, raw, expected));
   if (problems.length > 0) throw new StackConfigError(raw.stack, problems);
 
+  if (kind === "global") return assembleGlobal(raw, parsed as ParsedConfigKeys);
   return local ? assembleLocal(raw.stack, parsed as ParsedConfigKeys) : assemble(raw, parsed as ParsedConfigKeys);
+}
+
+/** A stack of one kind handed to a command for another: what each kind is run with. */
+function kindProblems(kind: StackKind, expected: StackKind): ConfigProblem[] {
+  if (kind === expected) return [];
+  const runs: Record<StackKind, string> = {
+    cloud: "a region stack, deployed with `pulumi up`",
+    local: "the local target, run with `npm run local`",
+    global: "the global stack, which has no server of its own: it points the shared name at region stacks (`pulumi up`)",
+  };
+  const value = kind === "cloud" ? undefined : kind;
+  return [{ key: fullKey("cloud"), shownValue: value && JSON.stringify(value), message: `makes this ${runs[kind]}; this command needs ${runs[expected]}` }];
 }
 
 /** The stack file a user edits for a stack (local stacks have no `pulumi config` of their own). */
@@ -347,7 +401,7 @@ function stackFileName(stack: string): string {
 }
 
 /** Rules that involve more than one key; each runs only when the keys it needs parsed. */
-function crossKeyProblems(c: Partial<ParsedConfigKeys>, raw: RawStackConfig, expected: "cloud" | "local"): ConfigProblem[] {
+function crossKeyProblems(c: Partial<ParsedConfigKeys>, raw: RawStackConfig, expected: StackKind): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const add = (key: string, value: unknown, message: string): void => {
     problems.push({ key: fullKey(key), shownValue: value === undefined ? undefined : JSON.stringify(value), message });
@@ -363,7 +417,8 @@ function crossKeyProblems(c: Partial<ParsedConfigKeys>, raw: RawStackConfig, exp
       'is a cloud stack: `npm run local` runs stacks with coturn:cloud "local" (stacks/Pulumi.local.yaml). Deploy this one with `pulumi up`',
     );
   }
-  if (c.cloud && c.cloud !== LOCAL_CLOUD) problems.push(...cloudProblems(c.cloud, c));
+  if (expected === "global") problems.push(...kindProblems(local ? "local" : "cloud", "global"));
+  if (c.cloud && c.cloud !== LOCAL_CLOUD && c.cloud !== GLOBAL_CLOUD) problems.push(...cloudProblems(c.cloud, c));
 
   if (c.relayPorts !== undefined) {
     const range = parsePortRange(c.relayPorts);
@@ -716,7 +771,7 @@ function ephemeralStack(raw: RawStackConfig, ttlText: string): EphemeralStack {
 
 function assemble(raw: RawStackConfig, c: ParsedConfigKeys): StackConfig {
   const stack = raw.stack;
-  if (c.cloud === LOCAL_CLOUD) throw new Error("unreachable: local stacks are assembled by assembleLocal");
+  if (c.cloud === LOCAL_CLOUD || c.cloud === GLOBAL_CLOUD) throw new Error("unreachable: local and global stacks are assembled elsewhere");
   return {
     ...assembleCoturnSettings(stack, c),
     cloud: c.cloud,
@@ -732,6 +787,7 @@ function assemble(raw: RawStackConfig, c: ParsedConfigKeys): StackConfig {
       ? {}
       : { cloudflare: { zoneId: c.cloudflareZoneId, apiToken: c.cloudflareApiToken, publishSharedName: c.publishSharedName } }),
     maxCredentialTtlSeconds: c.maxCredentialTtl,
+    serverCount: c.serverCount,
     ...(c.rotation === undefined ? {} : { rotation: c.rotation }),
   };
 }

@@ -4,7 +4,7 @@
  * of a self-signed certificate. Sending it over SSH instead of in user-data keeps the token and key out of the cloud's
  * metadata service, and a new certificate or token reaches the running VM without replacing it. Pure.
  */
-import type { StackConfig } from "../config/stackConfig";
+import type { ServerConfig } from "../config/stackConfig";
 import { certificateNames } from "../plan/dns";
 
 /** The document `coturn-tls deliver` reads on stdin. */
@@ -14,7 +14,7 @@ export type TlsDeliveryDocument =
   | { readonly mode: "self-signed"; readonly names: string[] };
 
 /** Builds the delivery document of a stack (it holds secrets in `acme` and `provided` mode). */
-export function tlsDeliveryDocument(config: Pick<StackConfig, "tls" | "regionDomain" | "domain">): TlsDeliveryDocument {
+export function tlsDeliveryDocument(config: Pick<ServerConfig, "tls" | "regionDomain" | "domain" | "serverDomain">): TlsDeliveryDocument {
   const names = certificateNames(config);
   const tls = config.tls;
   switch (tls.mode) {

@@ -4,7 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import { LISTENER_PORTS, type Listener } from "../config/schema";
-import type { CoturnSettings, LocalStackConfig, StackConfig } from "../config/stackConfig";
+import type { CoturnSettings, LocalStackConfig, ServerConfig, StackConfig } from "../config/stackConfig";
 import { boundIp, type VmAddresses } from "../plan/addresses";
 import { deniedPeers } from "./deniedPeers";
 import { certificateNames } from "../plan/dns";
@@ -157,7 +157,7 @@ function renderConf(config: CoturnSettings, placement: PlacementContext): string
  * or DNS token (those arrive over SSH, see secretDelivery.ts and tlsDelivery.ts); its one secret is the VM's SSH host
  * key.
  */
-export function renderVm(config: StackConfig, addresses: VmAddresses, access: VmAccess): RenderedVm {
+export function renderVm(config: ServerConfig, addresses: VmAddresses, access: VmAccess): RenderedVm {
   const context = { stack: config.stack, relayPorts: config.relayPorts, privateIp: boundIp(addresses.bind), ports: LISTENER_PORTS };
   const anchor = addresses.bind.kind === "anchor";
   const turnserverConf = renderTurnserverConf(config, addresses);
@@ -292,7 +292,7 @@ export interface RenderedUserData {
 }
 
 /** Renders a VM's user-data and its revision. */
-export function renderUserData(config: StackConfig, addresses: VmAddresses, access: VmAccess): RenderedUserData {
+export function renderUserData(config: ServerConfig, addresses: VmAddresses, access: VmAccess): RenderedUserData {
   const maskedAccess: VmAccess = { ...access, hostKey: { ...access.hostKey, privateKey: "<ssh host private key>" } };
   const revision = createHash("sha256").update(renderVm(config, addresses, maskedAccess).userData).digest("hex");
   return { userData: renderVm(config, addresses, access).userData, revision };

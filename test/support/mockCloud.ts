@@ -9,6 +9,8 @@ export interface ProgramRun {
   resources: Array<{ type: string; name: string; inputs: Record<string, unknown>; options: RecordedOptions }>;
   invokes: Array<{ token: string; inputs: Record<string, unknown> }>;
   outputs: Record<string, unknown>;
+  /** Stacks the program read through StackReferences, in order. */
+  stackReferences?: string[];
   error?: string;
 }
 

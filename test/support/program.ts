@@ -22,6 +22,8 @@ export interface HarnessConfig {
   stack: string;
   values: Record<string, string>;
   secretKeys: string[];
+  /** Outputs of the stacks StackReferences may read, by stack name (global stacks). */
+  stackReferences?: Record<string, Record<string, unknown>>;
 }
 
 /** Provider settings each example stack needs besides its stack file (users set them, or their environment does). */
@@ -40,6 +42,12 @@ export function exampleConfig(stack = "aws-example"): HarnessConfig {
     values: { ...raw.values, ...provider, "coturn:authSecret": TEST_SECRET, ...token },
     secretKeys: [...raw.secretKeys, ...Object.keys(provider)],
   };
+}
+
+/** The global example stack's config (stacks/Pulumi.global-example.yaml), with the test Cloudflare token. */
+export function readGlobalExample(): HarnessConfig {
+  const raw = readStackFile("global-example", { mode: "placeholder" });
+  return { stack: raw.stack, values: { ...raw.values, "coturn:cloudflareApiToken": TEST_CLOUDFLARE_TOKEN }, secretKeys: [...raw.secretKeys] };
 }
 
 /** An example stack's validated config, with the test secret: what the program deploys under mocks. */

@@ -1,7 +1,9 @@
 /**
  * Runs the real Pulumi program (index.ts) under Pulumi's mocks in this process and prints, as one JSON line, every
  * resource it registered (type, name, inputs, options), every provider function it invoked, its stack outputs, and
- * any error. Config comes from the HARNESS_CONFIG environment variable: { stack, values, secretKeys }.
+ * any error. Config comes from the HARNESS_CONFIG environment variable: { stack, values, secretKeys, stackReferences }.
+ * `stackReferences` maps a stack name to the outputs a StackReference reads; a name not in it is a stack the backend
+ * does not have, answered with the engine's error.
  * Each scenario runs in its own process because mock state is process-global.
  */
 import * as pulumi from "@pulumi/pulumi";
@@ -13,7 +15,9 @@ async function main(): Promise<void> {
     stack: string;
     values: Record<string, string>;
     secretKeys: string[];
+    stackReferences?: Record<string, Record<string, unknown>>;
   };
+  const references = spec.stackReferences ?? {};
   const run: ProgramRun = { resources: [], invokes: [], outputs: {} };
   const options = new Map<string, RecordedOptions>();
   const unhandled: unknown[] = [];
@@ -48,6 +52,12 @@ async function main(): Promise<void> {
   pulumi.runtime.setMocks(
     {
       newResource(args) {
+        if (args.type === "pulumi:pulumi:StackReference") {
+          const name = String(args.inputs.name);
+          run.stackReferences = [...(run.stackReferences ?? []), name];
+          if (!Object.hasOwn(references, name)) throw new Error(`unknown stack "${name}"`);
+          return { id: name, state: { name, outputs: references[name], secretOutputNames: [] } };
+        }
         run.resources.push({
           type: args.type,
           name: args.name,
@@ -71,7 +81,9 @@ async function main(): Promise<void> {
     setTimeout(() => reject(new Error(`program did not settle in 20 s; unhandled: ${unhandled.map(String).join("; ")}`)), 20_000),
   );
   try {
-    const program = (await Promise.race([import("../../index"), timeout])) as Record<string, unknown>;
+    // index.ts exports one async function (`export =`), as the Pulumi runtime calls it; its result is the outputs.
+    const module = (await Promise.race([import("../../index"), timeout])) as { default: () => Promise<Record<string, unknown>> };
+    const program = await Promise.race([module.default(), timeout]);
     const settle = (value: unknown): Promise<unknown> =>
       new Promise((resolve) => (pulumi.output(value) as unknown as pulumi.Output<unknown>).apply((v) => resolve(v)));
     for (const [name, value] of Object.entries(program)) {
