@@ -634,3 +634,44 @@ describe("stacks the program refuses", () => {
     assert.ok(!(run.error ?? "").includes(TEST_SECRET));
   });
 });
+
+describe("a region of several servers (coturn:serverCount)", () => {
+  let run: ProgramRun;
+  before(async () => {
+    run = await runProgram(withValues(exampleConfig(), { "coturn:serverCount": "3" }));
+    assert.equal(run.error, undefined, run.error);
+  });
+
+  test("each server has its own VM, static IP, secret delivery and certificate; server 1 keeps the stack's names", () => {
+    assert.deepEqual(ofType(run, "coturn:index:TurnServer").map((r) => r.name), ["aws-example", "aws-example-2", "aws-example-3"]);
+    assert.equal(ofType(run, "aws:ec2/instance:Instance").length, 3);
+    assert.equal(ofType(run, "aws:ec2/eip:Eip").length, 3);
+    assert.equal(ofType(run, "command:remote:Command").filter((r) => r.name.endsWith("-auth-secrets")).length, 3);
+    const tls = ofType(run, "command:remote:Command").filter((r) => r.name.endsWith("-tls-certificate"));
+    assert.deepEqual(
+      tls.map((r) => (JSON.parse(secretValue(r.inputs.stdin, "the TLS document") as string) as { names: string[] }).names).sort(),
+      [1, 2, 3].map((k) => [`s${k}.eu-central-1.turn.example.com`, "eu-central-1.turn.example.com", "turn.example.com"]),
+    );
+  });
+
+  test("DNS: each server's own name, and the region's and shared names once per server", () => {
+    const records = ofType(run, "cloudflare:index/dnsRecord:DnsRecord").map((r) => r.inputs.name as string);
+    const count = (name: string): number => records.filter((r) => r === name).length;
+    assert.deepEqual([1, 2, 3].map((k) => count(`s${k}.eu-central-1.turn.example.com`)), [1, 1, 1]);
+    assert.equal(count("eu-central-1.turn.example.com"), 3);
+    assert.equal(count("turn.example.com"), 3);
+  });
+
+  test("outputs list every server; the accepted secrets are those every server reported", () => {
+    const servers = run.outputs.servers as Array<{ name: string; domain: string; publicIp: string }>;
+    assert.deepEqual(servers.map((s) => [s.name, s.domain]), [1, 2, 3].map((k) => [k === 1 ? "aws-example" : `aws-example-${k}`, `s${k}.eu-central-1.turn.example.com`]));
+    assert.deepEqual(run.outputs.acceptedSecretFingerprints, [secretFingerprint(TEST_SECRET)]);
+    assert.deepEqual([run.outputs.cloud, run.outputs.region], ["aws", "eu-central-1"]);
+  });
+
+  test("a count outside 1-10 is a config error", async () => {
+    const refused = await runProgram(withValues(exampleConfig(), { "coturn:serverCount": "11" }));
+    assert.equal(refused.resources.length, 0);
+    assert.match(refused.error ?? "", /coturn:serverCount = "11": must be at most 10/);
+  });
+});
