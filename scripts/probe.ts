@@ -4,23 +4,26 @@
  * Checks a TURN server the way a browser will use it: STUN binding, allocation over each transport, the relayed
  * address, data relayed between two allocations, the TLS certificate (trusted, naming the host, its names, issuer and
  * days to expiry, failing under --min-cert-days), and that forbidden peers are refused. Prints a
- * pass/fail table; exits 0 when everything passed, 1 when a check failed, 2 for unusable input.
+ * pass/fail table; exits 0 when everything passed, 1 when a check failed, 2 for unusable input. A global stack's
+ * every server is probed at its own address under the shared name, one row per server.
  */
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { LISTENER_PORTS } from "../src/config/schema";
 import { StackFileError, readStackFile } from "../src/config/stackFile";
-import { StackConfigError, validateStackConfig } from "../src/config/validate";
+import { StackConfigError, isGlobalStack, validateGlobalStackConfig, validateStackConfig } from "../src/config/validate";
 import { CredentialError, mintTurnCredential } from "../src/credentials/turnRest";
 import { DEFAULT_MIN_CERTIFICATE_DAYS } from "../src/probe/certificate";
+import { FLEET_HEADER, fleetRows, parseFleetRegions, probeFleet, type FleetRegions } from "../src/probe/fleet";
 import { DEFAULT_FORBIDDEN_PEERS, runProbe, type ProbeTarget } from "../src/probe/probe";
 import { parseIceServers, ProbeInputError } from "../src/probe/target";
 import type { TurnTransport } from "../src/probe/turnClient";
 import { parseFlags, passphraseFromEnvironment, printTable, runMain, UsageError } from "./cli";
 
 const USAGE = `usage: npm run probe -- (--stack <name> | --host <host> | --ice-servers <file|->) [options]
-  --stack <name>            a stack in stacks/ (secret via PULUMI_CONFIG_PASSPHRASE); host = its regionDomain
+  --stack <name>            a stack in stacks/ (secret via PULUMI_CONFIG_PASSPHRASE); host = its regionDomain.
+                            A global stack: every server of every region, under the shared name (secret: TURN_AUTH_SECRET)
   --host <host>             any TURN server; the shared secret is read from TURN_AUTH_SECRET
   --ice-servers <file|->    an iceServers JSON with username/credential (e.g. npm run local -- --json)
   --transports udp,tcp,tls  transports to allocate over (default: the stack's listeners, or all three)
@@ -95,14 +98,11 @@ function parseMinCertDays(value: string): number {
   return days;
 }
 
-/** The stack's publicIp output, through the Pulumi CLI. */
-function stackPublicIp(stack: string): string {
-  const result = spawnSync("pulumi", ["stack", "output", "publicIp", "--stack", stack], { encoding: "utf8" });
+/** One output of a stack, through the Pulumi CLI (JSON text with `json`); `fix` says what to do when it fails. */
+function stackOutput(stack: string, name: string, fix: string, json = false): string {
+  const result = spawnSync("pulumi", ["stack", "output", name, ...(json ? ["--json"] : []), "--stack", stack], { encoding: "utf8" });
   if (result.error || result.status !== 0) {
-    throw new UsageError(
-      `could not read the publicIp output of stack "${stack}" (${result.error ? "pulumi CLI not found" : result.stderr.trim()}): ` +
-        "pass --expect-relay-ip <the stack's static IP>",
-    );
+    throw new UsageError(`could not read the ${name} output of stack "${stack}" (${result.error ? "pulumi CLI not found" : result.stderr.trim()}): ${fix}`);
   }
   return result.stdout.trim();
 }
@@ -174,8 +174,53 @@ function targetFrom(flags: Flags): ProbeTarget {
     ports: { plain: LISTENER_PORTS.plain, tls: LISTENER_PORTS.tls },
     transports: flags.transports ? parseTransports(flags.transports) : listened,
     credential: minting(config.authSecrets[0]),
-    expectedRelayIp: expect ?? stackPublicIp(stack),
+    expectedRelayIp: expect ?? stackOutput(stack, "publicIp", "pass --expect-relay-ip <the stack's static IP>"),
   };
+}
+
+/** A global stack to probe: the shared name, every region's servers, and what each server is probed with. */
+interface FleetTarget {
+  readonly stack: string;
+  readonly sharedName: string;
+  readonly regions: FleetRegions;
+  readonly base: Omit<ProbeTarget, "host" | "expectedRelayIp">;
+}
+
+/** The fleet behind a global stack, or undefined when --stack is not a global stack. */
+function fleetFrom(flags: Flags): FleetTarget | undefined {
+  const stack = flags.stack;
+  if (stack === undefined || !isGlobalStack(readStackFile(stack, { mode: "placeholder" }))) return undefined;
+  for (const flag of ["host", "ice-servers", "expect-relay-ip"] as const) {
+    if (flags[flag] !== undefined) throw new UsageError(`--${flag} does not go with a global stack: each server is probed at its own static IP`);
+  }
+  const config = validateGlobalStackConfig(readStackFile(stack, { mode: "placeholder" }));
+  const secret = process.env.TURN_AUTH_SECRET;
+  if (!secret) {
+    throw new UsageError(
+      `global stack "${stack}" has no secret of its own: put the regions' common coturn:authSecret in TURN_AUTH_SECRET, e.g. ` +
+        "TURN_AUTH_SECRET=\"$(pulumi config get coturn:authSecret --stack <a region stack>)\"",
+    );
+  }
+  // The same checks as one server: reuse the --host path for flags, credentials and TLS trust.
+  const { host: _host, expectedRelayIp: _expected, ...base } = targetFrom({ ...flags, stack: undefined, host: config.domain });
+  const regions = parseFleetRegions(stack, stackOutput(stack, "regions", "run `pulumi up` on the global stack first", true));
+  return { stack, sharedName: config.domain, regions, base };
+}
+
+/** Probes every server behind a global stack; one row per server. */
+async function probeGlobal(fleet: FleetTarget, json: boolean): Promise<number> {
+  const servers = fleet.regions.reduce((n, r) => n + r.servers.length, 0);
+  process.stderr.write(`Probing ${servers} servers in ${fleet.regions.length} regions behind ${fleet.sharedName} …\n`);
+  const probes = await probeFleet(fleet.regions, fleet.sharedName, fleet.base, (region, server, address) =>
+    process.stderr.write(`  ${region.pool}: ${server} (${address})\n`),
+  );
+  const failed = probes.filter((p) => p.results.some((r) => !r.ok));
+  if (json) console.log(JSON.stringify({ domain: fleet.sharedName, ok: failed.length === 0, servers: probes }, null, 2));
+  else {
+    printTable(FLEET_HEADER, fleetRows(probes));
+    console.log(failed.length === 0 ? `\nAll ${probes.length} servers passed.` : `\n${failed.length} of ${probes.length} servers FAILED (npm run probe -- --host <address> shows every check).`);
+  }
+  return failed.length === 0 ? 0 : 1;
 }
 
 async function main(): Promise<number> {
@@ -187,6 +232,8 @@ async function main(): Promise<number> {
       console.log(USAGE);
       return 0;
     }
+    const fleet = fleetFrom(flags);
+    if (fleet) return await probeGlobal(fleet, flags.json);
     target = targetFrom(flags);
   } catch (error) {
     const known = [UsageError, ProbeInputError, StackFileError, StackConfigError, CredentialError].some((k) => error instanceof k);

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { createServer } from "node:tls";
 import { after, before, describe, test } from "node:test";
 import { CLOUD_LAB, LAB_SECRET, applySecretSet, createUserDb, labConf, productionConf, startCloudLab, type CloudLab } from "./support/cloudLab";
+import { createFakePulumi } from "./support/fakePulumi";
 import { LAB_INTERNET, waitFor } from "./support/netlab";
 import { makeSelfSignedCertificate } from "../src/local/selfSigned";
 import { subjectAltNames } from "../src/probe/certificate";
@@ -116,6 +117,43 @@ describe("npm run probe against real coturn servers", () => {
     const run = probe(LAB_SECRET, "--host", CLOUD_LAB.publicIp, "--ca", cloud.certificatePath, "--transports", "udp", "--expect-relay-ip", "11.0.0.99");
     assert.equal(run.status, 1);
     assert.match(run.stdout, /FAIL\s+relayed address 11\.0\.0\.10:\d+ is not the static IP 11\.0\.0\.99: peers would send media to the wrong address/);
+  });
+
+  test("a global stack: every server of every region is probed at its own address under the shared name", () => {
+    // The global example's regions output, as `pulumi stack output regions --json` gives it: the production server,
+    // and the open relay as a drained region (still probed: it still carries calls that began before the drain).
+    const regions = [
+      { stack: "organization/coturn/aws-eu-central-1", pool: "aws-eu-central-1", place: "aws eu-central-1", drained: false, servers: [{ name: "aws-example", publicIp: CLOUD_LAB.publicIp, domain: "eu-central-1.turn.example.com" }] },
+      { stack: "organization/coturn/open", pool: "open-relay", place: "aws us-east-1", drained: true, servers: [{ name: "open", publicIp: OPEN_RELAY_IP, domain: "open.example.com" }] },
+    ];
+    const fake = createFakePulumi({ stacks: { "global-example": { config: {}, outputs: { regions } } } });
+    try {
+      const result = spawnSync("ip", ["netns", "exec", cloud.hosts.client, process.execPath, "--import", "tsx", PROBE, "--stack", "global-example", "--ca", cloud.certificatePath, "--transports", "udp,tls"], {
+        encoding: "utf8",
+        env: fake.env({ TURN_AUTH_SECRET: LAB_SECRET }),
+        timeout: 90_000,
+      });
+      assert.equal(result.status, 1, `${result.stdout}\n${result.stderr}`);
+      assert.match(result.stderr, /Probing 2 servers in 2 regions behind turn\.example\.com/);
+      const lines = result.stdout.split("\n");
+      assert.match(lines.find((l) => l.startsWith("aws-eu-central-1 ")) ?? "", new RegExp(`aws-example\\s+${CLOUD_LAB.publicIp.replace(/\./g, "\\.")}\\s+\\d+/\\d+\\s+pass`));
+      // The open relay fails twice over: its certificate does not name the shared name, and its deny list is open.
+      assert.match(lines.find((l) => l.startsWith("open-relay (drained) ")) ?? "", /open\s+11\.0\.0\.50\s+\d+\/\d+\s+FAIL\s+\S/);
+      assert.match(result.stdout, /1 of 2 servers FAILED/);
+      assert.ok(!result.stdout.includes(LAB_SECRET) && !result.stderr.includes(LAB_SECRET));
+      assert.ok(fake.invocations().some((i) => i.argv.join(" ") === "stack output regions --json --stack global-example"));
+    } finally {
+      fake.cleanup();
+    }
+  });
+
+  test("a global stack without the regions' secret is refused with the fix", () => {
+    const result = spawnSync(process.execPath, ["--import", "tsx", PROBE, "--stack", "global-example"], {
+      encoding: "utf8",
+      env: { ...process.env, TURN_AUTH_SECRET: "" },
+    });
+    assert.equal(result.status, 2);
+    assert.match(result.stderr, /global stack "global-example" has no secret of its own: put the regions' common coturn:authSecret in TURN_AUTH_SECRET/);
   });
 
   test("fails when nothing answers, naming the likely cause", () => {
