@@ -23,7 +23,8 @@ import { parseFlags, passphraseFromEnvironment, printTable, runMain, UsageError 
 
 const USAGE = `usage: npm run probe -- (--stack <name> | --host <host> | --ice-servers <file|->) [options]
   --stack <name>            a stack in stacks/ (secret via PULUMI_CONFIG_PASSPHRASE); host = its regionDomain.
-                            A global stack: every server of every region, under the shared name (secret: TURN_AUTH_SECRET)
+                            Several servers: each at its own IP. A global stack: every server of every region,
+                            under the shared name (secret: TURN_AUTH_SECRET)
   --host <host>             any TURN server; the shared secret is read from TURN_AUTH_SECRET
   --ice-servers <file|->    an iceServers JSON with username/credential (e.g. npm run local -- --json)
   --transports udp,tcp,tls  transports to allocate over (default: the stack's listeners, or all three)
@@ -107,7 +108,7 @@ function stackOutput(stack: string, name: string, fix: string, json = false): st
   return result.stdout.trim();
 }
 
-function targetFrom(flags: Flags): ProbeTarget {
+function targetFrom(flags: Flags, hostSecret = process.env.TURN_AUTH_SECRET): ProbeTarget {
   const sources = (["stack", "host", "ice-servers"] as const).filter((k) => flags[k] !== undefined);
   if (sources.length !== 1) throw new UsageError("give exactly one of --stack, --host or --ice-servers");
   const timeoutMs = Number(flags["timeout-ms"]);
@@ -147,7 +148,7 @@ function targetFrom(flags: Flags): ProbeTarget {
     };
   }
   if (flags.host !== undefined) {
-    const secret = process.env.TURN_AUTH_SECRET;
+    const secret = hostSecret;
     if (!secret) throw new UsageError("--host needs the shared secret in the TURN_AUTH_SECRET environment variable (never on the command line)");
     return {
       ...common,
@@ -178,7 +179,7 @@ function targetFrom(flags: Flags): ProbeTarget {
   };
 }
 
-/** A global stack to probe: the shared name, every region's servers, and what each server is probed with. */
+/** Servers to probe one by one: the name they share, their regions, and what each server is probed with. */
 interface FleetTarget {
   readonly stack: string;
   readonly sharedName: string;
@@ -186,31 +187,51 @@ interface FleetTarget {
   readonly base: Omit<ProbeTarget, "host" | "expectedRelayIp">;
 }
 
-/** The fleet behind a global stack, or undefined when --stack is not a global stack. */
+/**
+ * The servers to probe one by one, or undefined for a single target: every server behind a global stack (under the
+ * shared name), or every server of a region stack of several (under the region's name, which resolves to any of them).
+ */
 function fleetFrom(flags: Flags): FleetTarget | undefined {
   const stack = flags.stack;
-  if (stack === undefined || !isGlobalStack(readStackFile(stack, { mode: "placeholder" }))) return undefined;
-  for (const flag of ["host", "ice-servers", "expect-relay-ip"] as const) {
-    if (flags[flag] !== undefined) throw new UsageError(`--${flag} does not go with a global stack: each server is probed at its own static IP`);
+  if (stack === undefined) return undefined;
+  const raw = readStackFile(stack, { mode: "placeholder" });
+  const global = isGlobalStack(raw);
+  if (!global && (raw.values["coturn:serverCount"] ?? "1") === "1") return undefined;
+  for (const flag of ["expect-relay-ip"] as const) {
+    if (flags[flag] !== undefined) throw new UsageError(`--${flag} does not go with a stack of several servers: each server is probed at its own static IP`);
   }
-  const config = validateGlobalStackConfig(readStackFile(stack, { mode: "placeholder" }));
-  const secret = process.env.TURN_AUTH_SECRET;
-  if (!secret) {
-    throw new UsageError(
-      `global stack "${stack}" has no secret of its own: put the regions' common coturn:authSecret in TURN_AUTH_SECRET, e.g. ` +
-        "TURN_AUTH_SECRET=\"$(pulumi config get coturn:authSecret --stack <a region stack>)\"",
-    );
+  let sharedName: string;
+  let secret: string | undefined;
+  if (global) {
+    sharedName = validateGlobalStackConfig(raw).domain;
+    secret = process.env.TURN_AUTH_SECRET;
+    if (!secret) {
+      throw new UsageError(
+        `global stack "${stack}" has no secret of its own: put the regions' common coturn:authSecret in TURN_AUTH_SECRET, e.g. ` +
+          'TURN_AUTH_SECRET="$(pulumi config get coturn:authSecret --stack <a region stack>)"',
+      );
+    }
+  } else {
+    const config = validateStackConfig(readStackFile(stack, { mode: "reveal", passphrase: passphraseFromEnvironment() }));
+    sharedName = config.regionDomain;
+    secret = config.authSecrets[0];
   }
-  // The same checks as one server: reuse the --host path for flags, credentials and TLS trust.
-  const { host: _host, expectedRelayIp: _expected, ...base } = targetFrom({ ...flags, stack: undefined, host: config.domain });
-  const regions = parseFleetRegions(stack, stackOutput(stack, "regions", "run `pulumi up` on the global stack first", true));
-  return { stack, sharedName: config.domain, regions, base };
+  // The same checks as for one server: the --host path reads the flags, credentials and TLS trust.
+  const { host: _host, expectedRelayIp: _expected, ...base } = targetFrom({ ...flags, stack: undefined, host: sharedName }, secret);
+  const regions = global
+    ? parseFleetRegions(stack, stackOutput(stack, "regions", "run `pulumi up` on the global stack first", true))
+    : parseFleetRegions(
+        stack,
+        JSON.stringify([{ stack, pool: stack, drained: false, servers: JSON.parse(stackOutput(stack, "servers", "run `pulumi up` on the stack first", true)) as unknown }]),
+      );
+  return { stack, sharedName, regions, base };
 }
 
-/** Probes every server behind a global stack; one row per server. */
-async function probeGlobal(fleet: FleetTarget, json: boolean): Promise<number> {
+/** Probes every server of the fleet; one row per server. */
+async function probeServers(fleet: FleetTarget, json: boolean): Promise<number> {
   const servers = fleet.regions.reduce((n, r) => n + r.servers.length, 0);
-  process.stderr.write(`Probing ${servers} servers in ${fleet.regions.length} regions behind ${fleet.sharedName} …\n`);
+  const regions = fleet.regions.length === 1 ? "" : ` in ${fleet.regions.length} regions`;
+  process.stderr.write(`Probing ${servers} servers${regions} behind ${fleet.sharedName} …\n`);
   const probes = await probeFleet(fleet.regions, fleet.sharedName, fleet.base, (region, server, address) =>
     process.stderr.write(`  ${region.pool}: ${server} (${address})\n`),
   );
@@ -233,7 +254,7 @@ async function main(): Promise<number> {
       return 0;
     }
     const fleet = fleetFrom(flags);
-    if (fleet) return await probeGlobal(fleet, flags.json);
+    if (fleet) return await probeServers(fleet, flags.json);
     target = targetFrom(flags);
   } catch (error) {
     const known = [UsageError, ProbeInputError, StackFileError, StackConfigError, CredentialError].some((k) => error instanceof k);

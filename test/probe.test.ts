@@ -13,6 +13,8 @@ import { join } from "node:path";
 import { createServer } from "node:tls";
 import { after, before, describe, test } from "node:test";
 import { CLOUD_LAB, LAB_SECRET, applySecretSet, createUserDb, labConf, productionConf, startCloudLab, type CloudLab } from "./support/cloudLab";
+import { STACKS_DIR } from "../src/config/stackFile";
+import { newEncryptionSalt } from "../src/config/passphraseSecrets";
 import { createFakePulumi } from "./support/fakePulumi";
 import { LAB_INTERNET, waitFor } from "./support/netlab";
 import { makeSelfSignedCertificate } from "../src/local/selfSigned";
@@ -144,6 +146,40 @@ describe("npm run probe against real coturn servers", () => {
       assert.ok(fake.invocations().some((i) => i.argv.join(" ") === "stack output regions --json --stack global-example"));
     } finally {
       fake.cleanup();
+    }
+  });
+
+  test("a region of several servers: each server is probed at its own address under the region's name", () => {
+    // A stack file with a known passphrase, written where the probe reads stacks; two servers: the production one and
+    // the open relay. The fake pulumi answers `stack output servers`.
+    const name = `tst-probe-${process.pid}`;
+    const file = join(STACKS_DIR, `Pulumi.${name}.yaml`);
+    const { encryptionSalt, crypter } = newEncryptionSalt("pass phrase");
+    const example = readFileSync(join(STACKS_DIR, "Pulumi.aws-example.yaml"), "utf8")
+      .replace(/^encryptionsalt: .*$/m, `encryptionsalt: ${encryptionSalt}`)
+      .replace(/secure: v1:.*$/gm, `secure: ${crypter.encrypt(LAB_SECRET)}`)
+      .replace(/^ {2}coturn:regionDomain: .*$/m, "  coturn:regionDomain: turn.example.com\n  coturn:serverCount: 2");
+    writeFileSync(file, example);
+    const servers = [
+      { name, domain: "s1.turn.example.com", publicIp: CLOUD_LAB.publicIp, instanceId: "i-1" },
+      { name: `${name}-2`, domain: "s2.turn.example.com", publicIp: OPEN_RELAY_IP, instanceId: "i-2" },
+    ];
+    const fake = createFakePulumi({ stacks: { [name]: { config: {}, outputs: { servers } } } });
+    try {
+      const result = spawnSync("ip", ["netns", "exec", cloud.hosts.client, process.execPath, "--import", "tsx", PROBE, "--stack", name, "--ca", cloud.certificatePath, "--transports", "udp"], {
+        encoding: "utf8",
+        env: fake.env({ PULUMI_CONFIG_PASSPHRASE: "pass phrase", TURN_AUTH_SECRET: undefined }),
+        timeout: 90_000,
+      });
+      assert.equal(result.status, 1, `${result.stdout}\n${result.stderr}`);
+      assert.match(result.stderr, /Probing 2 servers behind turn\.example\.com/);
+      const lines = result.stdout.split("\n");
+      assert.match(lines.find((l) => l.includes(` ${name} `)) ?? "", /\s+pass\s*$/);
+      assert.match(lines.find((l) => l.includes(`${name}-2`)) ?? "", /FAIL\s+peer 10\.0\.0\.1 refused \(udp\): relay ACCEPTED/);
+      assert.ok(!result.stdout.includes(LAB_SECRET) && !result.stderr.includes(LAB_SECRET));
+    } finally {
+      fake.cleanup();
+      rmSync(file, { force: true });
     }
   });
 

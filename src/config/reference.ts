@@ -12,7 +12,14 @@ interface ReferenceRow {
   readonly description: string;
 }
 
-type JsonSchema = { type?: string; enum?: unknown[]; items?: JsonSchema; properties?: Record<string, JsonSchema>; description?: string };
+type JsonSchema = {
+  type?: string;
+  enum?: unknown[];
+  items?: JsonSchema;
+  properties?: Record<string, JsonSchema>;
+  description?: string;
+  default?: unknown;
+};
 
 function typeLabel(schema: JsonSchema): string {
   if (schema.enum) return schema.enum.map((v) => `\`${String(v)}\``).join(" \\| ");
@@ -29,6 +36,25 @@ function defaultLabel(key: ConfigKey, value: unknown): string {
   if (Array.isArray(value)) return value.length === 0 ? "none" : `\`${value.join(", ")}\``;
   if (typeof value === "object" && value !== null) return Object.keys(value).length === 0 ? "none" : "see fields";
   return `\`${String(value)}\``;
+}
+
+/**
+ * One row per field of an object-valued key or of the items of a list of objects, nested fields included. Defaults
+ * come from the key's parsed default (`defaults`), which has every nested default applied; list items have none, so
+ * theirs come from the JSON schema.
+ */
+function fieldRows(path: string, key: ConfigKey, schema: JsonSchema, defaults: unknown): ReferenceRow[] {
+  const object = schema.type === "array" ? schema.items : schema;
+  if (object?.type !== "object" || !object.properties) return [];
+  const prefix = schema.type === "array" ? `${path}[]` : path;
+  const known = schema.type === "array" || defaults === null || typeof defaults !== "object" ? undefined : (defaults as Record<string, unknown>);
+  return Object.entries(object.properties).flatMap(([field, fieldSchema]) => {
+    const fieldDefault = known ? known[field] : fieldSchema.default;
+    return [
+      { key: `${prefix}.${field}`, type: typeLabel(fieldSchema), defaultValue: defaultLabel(key, fieldDefault), description: fieldSchema.description ?? "" },
+      ...fieldRows(`${prefix}.${field}`, key, fieldSchema, fieldDefault),
+    ];
+  });
 }
 
 /** Rows for every key, and one row per field of the object-valued keys. */
@@ -50,16 +76,7 @@ function rows(): ReferenceRow[] {
       defaultValue: required ? "(required)" : defaultLabel(key, optionalDefault),
       description: `${schema.description ?? ""}${secret}`,
     });
-    if (property.type === "object" && property.properties && optionalDefault && typeof optionalDefault === "object") {
-      for (const [field, fieldSchema] of Object.entries(property.properties)) {
-        result.push({
-          key: `${CONFIG_NAMESPACE}:${key}.${field}`,
-          type: typeLabel(fieldSchema),
-          defaultValue: defaultLabel(key, (optionalDefault as Record<string, unknown>)[field]),
-          description: fieldSchema.description ?? "",
-        });
-      }
-    }
+    result.push(...fieldRows(`${CONFIG_NAMESPACE}:${key}`, key, property, optionalDefault));
   }
   return result;
 }

@@ -399,7 +399,7 @@ export const configKeySchemas = {
           .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, { error: 'is not a pool name (lowercase letters, digits, _ and -, e.g. "eu-central")' })
           .optional()
           .describe("Name of the region's pool. Default: `<cloud>-<region>` from the stack's outputs."),
-        drain: flag().default(false).describe("`true` takes the region out of the answers without destroying anything (see README: draining a region)."),
+        drain: z.boolean().default(false).describe("`true` takes the region out of the answers without destroying anything (see README: draining a region)."),
         latitude: z.number().min(-90).max(90).optional().describe("Where the region's servers are. Default: the cloud region's city (known regions)."),
         longitude: z.number().min(-180).max(180).optional().describe("Goes with `latitude`."),
       }),
@@ -424,7 +424,10 @@ export const configKeySchemas = {
             "gets the pools ordered by distance from it, computed here (visible in the plan).",
         ),
       fallbackRegion: z.string().optional().describe("The `regions[].stack` answered when every pool is unhealthy. Default: the first region not drained."),
-      ttl: wholeNumber().pipe(z.int().min(30).max(3600)).default(30).describe("TTL in seconds of the answers (30 is Cloudflare's minimum for load balancers)."),
+      ttl: wholeNumber()
+        .pipe(z.int().min(30).max(3600))
+        .default(30)
+        .describe("TTL in seconds of the answers: 30 is Cloudflare's minimum for a load balancer; `dns-records` use at least 60, its minimum for records."),
       monitor: z
         .strictObject({
           interval: wholeNumber().pipe(z.int().min(10).max(3600)).default(60).describe("Seconds between checks (your plan sets the minimum: 60 on Pro)."),
