@@ -193,7 +193,8 @@ interface FleetTarget {
  */
 function fleetFrom(flags: Flags): FleetTarget | undefined {
   const stack = flags.stack;
-  if (stack === undefined) return undefined;
+  // Anything but --stack alone is targetFrom's to judge (and to refuse).
+  if (stack === undefined || flags.host !== undefined || flags["ice-servers"] !== undefined) return undefined;
   const raw = readStackFile(stack, { mode: "placeholder" });
   const global = isGlobalStack(raw);
   if (!global && (raw.values["coturn:serverCount"] ?? "1") === "1") return undefined;
