@@ -69,6 +69,7 @@ describe("global stack: the load balancer of the example", () => {
     assert.deepEqual([eu.latitude, eu.longitude], [50.1, 8.7]);
     assert.equal(eu.enabled, true);
     assert.equal(eu.minimumOrigins, 1);
+    assert.deepEqual(eu.checkRegions, [...CLOUDFLARE_REGIONS], "checked from all 13 Cloudflare regions");
     assert.equal(eu.monitor, "global-example-monitor-tls-id");
     assert.equal(eu.accountId, "01a7362d577a6c3019a474fd6f485823");
     assert.equal(eu.name, "turn-example-com-aws-eu-central-1");

@@ -12,6 +12,7 @@ import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import type { GlobalStackConfig } from "../config/stackConfig";
 import type { GlobalPlan } from "../global/globalPlan";
+import { CLOUDFLARE_REGIONS } from "../global/locations";
 
 /** Inputs of `GeoDns`. */
 export interface GeoDnsArgs {
@@ -89,6 +90,8 @@ export class GeoDns extends pulumi.ComponentResource {
             origins: pool.origins.map((o) => ({ name: o.name, address: o.address, enabled: true, weight: 1 })),
             minimumOrigins: 1,
             monitor: monitor.id,
+            // Three probes from each of Cloudflare's 13 regions ("All Regions"); a server is healthy when most regions say so.
+            checkRegions: [...CLOUDFLARE_REGIONS],
             latitude: pool.location.latitude,
             longitude: pool.location.longitude,
           },
