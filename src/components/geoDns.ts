@@ -135,7 +135,8 @@ export class GeoDns extends pulumi.ComponentResource {
           this.records.push(record);
           if (config.cloudflare) {
             new cloudflare.DnsRecord(
-              `${name}-record-${origin.name}`,
+              // Pool names are unique; server names are only unique within their region's project.
+              `${name}-record-${pool.name}-${origin.name}`,
               {
                 zoneId: config.cloudflare.zoneId,
                 name: record.name,
