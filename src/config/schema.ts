@@ -46,6 +46,7 @@ export const CLOUD_ONLY_KEYS = [
   "cloudflareApiToken",
   "publishSharedName",
   "serverCount",
+  "capacity",
 ] as const;
 
 /** Keys a global stack reads; every other key belongs to region stacks and is refused there. */
@@ -379,6 +380,26 @@ export const configKeySchemas = {
     .describe(
       "TURN servers in this region, each with its own VM, static IP and certificate, all behind `regionDomain` (and the global stack's pool). " +
         "Server 1 keeps the stack's resource names; with 2 or more, server k also gets its own name `s<k>.<regionDomain>`.",
+    ),
+  capacity: z
+    .strictObject({
+      peakCalls: wholeNumber()
+        .pipe(z.int().min(1).max(1_000_000))
+        .describe("Expected peak of concurrent calls relayed through this region (all its servers together)."),
+      media: z
+        .enum(["audio", "sd", "hd"])
+        .default("sd")
+        .describe("What a participant sends: `audio` (100 kbit/s), `sd` video (1 Mbit/s), `hd` 720p video (2.5 Mbit/s), each direction with overhead."),
+      bitrateKbps: wholeNumber()
+        .pipe(z.int().min(8).max(50_000))
+        .optional()
+        .describe("Bitrate per participant and direction in kbit/s, in place of `media`'s."),
+      participantsPerCall: wholeNumber().pipe(z.int().min(2).max(50)).default(2).describe("Participants per call, each relayed at the peak."),
+    })
+    .optional()
+    .describe(
+      "Sizing from expected load: checks that the relay range, the quotas and the VM's sustained network bandwidth (shipped table) carry the " +
+        "peak, and sets `total-quota` to the peak with 25% headroom unless `quotas.totalAllocations` is set. README: Sizing a region.",
     ),
   cloudflareAccountId: z
     .string()

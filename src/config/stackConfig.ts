@@ -3,6 +3,7 @@
  * `pulumi up` deploys to a cloud, `LocalStackConfig` for a stack that `npm run local` runs on this machine. Both
  * share `CoturnSettings`, everything coturn itself is told.
  */
+import type { SizingPlan } from "../plan/capacity";
 import type { AcmeCa, DeployCloud, GeoDnsMode, GLOBAL_CLOUD, ImageChoice, Listener, LOCAL_CLOUD, RotationPhase, SteeringPolicy } from "./schema";
 
 /** An inclusive UDP port range. */
@@ -127,6 +128,8 @@ export interface StackConfig extends CoturnSettings {
   readonly rotation?: RotationState;
   /** How many TURN servers the region runs, each with its own VM, static IP and certificate. */
   readonly serverCount: number;
+  /** The sizing of each server for `coturn:capacity`, when set (its warnings are shown at preview). */
+  readonly sizing?: SizingPlan;
 }
 
 /** Which of a region's servers a config describes (see `serverIdentity`). */

@@ -26,6 +26,7 @@ import { CLOUD_PROFILES, exampleZone, isZoneOfRegion } from "./cloudProfiles";
 import type { CoturnSettings, EphemeralStack, GlobalStackConfig, LocalStackConfig, StackConfig, TlsSource } from "./stackConfig";
 import { assembleGlobal, globalStackProblems } from "./globalStack";
 import { parseDuration } from "../ephemeral/duration";
+import { MEDIA_BITRATES_KBPS, sizeRegion, type SizingPlan } from "../plan/capacity";
 import { EPHEMERAL_TAG, EXPIRES_AT_TAG, PULUMI_TAGS_KEY, expiryAfter, formatExpiry, parseExpiry } from "../ephemeral/stackTags";
 
 /** Raw config as Pulumi hands it to a program: `namespace:key` -> text, JSON text for lists and objects. */
@@ -418,6 +419,11 @@ function crossKeyProblems(c: Partial<ParsedConfigKeys>, raw: RawStackConfig, exp
     );
   }
   if (expected === "global") problems.push(...kindProblems(local ? "local" : "cloud", "global"));
+  for (const problem of sizingOf(c)?.problems ?? []) {
+    const [top, field] = problem.key.split(".") as [ConfigKey, string | undefined];
+    const value = field === undefined ? c[top] : (c[top] as Record<string, unknown> | undefined)?.[field];
+    add(problem.key, top === "instanceType" ? effectiveInstanceType(c) : value, `${problem.message} (sized from coturn:capacity)`);
+  }
   if (c.cloud && c.cloud !== LOCAL_CLOUD && c.cloud !== GLOBAL_CLOUD) problems.push(...cloudProblems(c.cloud, c));
 
   if (c.relayPorts !== undefined) {
@@ -769,15 +775,46 @@ function ephemeralStack(raw: RawStackConfig, ttlText: string): EphemeralStack {
   return { timeToLive: ttl.text, expiresAt: formatExpiry(expiresAt) };
 }
 
+/** The VM size a cloud stack gets: the configured one, or its cloud's default (the smallest for a test stack). */
+function effectiveInstanceType(c: Partial<ParsedConfigKeys>): string | undefined {
+  if (c.cloud === undefined || c.cloud === LOCAL_CLOUD || c.cloud === GLOBAL_CLOUD) return undefined;
+  return c.instanceType ?? (isEphemeral(c) ? CLOUD_PROFILES[c.cloud].testInstanceType : CLOUD_PROFILES[c.cloud].defaultInstanceType);
+}
+
+/** The sizing for `coturn:capacity`, once every key it reads has parsed; undefined without it. */
+function sizingOf(c: Partial<ParsedConfigKeys>): SizingPlan | undefined {
+  const instanceType = effectiveInstanceType(c);
+  const range = c.relayPorts === undefined ? undefined : parsePortRange(c.relayPorts);
+  if (!c.capacity || !c.cloud || !instanceType || !c.listeners || !c.quotas || !c.serverCount || range === undefined || typeof range === "string") {
+    return undefined;
+  }
+  return sizeRegion({
+    peakCalls: c.capacity.peakCalls,
+    participantsPerCall: c.capacity.participantsPerCall,
+    bitrateKbps: c.capacity.bitrateKbps ?? MEDIA_BITRATES_KBPS[c.capacity.media],
+    listeners: new Set(c.listeners),
+    relayPorts: range,
+    serverCount: c.serverCount,
+    cloud: c.cloud,
+    instanceType,
+    quotas: c.quotas,
+  });
+}
+
 function assemble(raw: RawStackConfig, c: ParsedConfigKeys): StackConfig {
   const stack = raw.stack;
   if (c.cloud === LOCAL_CLOUD || c.cloud === GLOBAL_CLOUD) throw new Error("unreachable: local and global stacks are assembled elsewhere");
+  const settings = assembleCoturnSettings(stack, c);
+  const sizing = sizingOf(c);
   return {
-    ...assembleCoturnSettings(stack, c),
+    ...settings,
+    // The sized peak with headroom becomes `total-quota` unless the operator set one.
+    ...(sizing ? { quotas: { ...settings.quotas, totalAllocations: sizing.totalAllocations } } : {}),
+    ...(sizing ? { sizing } : {}),
     cloud: c.cloud,
     region: c.region,
     ...(c.availabilityZone === undefined ? {} : { availabilityZone: c.availabilityZone }),
-    instanceType: c.instanceType ?? (isEphemeral(c) ? CLOUD_PROFILES[c.cloud].testInstanceType : CLOUD_PROFILES[c.cloud].defaultInstanceType),
+    instanceType: effectiveInstanceType(c) ?? "",
     image: c.image ?? CLOUD_PROFILES[c.cloud].defaultImage,
     ssh: { allowedCidrs: c.ssh.allowedCidrs, publicKeys: c.ssh.publicKeys },
     tags: c.tags,

@@ -63,6 +63,7 @@ export function serverName(stack: string, index: number): string {
 
 /** Builds the region's servers and returns the stack outputs. */
 export function regionStack(config: StackConfig, project: string): RegionStackOutputs {
+  for (const warning of config.sizing?.warnings ?? []) void pulumi.log.warn(`coturn:capacity: ${warning}`);
   const servers = Array.from({ length: config.serverCount }, (_, i) => {
     const index = i + 1;
     return new TurnServer(serverName(config.stack, index), { config: { ...config, ...serverIdentity(config, index) }, project });

@@ -4,6 +4,7 @@
  */
 import { StackFileError, readStackFile, stackFilePath, type SecretHandling } from "../config/stackFile";
 import { isLocalStack, validateStackConfig } from "../config/validate";
+import type { SizingPlan } from "../plan/capacity";
 import { ANCHOR_ADDRESS_PLACEHOLDER, bindAddressFor } from "../plan/addresses";
 import { PREVIEW_ACCESS } from "./secretDelivery";
 import { renderVm, type VmFile } from "./vmFiles";
@@ -19,6 +20,15 @@ export interface StackPreview {
   readonly userData: string;
   /** Things the reader should know: placeholders, checks that could not run. */
   readonly notes: readonly string[];
+}
+
+/** One line on what `coturn:capacity` sized, per server. */
+export function sizingSummary(sizing: SizingPlan): string {
+  return (
+    `Sized per server from coturn:capacity: ${sizing.allocationsPerServer} allocations at the peak (total-quota ${sizing.totalAllocations}, ` +
+    `${sizing.relayPortsAvailable} relay ports), ${sizing.mbpsPerServer.toFixed(1)} Mbit/s each way` +
+    (sizing.networkLimit ? ` of the ${sizing.networkLimit.sustainedGbps * 1000} Mbit/s the size sustains.` : ".")
+  );
 }
 
 /** Reads, validates and renders a stack file from stacks/. Throws StackFileError or StackConfigError. */
@@ -43,6 +53,7 @@ export function previewStack(stack: string, secrets: SecretHandling, stacksDir?:
     ...(secrets.mode === "placeholder"
       ? [`Secrets are shown as <secret …>; pass --reveal-secrets (with PULUMI_CONFIG_PASSPHRASE) to render their values.`]
       : []),
+    ...(config.sizing ? [sizingSummary(config.sizing), ...config.sizing.warnings.map((w) => `warning: ${w}`)] : []),
     ...[...(raw.opaqueKeys ?? [])].map(
       (key) => `${key} is encrypted: its length and format were not checked (they are when revealed, and at deploy).`,
     ),

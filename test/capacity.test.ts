@@ -1,0 +1,90 @@
+/**
+ * Sizing a region from expected load (`coturn:capacity`): the numbers derived per server, the rendered `total-quota`,
+ * and every impossible combination as a config error that names the key, the value, the numbers and the fix; tight
+ * ones as warnings.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { StackConfigError, validateStackConfig } from "../src/config/validate";
+import { renderTurnserverConf } from "../src/render/vmFiles";
+import { bindAddressFor } from "../src/plan/addresses";
+import { exampleConfig, withValues } from "./support/program";
+
+/** The AWS example (t4g.small; udp, tcp, tls, dtls, tls-443: 4 browser URLs) with capacity and other changes. */
+function sized(capacity: Record<string, unknown>, changes: Record<string, string | undefined> = {}) {
+  const base = withValues(exampleConfig(), { "coturn:capacity": JSON.stringify(capacity), ...changes });
+  return validateStackConfig({ stack: base.stack, values: base.values, secretKeys: new Set(base.secretKeys) });
+}
+
+function problems(capacity: Record<string, unknown>, changes: Record<string, string | undefined> = {}): string[] {
+  try {
+    sized(capacity, changes);
+    return [];
+  } catch (error) {
+    assert.ok(error instanceof StackConfigError, String(error));
+    return error.problems.map((p) => `${p.key} = ${p.shownValue}: ${p.message}`);
+  }
+}
+
+describe("sizing from coturn:capacity", () => {
+  test("derives allocations, relay ports, total-quota and bandwidth per server, and renders the quota", () => {
+    const config = sized({ peakCalls: 50, media: "audio" });
+    const sizing = config.sizing;
+    assert.ok(sizing);
+    assert.equal(sizing.allocationsPerParticipant, 4);
+    assert.equal(sizing.allocationsPerServer, 50 * 2 * 4);
+    assert.equal(sizing.totalAllocations, 500, "the peak with 25% headroom");
+    assert.equal(sizing.relayPortsAvailable, 16384);
+    assert.equal(sizing.mbpsPerServer, 10);
+    assert.deepEqual(sizing.warnings, []);
+    assert.equal(config.quotas.totalAllocations, 500);
+    const conf = renderTurnserverConf(config, { publicIp: "203.0.113.10", bind: bindAddressFor("aws") });
+    assert.match(conf, /^total-quota=500$/m);
+  });
+
+  test("a total-quota set in config is kept; several servers share the peak", () => {
+    const config = sized({ peakCalls: 300, media: "audio" }, { "coturn:quotas": JSON.stringify({ totalAllocations: 5000 }), "coturn:serverCount": "3" });
+    assert.equal(config.quotas.totalAllocations, 5000);
+    assert.equal(config.sizing?.allocationsPerServer, 100 * 2 * 4);
+    assert.equal(config.sizing?.mbpsPerServer, 20);
+  });
+
+  test("without capacity nothing is sized and total-quota stays as configured", () => {
+    const base = exampleConfig();
+    const config = validateStackConfig({ stack: base.stack, values: base.values, secretKeys: new Set(base.secretKeys) });
+    assert.equal(config.sizing, undefined);
+    assert.equal(config.quotas.totalAllocations, 0);
+  });
+
+  test("impossible combinations are config errors with the numbers and the fix", () => {
+    assert.deepEqual(problems({ peakCalls: 3000, media: "audio" }, { "coturn:instanceType": "c7gn.medium" }), [
+      'coturn:relayPorts = "49152-65535": gives 16384 relay ports, but 3000 calls per server × 2 participants × 4 allocations (one per TURN URL a browser is given) = 24000 allocations need one port each. Widen the range (e.g. "32768-65535"), or spread the calls: coturn:serverCount 2 (sized from coturn:capacity)',
+    ]);
+    assert.deepEqual(problems({ peakCalls: 100, media: "sd" }), [
+      'coturn:instanceType = "t4g.small": t4g.small sustains 128 Mbit/s (baseline 0.128 Gbit/s, bursts to 5 while credits last), but the peak needs 200.0 Mbit/s per direction per server (100 calls × 2 × 1000 kbit/s). Pick a larger size, or spread the calls: coturn:serverCount 2 (sized from coturn:capacity)',
+    ]);
+    assert.deepEqual(problems({ peakCalls: 20, media: "hd" }, { "coturn:quotas": JSON.stringify({ bytesPerSecondPerAllocation: 200000, totalAllocations: 100 }) }), [
+      "coturn:quotas.totalAllocations = 100: is 100, below the 20 calls per server × 2 participants × 4 allocations (one per TURN URL a browser is given) = 160 allocations of the sized peak. Raise it to 200, or set 0 to derive it (sized from coturn:capacity)",
+      "coturn:quotas.bytesPerSecondPerAllocation = 200000: is 200000 bytes/s, which would cut a 2500 kbit/s stream (312500 bytes/s) with no room for bursts. Set at least 468750, or 0 for no cap (sized from coturn:capacity)",
+    ]);
+    assert.deepEqual(problems({ peakCalls: 10, bitrateKbps: 800 }, { "coturn:quotas": JSON.stringify({ totalBytesPerSecond: 1000 }) }), [
+      "coturn:quotas.totalBytesPerSecond = 1000: is 1000 bytes/s (0.0 Mbit/s), below the 16.0 Mbit/s the peak relays per server. Raise it, or set 0 for no cap (sized from coturn:capacity)",
+    ]);
+  });
+
+  test("tight sizing is a warning, shown at preview and by pulumi up; an unknown size is a warning too", () => {
+    assert.deepEqual(sized({ peakCalls: 50, media: "sd" }).sizing?.warnings, [
+      "coturn:instanceType t4g.small sustains 128 Mbit/s and the peak needs 100.0 Mbit/s per direction per server (50 calls × 2 × 1000 kbit/s): over 70%, tight",
+    ]);
+    assert.deepEqual(sized({ peakCalls: 2000, media: "audio" }, { "coturn:instanceType": "c7gn.medium" }).sizing?.warnings, [
+      "coturn:relayPorts gives 16384 relay ports for 2000 calls per server × 2 participants × 4 allocations (one per TURN URL a browser is given) = 16000 allocations: less than 25% headroom",
+    ]);
+    assert.match(sized({ peakCalls: 5, media: "audio" }, { "coturn:instanceType": "m7g.large" }).sizing?.warnings[0] ?? "", /network limit of aws m7g\.large is not in the shipped table/);
+  });
+
+  test("bad capacity values name the field", () => {
+    assert.deepEqual(problems({ peakCalls: 0 }), ["coturn:capacity.peakCalls = 0: must be at least 1"]);
+    assert.deepEqual(problems({ peakCalls: 5, media: "4k" }), ['coturn:capacity.media = "4k": is not one of "audio", "sd", "hd"']);
+    assert.match(problems({ media: "sd" })[0] ?? "", /^coturn:capacity\.peakCalls/);
+  });
+});
