@@ -6,7 +6,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { StackConfigError, validateStackConfig } from "../src/config/validate";
-import { renderTurnserverConf } from "../src/render/vmFiles";
+import { PREVIEW_ACCESS } from "../src/render/secretDelivery";
+import { relayLintProblems } from "../src/render/relayLint";
+import { RelayLintError, renderTurnserverConf, renderVm } from "../src/render/vmFiles";
 import { bindAddressFor } from "../src/plan/addresses";
 import { exampleConfig, withValues } from "./support/program";
 
@@ -86,5 +88,49 @@ describe("sizing from coturn:capacity", () => {
     assert.deepEqual(problems({ peakCalls: 0 }), ["coturn:capacity.peakCalls = 0: must be at least 1"]);
     assert.deepEqual(problems({ peakCalls: 5, media: "4k" }), ['coturn:capacity.media = "4k": is not one of "audio", "sd", "hd"']);
     assert.match(problems({ media: "sd" })[0] ?? "", /^coturn:capacity\.peakCalls/);
+  });
+});
+
+describe("relay lint of the rendered files", () => {
+  const vm = (stack: string) => {
+    const base = exampleConfig(stack);
+    const config = validateStackConfig({ stack: base.stack, values: base.values, secretKeys: new Set(base.secretKeys) });
+    return renderVm(config, { publicIp: "203.0.113.10", bind: bindAddressFor(config.cloud) }, PREVIEW_ACCESS);
+  };
+  const sysctlOf = (rendered: ReturnType<typeof vm>): string => rendered.files.find((f) => f.path.startsWith("/etc/sysctl.d/"))?.content ?? "";
+
+  test("every example stack renders files the lint accepts", () => {
+    for (const stack of ["aws-example", "gcp-example", "digitalocean-example"]) {
+      const rendered = vm(stack);
+      assert.deepEqual(relayLintProblems(rendered.turnserverConf, sysctlOf(rendered)), [], stack);
+    }
+  });
+
+  test("per-packet logging, missing kernel tuning and a relay range below the sized load are refused", () => {
+    const rendered = vm("aws-example");
+    const conf = rendered.turnserverConf;
+    const sysctl = sysctlOf(rendered);
+    assert.match(relayLintProblems(`${conf}\nVerbose\n`, sysctl)[0] ?? "", /per-packet logging \("Verbose"\): it doubles coturn's CPU/);
+    assert.match(relayLintProblems(`${conf}\nV\n`, sysctl)[0] ?? "", /per-packet logging \("V"\)/);
+    assert.deepEqual(relayLintProblems(conf, sysctl.replace(/^net\.core\.rmem_max.*$/m, "")), [
+      "the sysctl file sets net.core.rmem_max to nothing; a relay needs at least 2097152 (kernel default buffers drop bursts of media packets)",
+    ]);
+    assert.match(relayLintProblems(conf, `${sysctl}\nnet.core.wmem_max = 212992\n`)[0] ?? "", /sets net\.core\.wmem_max to 212992; a relay needs at least 2097152/);
+    assert.match(relayLintProblems(conf.replace(/^min-port=.*$/m, ""), sysctl)[0] ?? "", /sets no min-port\/max-port/);
+    const sizing = sized({ peakCalls: 1000, media: "audio" }, { "coturn:instanceType": "c7gn.medium" }).sizing;
+    assert.deepEqual(relayLintProblems(conf.replace(/^max-port=.*$/m, "max-port=50000"), sysctl, sizing), [
+      "turnserver.conf relays on 849 ports (49152-50000), fewer than the 8000 allocations sized per server",
+    ]);
+  });
+
+  test("rendering runs the lint: files it rejects never reach user-data", () => {
+    const config = sized({ peakCalls: 10, media: "audio" });
+    assert.ok(config.sizing);
+    // A sizing the range cannot carry, as a template or range change that validation did not see would produce.
+    const overloaded = { ...config, sizing: { ...config.sizing, allocationsPerServer: 20_000 } };
+    assert.throws(
+      () => renderVm(overloaded, { publicIp: "203.0.113.10", bind: bindAddressFor("aws") }, PREVIEW_ACCESS),
+      (error: unknown) => error instanceof RelayLintError && /relays on 16384 ports \(49152-65535\), fewer than the 20000 allocations/.test(error.message),
+    );
   });
 });

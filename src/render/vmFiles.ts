@@ -8,6 +8,7 @@ import type { CoturnSettings, LocalStackConfig, ServerConfig, StackConfig } from
 import { boundIp, type VmAddresses } from "../plan/addresses";
 import { deniedPeers } from "./deniedPeers";
 import { certificateNames } from "../plan/dns";
+import { relayLintProblems } from "./relayLint";
 import {
   DEPLOY_USER,
   SECRETS_SCRIPT_PATH,
@@ -152,6 +153,18 @@ function renderConf(config: CoturnSettings, placement: PlacementContext): string
   });
 }
 
+/** Where the relay's kernel settings land. */
+const SYSCTL_PATH = "/etc/sysctl.d/60-coturn-relay.conf";
+
+/** The rendered files would hurt the relay under load (see relayLint.ts); nothing is deployed. */
+export class RelayLintError extends Error {
+  /** Builds the error from the lint's problems. */
+  constructor(readonly problems: readonly string[]) {
+    super(`The rendered files would hurt the relay under load; nothing was deployed:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "RelayLintError";
+  }
+}
+
 /**
  * Renders every VM file and the cloud-init user-data that writes them. The user-data holds no TURN secret, TLS key
  * or DNS token (those arrive over SSH, see secretDelivery.ts and tlsDelivery.ts); its one secret is the VM's SSH host
@@ -203,7 +216,7 @@ export function renderVm(config: ServerConfig, addresses: VmAddresses, access: V
       content: renderTemplate("coturn-override.conf.hbs", context),
     },
     {
-      path: "/etc/sysctl.d/60-coturn-relay.conf",
+      path: SYSCTL_PATH,
       mode: "0644",
       purpose: "socket buffers sized for a relay; relay ports reserved",
       content: renderTemplate("sysctl-relay.conf.hbs", context),
@@ -263,6 +276,9 @@ export function renderVm(config: ServerConfig, addresses: VmAddresses, access: V
     ...(tls443 ? ["nftables"] : []),
     ...(anchor ? ["curl"] : []),
   ];
+  const sysctl = files.find((f) => f.path === SYSCTL_PATH)?.content ?? "";
+  const lint = relayLintProblems(turnserverConf, sysctl, config.sizing);
+  if (lint.length > 0) throw new RelayLintError(lint);
   const userData = renderTemplate("cloud-init.yaml.hbs", {
     stack: config.stack,
     packages,
