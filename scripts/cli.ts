@@ -21,6 +21,20 @@ export function parseFlags<O extends FlagOptions>(argv: readonly string[], optio
   }
 }
 
+/**
+ * Joins `--flag -N` into `--flag=-N` for flags that take a number, so a negative number reaches the flag's own check
+ * (with its message and fix) instead of parseArgs calling the option ambiguous.
+ */
+export function joinNegativeNumbers(argv: readonly string[], numberFlags: readonly string[]): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const next = argv[i + 1];
+    if (numberFlags.includes(argv[i]) && next !== undefined && /^-\d/.test(next)) joined.push(`${argv[i]}=${argv[++i]}`);
+    else joined.push(argv[i]);
+  }
+  return joined;
+}
+
 /** Prints rows under a header, columns padded to their widest cell. */
 export function printTable(header: readonly string[], rows: readonly (readonly string[])[]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));

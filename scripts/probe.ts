@@ -19,7 +19,7 @@ import { FLEET_HEADER, fleetRows, parseFleetRegions, probeFleet, type FleetRegio
 import { DEFAULT_FORBIDDEN_PEERS, runProbe, type ProbeTarget } from "../src/probe/probe";
 import { parseIceServers, ProbeInputError } from "../src/probe/target";
 import type { TurnTransport } from "../src/probe/turnClient";
-import { parseFlags, passphraseFromEnvironment, printTable, runMain, UsageError } from "./cli";
+import { joinNegativeNumbers, parseFlags, passphraseFromEnvironment, printTable, runMain, UsageError } from "./cli";
 
 const USAGE = `usage: npm run probe -- (--stack <name> | --host <host> | --ice-servers <file|->) [options]
   --stack <name>            a stack in stacks/ (secret via PULUMI_CONFIG_PASSPHRASE); host = its regionDomain.
@@ -40,19 +40,8 @@ const USAGE = `usage: npm run probe -- (--stack <name> | --host <host> | --ice-s
 /** Flags that take a number: `--flag -1` is their (bad) value, which parseArgs would otherwise call ambiguous. */
 const NUMBER_FLAGS = ["--timeout-ms", "--min-cert-days"];
 
-/** Joins `--flag -N` into `--flag=-N` for NUMBER_FLAGS, so a negative number gets the flag's own message and fix. */
-function joinNegativeNumbers(argv: readonly string[]): string[] {
-  const joined: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const next = argv[i + 1];
-    if (NUMBER_FLAGS.includes(argv[i]) && next !== undefined && /^-\d/.test(next)) joined.push(`${argv[i]}=${argv[++i]}`);
-    else joined.push(argv[i]);
-  }
-  return joined;
-}
-
 function flagsFrom(argv: string[]) {
-  return parseFlags(joinNegativeNumbers(argv), {
+  return parseFlags(joinNegativeNumbers(argv, NUMBER_FLAGS), {
     stack: { type: "string" },
     host: { type: "string" },
     "ice-servers": { type: "string" },

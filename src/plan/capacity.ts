@@ -54,6 +54,9 @@ export interface SizingProblem {
 
 /** The sizing of one server of the region. */
 export interface SizingPlan {
+  /** The load it was sized for: participants per call and bitrate per participant and direction (kbit/s). */
+  readonly participantsPerCall: number;
+  readonly bitrateKbps: number;
   /** Allocations per participant (browser TURN URLs). */
   readonly allocationsPerParticipant: number;
   /** Allocations one server holds at the peak. */
@@ -142,6 +145,8 @@ export function sizeRegion(input: SizingInput): SizingPlan {
     }
   }
   return {
+    participantsPerCall: input.participantsPerCall,
+    bitrateKbps: input.bitrateKbps,
     allocationsPerParticipant,
     allocationsPerServer,
     relayPortsNeeded,
