@@ -1,0 +1,126 @@
+/**
+ * npm run bench -- [options]
+ *
+ * The relay benchmark: coturn with the aws-example stack's production turnserver.conf against the same coturn with a
+ * minimal config, in the namespaced test lab (no route out), measured in the same run. Prints saturation per
+ * configuration and their ratio (target >= 0.95), loss and round-trip percentiles at 25% and 50% of saturation (no
+ * loss at 50%), coturn's CPU, and raw UDP between the same namespaces as the ceiling. The method is in
+ * src/bench/relayBench.ts and in the README. Exits 0 when the targets are met, 1 when not (or when a window measured
+ * the generator rather than coturn), 2 for bad flags. Needs root.
+ */
+import { execFileSync } from "node:child_process";
+import { cpuBudgetProblem } from "../src/bench/cpuBudget";
+import { allowedCores, cpuLayout } from "../src/bench/cpuUsage";
+import { runRelayBench } from "../src/bench/relayBench";
+import { BenchFlagError, NUMBER_FLAGS, numberFlag, RELAY_BENCH_USAGE, type RelayBenchOptions } from "../src/bench/relayOptions";
+import { headerLines, pacedTable, saturationTable, summarize, verdictLines } from "../src/bench/relayReport";
+import { measureStartup, STARTUP_TARGET_RATIO, type StartupResult } from "../src/bench/programStartup";
+import { joinNegativeNumbers, parseFlags, printTable, runMain, UsageError } from "./cli";
+
+/** Which parts to run. */
+type BenchPart = "relay" | "startup";
+
+function optionsFrom(argv: readonly string[]): (RelayBenchOptions & { parts: BenchPart[] }) | "help" {
+  const numeric = Object.keys(NUMBER_FLAGS).map((name) => `--${name}`);
+  const flags = parseFlags(joinNegativeNumbers(argv, numeric), {
+    only: { type: "string" },
+    runs: { type: "string" },
+    "duration-seconds": { type: "string" },
+    "packet-bytes": { type: "string" },
+    "server-cpu-percent": { type: "string" },
+    json: { type: "boolean", default: false },
+    help: { type: "boolean", default: false },
+  });
+  if (flags.help) return "help";
+  if (flags.only !== undefined && flags.only !== "relay" && flags.only !== "startup") {
+    throw new UsageError(`--only ${flags.only}: use relay or startup (default: both)`);
+  }
+  return {
+    parts: flags.only === undefined ? ["relay", "startup"] : [flags.only],
+    runs: numberFlag("runs", flags.runs),
+    durationSeconds: numberFlag("duration-seconds", flags["duration-seconds"]),
+    packetBytes: numberFlag("packet-bytes", flags["packet-bytes"]),
+    serverCpuPercent: numberFlag("server-cpu-percent", flags["server-cpu-percent"]),
+    json: flags.json ?? false,
+  };
+}
+
+async function main(): Promise<number> {
+  let options: (RelayBenchOptions & { parts: BenchPart[] }) | "help";
+  try {
+    options = optionsFrom(process.argv.slice(2));
+  } catch (error) {
+    if (!(error instanceof UsageError || error instanceof BenchFlagError)) throw error;
+    console.error(`bench: ${error.message}\n${RELAY_BENCH_USAGE}`);
+    return 2;
+  }
+  if (options === "help") {
+    console.log(RELAY_BENCH_USAGE);
+    return 0;
+  }
+  let passed = true;
+  if (options.parts.includes("relay")) passed = (await relayPart(options)) && passed;
+  if (options.parts.includes("startup")) passed = startupPart(options.runs, options.json) && passed;
+  return passed ? 0 : 1;
+}
+
+/** The program's start-up against the one-resource floor; true when one region stays within the target ratio. */
+function startupPart(runs: number, json: boolean): boolean {
+  const say = (line: string): void => void process.stderr.write(`${line}\n`);
+  say(`Program start-up: ${runs} cold runs of each case under mocks, interleaved, after one warm-up each …`);
+  const results: StartupResult[] = measureStartup(runs, (name, ms) => say(`  ${name}: ${Math.round(ms)} ms`));
+  const region = results.find((r) => r.name.startsWith("one region"));
+  const passed = region !== undefined && region.ratio <= STARTUP_TARGET_RATIO;
+  if (json) {
+    console.log(JSON.stringify({ startup: results, passed }, null, 2));
+    return passed;
+  }
+  console.log(`\nProgram start-up (cold node process, mocks, median of ${runs}; the floor is a one-resource program in the same harness)`);
+  printTable(
+    ["case", "median", "runs", "ratio to floor"],
+    results.map((r) => [r.name, `${Math.round(r.medianMs)} ms`, r.runsMs.map((ms) => Math.round(ms)).join(", "), `${r.ratio.toFixed(2)}x`]),
+  );
+  console.log(`\nOne region ${passed ? "is within" : "EXCEEDS"} ${STARTUP_TARGET_RATIO}x of the floor (${region?.ratio.toFixed(2)}x).`);
+  return passed;
+}
+
+/** The relay benchmark; true when its targets are met. */
+async function relayPart(options: RelayBenchOptions): Promise<boolean> {
+  if (process.getuid?.() !== 0) {
+    console.error("bench: it builds network namespaces and a cgroup, which needs root: run `sudo npm run bench`");
+    return false;
+  }
+  const budgetProblem = cpuBudgetProblem();
+  if (budgetProblem !== undefined) {
+    console.error(`bench: ${budgetProblem}`);
+    return false;
+  }
+
+  const layout = cpuLayout(allowedCores());
+  const say = (line: string): void => void process.stderr.write(`${line}\n`);
+  // Per run: two head-to-head windows, a raw one and four paced ones, each with about 3 s of start-up and warm-up.
+  const estimateSeconds = options.runs * (6 * (options.durationSeconds + 3) + options.durationSeconds + 2) + 10;
+  say(`Relay benchmark: ${options.runs} runs of ${options.durationSeconds} s windows, about ${Math.ceil(estimateSeconds / 60)} min.`);
+  const results = await runRelayBench(options, layout, say);
+  const summary = summarize(results);
+  if (options.json) {
+    console.log(JSON.stringify({ results, summary }, null, 2));
+    return summary.passed;
+  }
+
+  const coturnVersion = execFileSync("turnserver", ["--version"], { encoding: "utf8" }).trim();
+  console.log("");
+  for (const line of headerLines(results, coturnVersion)) console.log(line);
+
+  const saturation = saturationTable(summary);
+  console.log(`\nSaturation: both configs at once, each coturn within its budget, unpaced echoes; relayed counts both directions (medians of ${summary.configs.production.windows} windows of ${options.durationSeconds} s)`);
+  printTable(saturation.header, saturation.rows);
+  const paced = pacedTable(summary, options.serverCpuPercent);
+  console.log(`\nPaced loads, % of minimal's saturation: one config at a time, echoed (each datagram relayed twice); medians of ${options.runs} runs, loss summed`);
+  printTable(paced.header, paced.rows);
+  console.log("");
+  for (const line of verdictLines(summary)) console.log(line);
+  return summary.passed;
+}
+
+runMain(main);

@@ -1,0 +1,70 @@
+/**
+ * The relay benchmark's options: their bounds and defaults, the usage text, and the check of each value. A bad value
+ * is a BenchFlagError that names the flag, the value and the fix (the command prints it and exits 2).
+ */
+
+/** A flag value out of bounds or not a number. */
+export class BenchFlagError extends Error {
+  override name = "BenchFlagError";
+}
+
+/** What one bench run measures. */
+export interface RelayBenchOptions {
+  /** Repetitions of every measurement (interleaved between the configurations). */
+  readonly runs: number;
+  /** Length of each measurement window. */
+  readonly durationSeconds: number;
+  /** Payload bytes per relayed datagram (what the peer receives). */
+  readonly packetBytes: number;
+  /** The share of one core coturn may use, in percent (its cgroup's CPU limit). */
+  readonly serverCpuPercent: number;
+  /** Print JSON instead of tables. */
+  readonly json: boolean;
+}
+
+/** A numeric flag's bounds and default. */
+interface NumberFlag {
+  readonly min: number;
+  readonly max: number;
+  readonly fallback: number;
+  /** What the number is, for the error message. */
+  readonly unit: string;
+}
+
+/** Every numeric flag. */
+export const NUMBER_FLAGS = {
+  runs: { min: 1, max: 9, fallback: 3, unit: "runs" },
+  "duration-seconds": { min: 2, max: 60, fallback: 5, unit: "seconds" },
+  "packet-bytes": { min: 16, max: 1200, fallback: 200, unit: "bytes" },
+  "server-cpu-percent": { min: 5, max: 100, fallback: 20, unit: "percent of one core" },
+} as const satisfies Record<string, NumberFlag>;
+
+/** The usage text. */
+export const RELAY_BENCH_USAGE = `usage: npm run bench -- [options]   (as root: it builds network namespaces and a cgroup)
+
+Relays UDP traffic through coturn with the aws-example stack's production turnserver.conf and with a minimal config,
+in a lab of network namespaces with no route out, and prints the production/minimal ratio at saturation, loss and
+round-trip percentiles at 25% and 50% of saturation, coturn's CPU, and raw UDP between the same namespaces as the
+ceiling. Then the program's own start-up under mocks (one region, a global stack of ten regions) against a
+one-resource program, as ratios (target: one region within 2x). Exits 0 when the targets are met (ratio >= 0.95, no
+loss at 50%, start-up within 2x), 1 when not, 2 for bad flags.
+
+  --only relay|startup        run one part (default: both)
+  --runs <n>                  repetitions of each measurement, interleaved (${NUMBER_FLAGS.runs.min}-${NUMBER_FLAGS.runs.max}, default ${NUMBER_FLAGS.runs.fallback})
+  --duration-seconds <s>      length of each measurement window (${NUMBER_FLAGS["duration-seconds"].min}-${NUMBER_FLAGS["duration-seconds"].max}, default ${NUMBER_FLAGS["duration-seconds"].fallback})
+  --packet-bytes <b>          payload of each relayed datagram (${NUMBER_FLAGS["packet-bytes"].min}-${NUMBER_FLAGS["packet-bytes"].max}, default ${NUMBER_FLAGS["packet-bytes"].fallback}; WebRTC audio is ~100-200, video up to ~1200)
+  --server-cpu-percent <p>    CPU budget of each coturn, percent of one core (${NUMBER_FLAGS["server-cpu-percent"].min}-${NUMBER_FLAGS["server-cpu-percent"].max}, default ${NUMBER_FLAGS["server-cpu-percent"].fallback}):
+                              keep it well below what the load generator's core can feed, so coturn saturates first
+  --json                      print the results and the summary as JSON
+  --help                      this text`;
+
+/** The value of a numeric flag (its default when absent); a BenchFlagError says which flag, what was given and what to give. */
+export function numberFlag(flag: keyof typeof NUMBER_FLAGS, value: string | undefined): number {
+  const { min, max, fallback, unit } = NUMBER_FLAGS[flag];
+  if (value === undefined) return fallback;
+  const number = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(number) || number < min || number > max) {
+    throw new BenchFlagError(`--${flag} ${value}: use a whole number of ${unit} from ${min} to ${max} (e.g. --${flag} ${fallback})`);
+  }
+  return number;
+}
