@@ -210,10 +210,7 @@ function fleetFrom(flags: Flags): FleetTarget | undefined {
   const { host: _host, expectedRelayIp: _expected, ...base } = targetFrom({ ...flags, stack: undefined, host: sharedName }, secret);
   const regions = global
     ? parseFleetRegions(stack, stackOutput(stack, "regions", "run `pulumi up` on the global stack first", true))
-    : parseFleetRegions(
-        stack,
-        JSON.stringify([{ stack, pool: stack, drained: false, servers: JSON.parse(stackOutput(stack, "servers", "run `pulumi up` on the stack first", true)) as unknown }]),
-      );
+    : parseFleetRegions(stack, stackOutput(stack, "servers", "run `pulumi up` on the stack first", true), true);
   return { stack, sharedName, regions, base };
 }
 

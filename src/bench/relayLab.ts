@@ -9,6 +9,7 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { LISTENER_PORTS } from "../config/schema";
 import { CLOUD_LAB, startCloudLab, type CloudLab } from "../../test/support/cloudLab";
 import { requireCommands, waitFor, type LabProcess } from "../../test/support/netlab";
 import { benchConfigs, type BenchConfig, type ConfigName } from "./relayConfigs";
@@ -20,7 +21,7 @@ import { installCounters, readCounters, type CounterPlacement, type PacketCounts
 /** The example stack whose production config is measured. */
 export const BENCH_STACK = "aws-example";
 /** coturn's plain TURN port (the stack's `listening-port`). */
-export const TURN_PORT = 3478;
+export const TURN_PORT = LISTENER_PORTS.plain;
 /** The peer port that echoes every datagram (turnutils_peer). */
 export const ECHO_PORT = 3480;
 /** The peer port that drops every datagram (an nftables rule; nothing listens there). */

@@ -32,9 +32,6 @@ export type RegionFacts = z.output<typeof regionOutputsSchema> & {
   readonly stack: string;
 };
 
-/** The outputs the global stack reads; README's "global stack" section lists them too. */
-export const REGION_OUTPUTS_READ = Object.keys(regionOutputsSchema.shape);
-
 /** Reads one region's outputs, or says what is wrong with them and what to do. */
 export function regionFacts(stack: string, outputs: Readonly<Record<string, unknown>>): RegionFacts | { problem: string } {
   if (Object.keys(outputs).length === 0) {

@@ -20,17 +20,22 @@ const regionsOutputSchema = z.array(
 /** The global stack's `regions` output, as the probe needs it. */
 export type FleetRegions = z.output<typeof regionsOutputSchema>;
 
-/** Parses the `regions` output (JSON text), or throws ProbeInputError naming the stack and the fix. */
-export function parseFleetRegions(stack: string, json: string): FleetRegions {
+/**
+ * Reads a stack output as the probe's regions: a global stack's `regions` (JSON text), or, with `singleRegion`, a
+ * region stack's `servers` as its one region. Throws ProbeInputError naming the stack and the fix.
+ */
+export function parseFleetRegions(stack: string, json: string, singleRegion = false): FleetRegions {
   let parsed: unknown;
   try {
     parsed = JSON.parse(json);
   } catch {
     parsed = undefined;
   }
+  if (singleRegion) parsed = [{ stack, pool: stack, drained: false, servers: parsed }];
   const result = regionsOutputSchema.safeParse(parsed);
   if (!result.success) {
-    throw new ProbeInputError(`the regions output of global stack "${stack}" is not a list of regions with servers: run \`pulumi up\` on it with this version`);
+    const output = singleRegion ? `servers output of stack "${stack}" is not a list of servers` : `regions output of global stack "${stack}" is not a list of regions with servers`;
+    throw new ProbeInputError(`the ${output}: run \`pulumi up\` on it with this version`);
   }
   return result.data;
 }
