@@ -17,6 +17,7 @@ import { STACK_FILE_KEYS, STACKS_DIR, readStackFile } from "../src/config/stackF
 import { isGlobalStack, isLocalStack, validateGlobalStackConfig, validateLocalStackConfig, validateStackConfig } from "../src/config/validate";
 import { withLocalAuthSecret } from "../src/local/localStack";
 import { bindAddressFor } from "../src/plan/addresses";
+import { certificateNames } from "../src/plan/dns";
 import { renderLocalTurnserverConf, renderVm } from "../src/render/vmFiles";
 import { DEPLOY_USER, SECRETS_APPLY_COMMAND, TLS_DELIVER_COMMAND } from "../src/render/secretDelivery";
 import { TEST_SECRET, exampleConfig } from "./support/program";
@@ -44,7 +45,7 @@ function selfSignedPem(): { cert: string; key: string } {
 }
 
 /** Every cloud's example stack, plus a variant of each with every optional file: provided TLS, SSH, previous secrets. */
-function variants(): Array<{ name: string; cloud: string; rendered: ReturnType<typeof renderVm> }> {
+function variants(): Array<{ name: string; cloud: string; rendered: ReturnType<typeof renderVm>; names: string[] }> {
   const pem = selfSignedPem();
   return ["aws-example", "gcp-example", "digitalocean-example"].flatMap((stack) => {
     const example = exampleConfig(stack);
@@ -60,14 +61,14 @@ function variants(): Array<{ name: string; cloud: string; rendered: ReturnType<t
       "coturn:previousAuthSecrets": JSON.stringify([`${TEST_SECRET}-previous`]),
       "coturn:ssh": JSON.stringify({ allowedCidrs: ["203.0.113.7/32"], publicKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKey ops@example.com"] }),
     };
-    const render = (values: Record<string, string>, extraSecrets: string[]): ReturnType<typeof renderVm> => {
+    const render = (values: Record<string, string>, extraSecrets: string[]): { rendered: ReturnType<typeof renderVm>; names: string[] } => {
       const config = validateStackConfig({ stack, values, secretKeys: new Set([...secretKeys, ...extraSecrets]) });
-      return renderVm(config, { publicIp: "198.51.100.20", bind: bindAddressFor(config.cloud) }, testVmAccess().access);
+      return { rendered: renderVm(config, { publicIp: "198.51.100.20", bind: bindAddressFor(config.cloud) }, testVmAccess().access), names: certificateNames(config) };
     };
     const cloud = example.values["coturn:cloud"];
     return [
-      { name: stack, cloud, rendered: render(base, []) },
-      { name: `${stack}+provided-tls+ssh`, cloud, rendered: render(full, ["coturn:tlsPrivateKey", "coturn:previousAuthSecrets"]) },
+      { name: stack, cloud, ...render(base, []) },
+      { name: `${stack}+provided-tls+ssh`, cloud, ...render(full, ["coturn:tlsPrivateKey", "coturn:previousAuthSecrets"]) },
     ];
   });
 }
@@ -76,7 +77,7 @@ test("every cloud's rendered user-data passes cloud-init's schema check and fits
   requireTool("cloud-init", "cloud-init");
   const dir = mkdtempSync(join(tmpdir(), "userdata-"));
   try {
-    for (const { name, cloud, rendered } of variants()) {
+    for (const { name, cloud, rendered, names } of variants()) {
       const file = join(dir, `${name}.yaml`);
       writeFileSync(file, rendered.userData);
       const result = spawnSync("cloud-init", ["schema", "--config-file", file], { encoding: "utf8" });
@@ -105,6 +106,9 @@ test("every cloud's rendered user-data passes cloud-init's schema check and fits
         name,
       );
       assert.equal(deploy?.sudo, undefined, `${name}: the deploy user gets no general sudo`);
+      // One argument for all certificate names: unquoted in a flow sequence, the comma split them and the bootstrap
+      // refused its arguments (found by booting the user-data, test/boot.test.ts).
+      assert.deepEqual(document.runcmd, [["/usr/local/sbin/coturn-bootstrap", "--certificate-names", names.join(",")]], name);
       if (cloud === "aws") assert.ok(Buffer.from(encodeAwsUserData(rendered.userData), "base64").length <= 16_384, `${name}: too large`);
       if (cloud === "digitalocean") assert.ok(Buffer.byteLength(rendered.userData) <= DIGITALOCEAN_USER_DATA_LIMIT, `${name}: too large`);
     }
