@@ -266,16 +266,7 @@ export function renderVm(config: ServerConfig, addresses: VmAddresses, access: V
       content: readShellScript("coturn-bootstrap.sh"),
     },
   ];
-  const packages = [
-    "coturn",
-    "sqlite3",
-    "openssl",
-    "jq",
-    "unattended-upgrades",
-    ...(config.tls.mode === "acme" ? ["certbot", "python3-certbot-dns-cloudflare"] : []),
-    ...(tls443 ? ["nftables"] : []),
-    ...(anchor ? ["curl"] : []),
-  ];
+  const packages = vmPackages({ acme: config.tls.mode === "acme", tls443, anchor });
   const sysctl = files.find((f) => f.path === SYSCTL_PATH)?.content ?? "";
   const lint = relayLintProblems(turnserverConf, sysctl, config.sizing);
   if (lint.length > 0) throw new RelayLintError(lint);
@@ -290,6 +281,35 @@ export function renderVm(config: ServerConfig, addresses: VmAddresses, access: V
     certificateNames: certificateNames(config).join(","),
   });
   return { turnserverConf, files, userData };
+}
+
+/** What decides which packages a VM installs at first boot. */
+export interface PackageNeeds {
+  /** TLS certificates from an ACME CA through certbot's Cloudflare DNS plugin. */
+  readonly acme: boolean;
+  /** TURN over TLS on TCP 443, redirected by nftables. */
+  readonly tls443: boolean;
+  /** DigitalOcean's anchor address, read from the metadata service with curl. */
+  readonly anchor: boolean;
+}
+
+/** The Debian packages cloud-init installs on a VM at first boot. */
+export function vmPackages(needs: PackageNeeds): string[] {
+  return [
+    "coturn",
+    "sqlite3",
+    "openssl",
+    "jq",
+    "unattended-upgrades",
+    ...(needs.acme ? ["certbot", "python3-certbot-dns-cloudflare"] : []),
+    ...(needs.tls443 ? ["nftables"] : []),
+    ...(needs.anchor ? ["curl"] : []),
+  ];
+}
+
+/** Every package any stack's VM may install (every need switched on). */
+export function everyVmPackage(): string[] {
+  return vmPackages({ acme: true, tls443: true, anchor: true });
 }
 
 function withNewline(text: string): string {
