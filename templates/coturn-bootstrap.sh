@@ -9,6 +9,7 @@ umask 077
 readonly conf=/etc/turnserver.conf
 # coturn-tls deliver waits for this before it installs anything, so it never races this script's restart.
 readonly ready_marker=/var/lib/coturn-pulumi/bootstrapped
+readonly relay_sysctl=/etc/sysctl.d/60-coturn-relay.conf
 
 log() { echo "coturn-bootstrap: $*"; }
 fail() { echo "coturn-bootstrap: ERROR: $*" >&2; exit 1; }
@@ -24,7 +25,18 @@ done
 getent group turnserver >/dev/null || fail "group turnserver is missing: the coturn package did not install"
 
 log "applying kernel settings for the relay"
-sysctl --quiet --system
+# Only this file (other packages apply their own). A setting the kernel refuses is named and the bootstrap goes on:
+# without it the relay drops packets in bursts, without the bootstrap it would not serve at all. In a container,
+# which shares its host's kernel, the kernel-wide ones are the host's to set.
+sysctl --quiet --load="$relay_sysctl" 2>/dev/null || true
+where="$(systemd-detect-virt --container 2>/dev/null || true)"
+while IFS='=' read -r key wanted; do
+  key="$(echo "$key" | xargs)"
+  wanted="$(echo "$wanted" | xargs)"
+  case "$key" in ''|'#'*) continue ;; esac
+  actual="$(sysctl -n "$key" 2>/dev/null || echo 'not visible here')"
+  [ "$actual" = "$wanted" ] || log "WARNING: kernel setting $key is '$actual', not '$wanted'${where:+ (in a $where container)}"
+done < "$relay_sysctl"
 
 systemctl daemon-reload
 if [ -f /etc/systemd/system/coturn-anchor-network.service ]; then

@@ -154,7 +154,7 @@ function renderConf(config: CoturnSettings, placement: PlacementContext): string
 }
 
 /** Where the relay's kernel settings land. */
-const SYSCTL_PATH = "/etc/sysctl.d/60-coturn-relay.conf";
+export const SYSCTL_PATH = "/etc/sysctl.d/60-coturn-relay.conf";
 
 /** The rendered files would hurt the relay under load (see relayLint.ts); nothing is deployed. */
 export class RelayLintError extends Error {

@@ -51,6 +51,8 @@ export const ANCHOR_LAB = {
   anchorGateway: "10.19.0.1",
   /** DigitalOcean's metadata service address. */
   metadataIp: "169.254.169.254",
+  /** The Droplet's link-local address towards the metadata service. */
+  dropletMetadataIp: "169.254.0.2",
 } as const;
 
 /** The secret the lab server holds (delivered as `pulumi up` does): the example stack's test secret. */
@@ -192,6 +194,60 @@ http.createServer((req, res) => {
 `;
 
 /**
+ * Makes `edge` the cloud's 1:1 NAT of EC2 and Compute Engine, on the lab internet with the static public IP: that IP
+ * is translated to the VM's private address and back, nothing else. The caller links the VM to it (`eth1`, gateway
+ * `CLOUD_LAB.gateway`).
+ */
+export function startOneToOneNat(lab: NetLab, edge: string): void {
+  lab.attachToInternet(edge, "eth0", CLOUD_LAB.publicIp);
+  lab.router(
+    edge,
+    `table ip edge {
+  chain prerouting { type nat hook prerouting priority dstnat; ip daddr ${CLOUD_LAB.publicIp} dnat to ${CLOUD_LAB.privateIp}; }
+  chain postrouting { type nat hook postrouting priority srcnat; ip saddr ${CLOUD_LAB.privateIp} snat to ${CLOUD_LAB.publicIp}; }
+}
+`,
+  );
+}
+
+/**
+ * Makes `edge` DigitalOcean's anchor gateway: on the Droplet's network, it maps the Reserved IP (the static public
+ * IP) onto the anchor address and back.
+ */
+export function startAnchorGateway(lab: NetLab, edge: string): void {
+  lab.attachToInternet(edge, "eth0", CLOUD_LAB.publicIp);
+  lab.ip(edge, "addr", "add", `${ANCHOR_LAB.anchorGateway}/16`, "dev", "eth0");
+  lab.exec(edge, "sysctl", "-q", "-w", "net.ipv4.conf.all.send_redirects=0", "net.ipv4.conf.eth0.send_redirects=0");
+  lab.router(
+    edge,
+    `table ip anchor {
+  chain prerouting { type nat hook prerouting priority dstnat; ip daddr ${CLOUD_LAB.publicIp} dnat to ${ANCHOR_LAB.anchorIp}; }
+  chain postrouting { type nat hook postrouting priority srcnat; ip saddr ${ANCHOR_LAB.anchorIp} snat to ${CLOUD_LAB.publicIp}; }
+}
+`,
+  );
+}
+
+/**
+ * Starts the stand-in for DigitalOcean's metadata service in a host of its own, reachable from `droplet` only, over a
+ * link that is `meta0` on the Droplet's side (left unconfigured: the caller or the booted Droplet configures it with
+ * `ANCHOR_LAB.dropletMetadataIp`). It answers the anchor address and gateway paths coturn-anchor-network reads.
+ */
+export async function startMetadataStandIn(lab: NetLab, droplet: string): Promise<void> {
+  const metadata = lab.addHost("meta");
+  lab.ip(droplet, "link", "add", "meta0", "type", "veth", "peer", "name", "eth0", "netns", metadata);
+  lab.ip(metadata, "addr", "add", `${ANCHOR_LAB.metadataIp}/16`, "dev", "eth0");
+  lab.ip(metadata, "link", "set", "eth0", "up");
+  const base = "/metadata/v1/interfaces/public/0/anchor_ipv4";
+  const answers = { [`${base}/address`]: ANCHOR_LAB.anchorIp, [`${base}/gateway`]: ANCHOR_LAB.anchorGateway };
+  const server = lab.start(metadata, process.execPath, ["-e", METADATA_SERVER, JSON.stringify(answers), ANCHOR_LAB.metadataIp]);
+  await waitFor("the metadata stand-in to listen", () => {
+    if (server.child.exitCode !== null) throw new Error(`metadata stand-in exited: ${server.output()}`);
+    return lab.exec(metadata, "ss", "-Hltn").includes(`${ANCHOR_LAB.metadataIp}:80`);
+  });
+}
+
+/**
  * Builds the lab for an example stack's cloud and starts coturn with that stack's production config; resolves once
  * coturn listens on every port. On DigitalOcean the rendered coturn-anchor-network runs first, as at boot, and fills
  * in the config; `routeAnchor: false` leaves out its routing (the config is filled in by hand) to show what breaks.
@@ -243,50 +299,19 @@ export async function startCloudLab(
     let anchorNetworkLog: string | undefined;
 
     if (!anchor) {
-      lab.attachToInternet(edge, "eth0", CLOUD_LAB.publicIp);
+      startOneToOneNat(lab, edge);
       lab.link(edge, "eth1", CLOUD_LAB.gateway, turn, "eth0", CLOUD_LAB.privateIp);
       lab.ip(turn, "route", "add", "default", "via", CLOUD_LAB.gateway);
-      // The cloud's 1:1 NAT: the public IP is translated to the VM's private address and back, nothing else.
-      lab.router(
-        edge,
-        `table ip edge {
-  chain prerouting { type nat hook prerouting priority dstnat; ip daddr ${CLOUD_LAB.publicIp} dnat to ${CLOUD_LAB.privateIp}; }
-  chain postrouting { type nat hook postrouting priority srcnat; ip saddr ${CLOUD_LAB.privateIp} snat to ${CLOUD_LAB.publicIp}; }
-}
-`,
-      );
     } else {
       privateIp = ANCHOR_LAB.anchorIp;
       // One interface with the Droplet's own IP and the anchor address, as DigitalOcean configures it. The lab
       // internet is on-link, so without the boot script's routing coturn would answer from the anchor address directly.
       lab.attachToInternet(turn, "eth0", ANCHOR_LAB.dropletIp);
       lab.ip(turn, "addr", "add", `${ANCHOR_LAB.anchorIp}/16`, "dev", "eth0");
-      // The anchor gateway: on the same network, it maps the Reserved IP onto the anchor address and back.
-      lab.attachToInternet(edge, "eth0", CLOUD_LAB.publicIp);
-      lab.ip(edge, "addr", "add", `${ANCHOR_LAB.anchorGateway}/16`, "dev", "eth0");
-      lab.exec(edge, "sysctl", "-q", "-w", "net.ipv4.conf.all.send_redirects=0", "net.ipv4.conf.eth0.send_redirects=0");
-      lab.router(
-        edge,
-        `table ip anchor {
-  chain prerouting { type nat hook prerouting priority dstnat; ip daddr ${CLOUD_LAB.publicIp} dnat to ${ANCHOR_LAB.anchorIp}; }
-  chain postrouting { type nat hook postrouting priority srcnat; ip saddr ${ANCHOR_LAB.anchorIp} snat to ${CLOUD_LAB.publicIp}; }
-}
-`,
-      );
-      // The metadata service, reachable from the Droplet only.
-      const metadata = lab.addHost("meta");
-      lab.ip(turn, "link", "add", "meta0", "type", "veth", "peer", "name", "eth0", "netns", metadata);
-      lab.ip(metadata, "addr", "add", `${ANCHOR_LAB.metadataIp}/16`, "dev", "eth0");
-      lab.ip(metadata, "link", "set", "eth0", "up");
-      lab.ip(turn, "addr", "add", "169.254.0.2/16", "dev", "meta0");
+      startAnchorGateway(lab, edge);
+      await startMetadataStandIn(lab, turn);
+      lab.ip(turn, "addr", "add", `${ANCHOR_LAB.dropletMetadataIp}/16`, "dev", "meta0");
       lab.ip(turn, "link", "set", "meta0", "up");
-      const base = "/metadata/v1/interfaces/public/0/anchor_ipv4";
-      const answers = { [`${base}/address`]: ANCHOR_LAB.anchorIp, [`${base}/gateway`]: ANCHOR_LAB.anchorGateway };
-      const server = lab.start(metadata, process.execPath, ["-e", METADATA_SERVER, JSON.stringify(answers), ANCHOR_LAB.metadataIp]);
-      await waitFor("the metadata stand-in to listen", () => {
-        if (server.child.exitCode !== null) throw new Error(`metadata stand-in exited: ${server.output()}`);
-        return lab.exec(metadata, "ss", "-Hltn").includes(`${ANCHOR_LAB.metadataIp}:80`);
-      });
       if (options.routeAnchor === false) {
         writeFileSync(confPath, fillAnchorAddress(vm.turnserverConf, ANCHOR_LAB.anchorIp));
         if (redirect) writeFileSync(redirectPath, fillAnchorAddress(redirect.content, ANCHOR_LAB.anchorIp));

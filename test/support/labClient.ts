@@ -5,7 +5,7 @@
  */
 import { createServer, connect, type ConnectionOptions, type TLSSocket } from "node:tls";
 import { readFileSync } from "node:fs";
-import { allocate, TurnError, type Allocation, type Endpoint, type TurnTransport } from "../../src/probe/turnClient";
+import { allocate, stunBinding, TurnError, type Allocation, type Endpoint, type TurnTransport } from "../../src/probe/turnClient";
 
 /** Credentials for one allocation. */
 interface Credentials {
@@ -17,6 +17,11 @@ interface Credentials {
 export type LabJob =
   /** Allocate, send `bytes` random bytes to an echo peer, and compare what comes back. */
   | { job: "echo"; server: Endpoint; transport: TurnTransport; credentials: Credentials; peer: Endpoint; bytes: number }
+  /**
+   * STUN binding requests every 250 ms until one is answered or `waitMs` passes; reports the reflexive address and
+   * when (epoch ms) the answer came, or the last error.
+   */
+  | { job: "stun"; server: Endpoint; waitMs: number }
   /** Try one allocation; report the relayed address or the error code. */
   | { job: "allocate"; server: Endpoint; transport: TurnTransport; credentials: Credentials }
   /** On one allocation of `family`, ask for a permission and for a channel to each peer; report each outcome. */
@@ -180,6 +185,20 @@ async function run(job: LabJob): Promise<object> {
         return { relayed: allocation.relayed, mapped: allocation.mapped, sent: payload.length, identical: reply.data.equals(payload) };
       } finally {
         await allocation.release();
+      }
+    }
+    case "stun": {
+      const deadline = Date.now() + job.waitMs;
+      let tries = 0;
+      for (;;) {
+        tries++;
+        try {
+          const mapped = await stunBinding(job.server, 1000);
+          return { ok: true, mapped, answeredAt: Date.now(), tries };
+        } catch (error) {
+          if (Date.now() >= deadline) return { ...outcomeOf(error), tries };
+        }
+        await new Promise((resolve) => setTimeout(resolve, 250));
       }
     }
     case "allocate": {

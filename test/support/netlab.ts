@@ -162,10 +162,12 @@ export class NetLab {
   }
 
   /** Connects a host to the internet bridge as `ifname` with `address/24`. */
-  attachToInternet(ns: string, ifname: string, address: string): void {
+  attachToInternet(ns: string, ifname: string, address: string | null): void {
     const bridgePort = `p${this.nextLink++}`;
     this.ip(this.bridgeNs, "link", "add", bridgePort, "type", "veth", "peer", "name", ifname, "netns", ns);
     this.ip(this.bridgeNs, "link", "set", bridgePort, "master", "br0", "up");
+    // null: the host configures the interface itself (a booted VM, from its network-config).
+    if (address === null) return;
     this.ip(ns, "addr", "add", `${address}/${LAB_INTERNET.length}`, "dev", ifname);
     this.ip(ns, "link", "set", ifname, "up");
   }
