@@ -1,5 +1,5 @@
 /**
- * sudo npm run boot-test -- --stack <name> [--json]
+ * sudo npm run boot-test -- --stack <name> [--console FILE] [--json]
  *
  * Boots the stack's user-data for real: the exact bytes `pulumi up` hands the stack's cloud go through cloud-init under
  * systemd in a Debian 12 container on a copy of the cloud's network, and the VM it makes is checked (files, coturn's
@@ -7,6 +7,7 @@
  * (about a minute) and cached. Needs root; no cloud account, no Pulumi CLI, no network beyond the Debian mirror for the
  * first image build. Exit 0: every check passed; 1: a check failed; 2: bad command line or stack.
  */
+import { writeFileSync } from "node:fs";
 import { StackFileError, readStackFile } from "../src/config/stackFile";
 import { isGlobalStack, isLocalStack, StackConfigError, validateStackConfig } from "../src/config/validate";
 import { serverIdentity } from "../src/plan/dns";
@@ -15,12 +16,12 @@ import { reportLines } from "../src/boot/report";
 import { requireLabPrivileges } from "../test/support/netlab";
 import { parseFlags, printTable, runMain, UsageError } from "./cli";
 
-const USAGE = "usage: sudo npm run boot-test -- --stack <name> [--json]";
+const USAGE = "usage: sudo npm run boot-test -- --stack <name> [--console FILE] [--json]";
 
 async function main(): Promise<number> {
   let flags;
   try {
-    flags = parseFlags(process.argv.slice(2), { stack: { type: "string" }, json: { type: "boolean", default: false }, help: { type: "boolean", default: false } });
+    flags = parseFlags(process.argv.slice(2), { stack: { type: "string" }, console: { type: "string" }, json: { type: "boolean", default: false }, help: { type: "boolean", default: false } });
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     console.error(`boot-test: ${error.message}\n${USAGE}`);
@@ -61,8 +62,10 @@ async function main(): Promise<number> {
   }
   const log = flags.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
   const report = await bootStack({ config, log });
+  if (flags.console) writeFileSync(flags.console, report.consoleLog, { mode: 0o600 });
   if (flags.json) {
-    console.log(JSON.stringify(report, null, 2));
+    const { consoleLog: _console, ...rest } = report;
+    console.log(JSON.stringify(rest, null, 2));
   } else {
     const { header, rows, footer } = reportLines(report, config.serverCount);
     console.log("");
@@ -71,6 +74,7 @@ async function main(): Promise<number> {
     printTable(["check", "result", "detail"], rows);
     console.log("");
     for (const line of footer) console.log(line);
+    if (flags.console) console.log(`The VM's console log is in ${flags.console}.`);
   }
   return report.passed ? 0 : 1;
 }

@@ -9,6 +9,8 @@ umask 077
 readonly conf=/etc/turnserver.conf
 # coturn-tls deliver waits for this before it installs anything, so it never races this script's restart.
 readonly ready_marker=/var/lib/coturn-pulumi/bootstrapped
+# coturn's unit starts only once this exists (its drop-in's ConditionPathExists): written after the checks below.
+readonly configured_marker=/var/lib/coturn-pulumi/configured
 readonly relay_sysctl=/etc/sysctl.d/60-coturn-relay.conf
 
 log() { echo "coturn-bootstrap: $*"; }
@@ -75,6 +77,8 @@ if [ -f /etc/systemd/system/coturn-tls443.service ]; then
   log "forwarding TCP 443 to the TLS listener"
   systemctl enable --now coturn-tls443.service
 fi
+install -d -m 0755 "$(dirname "$configured_marker")"
+date -u +%Y-%m-%dT%H:%M:%SZ > "$configured_marker"
 log "restarting coturn with the rendered configuration"
 systemctl enable coturn
 systemctl restart coturn

@@ -25,6 +25,7 @@ import {
   dropInCheck,
   dropInProperties,
   expectedFiles,
+  failedUnitsCheck,
   filesCheck,
   kernelSettingRows,
   openFilesCheck,
@@ -78,6 +79,8 @@ export interface BootReport {
   readonly timings: BootTimings;
   /** True when no row is FAIL. */
   readonly passed: boolean;
+  /** What the VM printed on its console (the cloud's console log): cloud-init's output, the bootstrap's lines. */
+  readonly consoleLog: string;
 }
 
 /** Everything a boot test needs on this machine, with the Debian package of each. */
@@ -101,6 +104,7 @@ export async function bootStack(options: BootOptions): Promise<BootReport> {
   const bootLab = await buildBootLab(bind);
   const workDir = mkdtempSync(join(tmpdir(), "coturn-boot-"));
   let container: BootedContainer | undefined;
+  let consoleLog = "";
   const results: CheckResult[] = [];
   const timings: { firstStunMs?: number; cloudInitMs?: number; stopMs?: number } = {};
   try {
@@ -139,6 +143,7 @@ export async function bootStack(options: BootOptions): Promise<BootReport> {
     results.push(cloudInitCheck(booted.run("cloud-init", ["status", "--long"]).stdout, guestFile(booted, "/var/log/cloud-init.log")));
     const expected = expectedFiles(vm);
     results.push(filesCheck(expected, booted.run("stat", ["-c", "%n %U %G %a", ...expected.map((f) => f.path)]).stdout));
+    results.push(failedUnitsCheck(booted.run("systemctl", ["--failed", "--plain", "--no-legend"]).stdout, booted.console()));
     results.push(serviceCheck(booted.run("systemctl", ["is-active", "coturn"]).stdout, booted.run("systemctl", ["is-enabled", "coturn"]).stdout));
     const dropIn = vmFileContent(vm, DROP_IN_PATH);
     results.push(dropInCheck(DROP_IN_PATH, dropIn, booted.run("systemctl", ["show", "coturn", ...dropInProperties(dropIn).map((p) => `--property=${p}`)]).stdout));
@@ -191,10 +196,11 @@ export async function bootStack(options: BootOptions): Promise<BootReport> {
     results.push({ check: "boot", status: "FAIL", detail: (error as Error).message.split("\n").slice(0, 6).join(" ") });
   } finally {
     await container?.cleanup();
+    consoleLog = container?.console() ?? "";
     await bootLab.lab.destroy();
     rmSync(workDir, { recursive: true, force: true });
   }
-  return { stack: config.stack, cloud: config.cloud, image, results, timings, passed: results.every((r) => r.status !== "FAIL") };
+  return { stack: config.stack, cloud: config.cloud, image, results, timings, passed: results.every((r) => r.status !== "FAIL"), consoleLog };
 }
 
 /** Polls `cloud-init status` until it is done or in error; returns when (epoch ms). */

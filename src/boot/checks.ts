@@ -107,6 +107,19 @@ export function privateKeyLines(pem: string): string[] {
   return pem.split("\n").filter((line) => line.length >= 40 && !line.startsWith("-----"));
 }
 
+/** Units that failed this boot: those still failed (`systemctl --failed`) and any start the console saw fail. */
+export function failedUnitsCheck(failedUnits: string, consoleText: string): CheckResult {
+  const stillFailed = failedUnits.split("\n").map((line) => line.trim().split(/\s+/)[0]).filter(Boolean);
+  // The console colours its status lines; strip the escapes before reading them.
+  const plain = consoleText.replace(/\x1b\[[0-9;]*m/g, "");
+  const failedStarts = [...new Set([...plain.matchAll(/Failed to start (\S+)/g)].map((m) => m[1]))];
+  return rowFrom(
+    "no unit failed during boot",
+    [...stillFailed.map((unit) => `${unit} is failed`), ...failedStarts.filter((u) => !stillFailed.includes(u)).map((unit) => `${unit} failed to start once`)],
+    "systemctl --failed is empty; the console shows no failed start",
+  );
+}
+
 /** coturn's unit state. */
 export function serviceCheck(active: string, enabled: string): CheckResult {
   const problems = [
@@ -147,7 +160,10 @@ export function dropInExpectations(dropIn: string): Array<{ property: string; va
     if (match && match[2] !== "") settings.set(match[1], match[2]);
   }
   const names: Record<string, string> = { RestartSec: "RestartUSec", StartLimitIntervalSec: "StartLimitIntervalUSec" };
-  return [...settings].map(([key, value]) => ({ property: names[key] ?? key, value }));
+  return [...settings].map(([key, value]) =>
+    // systemctl shows no condition's value, only whether the conditions held at the last start.
+    key.startsWith("Condition") ? { property: "ConditionResult", value: "yes" } : { property: names[key] ?? key, value },
+  );
 }
 
 /** Compares `systemctl show coturn` output with the drop-in. */
