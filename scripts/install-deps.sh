@@ -4,7 +4,9 @@
 # runtime tests and `npm run local` start (with sqlite3 for its user database), ssh-keygen and visudo for the rendered
 # SSH and sudo files, the network-namespace lab (iproute2, nftables), Chromium for the
 # browser test, and what the TLS renewal test runs the VM's coturn-tls against: certbot with its Cloudflare DNS plugin
-# and jq (as on the VM), and pebble, Let's Encrypt's test ACME server.
+# and jq (as on the VM), and pebble, Let's Encrypt's test ACME server; and what the boot test builds and boots its
+# Debian image with (debootstrap, systemd-nspawn from systemd-container, apt-ftparchive from apt-utils, nsenter from
+# util-linux).
 # With the argument `local` (bash scripts/install-deps.sh local), only what `npm run local` needs: ca-certificates,
 # openssl and coturn, and `npm ci` only when node_modules is missing or older than package-lock.json (scripts/local.sh
 # runs this before every start, and must work offline once installed).
@@ -15,7 +17,7 @@ cd "$(dirname "$0")/.."
 mode="${1:-all}"
 case "$mode" in
   all) packages=(ca-certificates openssl cloud-init shellcheck coturn sqlite3 openssh-client sudo iproute2 nftables curl chromium
-    pebble certbot python3-certbot-dns-cloudflare jq) ;;
+    pebble certbot python3-certbot-dns-cloudflare jq debootstrap systemd-container apt-utils util-linux) ;;
   local) packages=(ca-certificates openssl coturn) ;;
   *) echo "install-deps: unknown argument \"$mode\"; use no argument (everything) or \"local\" (only what npm run local needs)" >&2; exit 2 ;;
 esac

@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LISTENER_PORTS, type DeployCloud } from "../config/schema";
+import { LISTENER_PORTS, type DeployCloud, type ImageChoice } from "../config/schema";
 import type { ServerConfig } from "../config/stackConfig";
 import { mintTurnCredential, secretFingerprint } from "../credentials/turnRest";
 import { bindAddressFor } from "../plan/addresses";
@@ -74,6 +74,8 @@ export interface BootTimings {
 export interface BootReport {
   readonly stack: string;
   readonly cloud: DeployCloud;
+  /** The image the stack's VM boots in its cloud (this test always boots Debian 12). */
+  readonly stackImage: ImageChoice;
   readonly image: BootImage;
   readonly results: readonly CheckResult[];
   readonly timings: BootTimings;
@@ -200,7 +202,7 @@ export async function bootStack(options: BootOptions): Promise<BootReport> {
     await bootLab.lab.destroy();
     rmSync(workDir, { recursive: true, force: true });
   }
-  return { stack: config.stack, cloud: config.cloud, image, results, timings, passed: results.every((r) => r.status !== "FAIL"), consoleLog };
+  return { stack: config.stack, cloud: config.cloud, stackImage: config.image, image, results, timings, passed: results.every((r) => r.status !== "FAIL"), consoleLog };
 }
 
 /** Polls `cloud-init status` until it is done or in error; returns when (epoch ms). */
@@ -390,6 +392,13 @@ async function restartRow(container: BootedContainer, bootLab: BootLab, signal: 
   while (Date.now() < deadline) {
     await sleep(250);
     const now = mainPid();
+    if (now === before && signal === "HUP" && Date.now() - sent > 5000) {
+      // coturn without syslog handles SIGHUP by reopening its log: it never ended, so there is nothing to bring back.
+      const stun = await labJob(bootLab.lab, bootLab.hosts.client, { job: "stun", server: { host: bootLab.publicIp, port: LISTENER_PORTS.plain }, waitMs: 5000 });
+      return stun.ok === true
+        ? { check, status: "ok", detail: `SIGHUP did not end process ${before}; it still answers STUN` }
+        : { check, status: "FAIL", detail: `process ${before} survived SIGHUP but answers no STUN: ${String(stun.error)}` };
+    }
     if (now !== before && now !== "0" && container.run("systemctl", ["is-active", "coturn"]).stdout.trim() === "active") {
       const stun = await labJob(bootLab.lab, bootLab.hosts.client, { job: "stun", server: { host: bootLab.publicIp, port: LISTENER_PORTS.plain }, waitMs: 10_000 });
       if (stun.ok !== true) return { check, status: "FAIL", detail: `restarted as ${now} but no STUN answer: ${String(stun.error)}` };

@@ -145,7 +145,8 @@ export function configReadCheck(journal: string, listeningIps: readonly string[]
     const text = lines.join("\n");
     if (/Cannot find config file/.test(text)) return [`coturn ${pid} could not read its config and ran with built-in defaults (an open relay)`];
     const listener = /Listener address to use: (\S+)/.exec(text)?.[1];
-    if (!listener) return [`coturn ${pid} logged no listener address: it did not run the rendered config`];
+    // Without its config coturn does not log to syslog either, so often nothing says so in the journal.
+    if (!listener) return [`coturn ${pid} logged no listener address: it did not run the rendered config (without it coturn runs with built-in defaults, an open relay)`];
     return listeningIps.includes(listener) ? [] : [`coturn ${pid} listened on ${listener}, which the rendered config does not name`];
   });
   return rowFrom("coturn read its config at every start", problems, `${byPid.size} start(s) this boot, each on the rendered listener address`);

@@ -14,6 +14,9 @@ export function reportLines(report: BootReport, serverCount = 1): { header: stri
       `Boot test of stack "${report.stack}" (${report.cloud}): its user-data through cloud-init under systemd-nspawn`,
       `Image ${image.hash}: Debian 12, ${(image.sizeBytes / 2 ** 20).toFixed(0)} MiB, ${image.cachedDebs} packages in its apt cache, ` +
         (image.builtNow ? `built now in ${image.buildSeconds} s` : `cached (built in ${image.buildSeconds} s)`) + ` from ${image.mirror}`,
+      ...(report.stackImage === "debian-12"
+        ? []
+        : [`The stack's VM boots ${report.stackImage}; this test boots its user-data on Debian 12 (the only distribution whose packages are reachable here).`]),
       ...(serverCount > 1 ? [`The stack has ${serverCount} servers; server 1's user-data was booted (the others differ only in names and keys).`] : []),
     ],
     rows: report.results.map((r) => [r.check, r.status, r.detail]),
