@@ -61,7 +61,19 @@ async function main(): Promise<number> {
     return 2;
   }
   const log = flags.json ? (line: string) => console.error(line) : (line: string) => console.log(line);
-  const report = await bootStack({ config, log });
+  // Ctrl-C stops the boot between steps; the container, its overlay and the lab are still removed.
+  const interrupt = new AbortController();
+  const onSignal = (): void => {
+    log("boot-test: interrupted; stopping the container and removing the lab …");
+    interrupt.abort(new Error("interrupted"));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  const report = await bootStack({ config, log, signal: interrupt.signal });
+  if (interrupt.signal.aborted) {
+    console.error("boot-test: interrupted; nothing is left running.");
+    return 1;
+  }
   if (flags.console) writeFileSync(flags.console, report.consoleLog, { mode: 0o600 });
   if (flags.json) {
     const { consoleLog: _console, ...rest } = report;

@@ -58,6 +58,8 @@ export interface BootOptions {
   readonly editUserData?: (userData: string) => string;
   /** Progress lines ("what is happening now"). */
   readonly log: (line: string) => void;
+  /** Stops the boot early (Ctrl-C): what was started is still stopped and removed. */
+  readonly signal?: AbortSignal;
 }
 
 /** Durations of one boot, in milliseconds from nspawn's launch. */
@@ -132,7 +134,7 @@ export async function bootStack(options: BootOptions): Promise<BootReport> {
     const firstStun = labJob(lab, hosts.client, { job: "stun", server: stunServer, waitMs: CLOUD_INIT_TIMEOUT_MS }, CLOUD_INIT_TIMEOUT_MS + 30_000);
 
     log("boot: waiting for cloud-init to finish (it installs coturn from the image's apt cache)");
-    const cloudInitDone = await waitForCloudInit(booted);
+    const cloudInitDone = await waitForCloudInit(booted, options.signal);
     timings.cloudInitMs = cloudInitDone - booted.launchedAt;
     // coturn answers long before cloud-init ends; past this grace it is not going to (lab.destroy() stops the client).
     const stun = (await Promise.race([
@@ -164,6 +166,7 @@ export async function bootStack(options: BootOptions): Promise<BootReport> {
 
     const secret = randomBytes(36).toString("base64url");
     const wrongSecret = randomBytes(36).toString("base64url");
+    options.signal?.throwIfAborted();
     log("delivery: the TURN secret over SSH as pulumi up sends it (deploy key, pinned host key)");
     results.push(await deliverSecret(bootLab, workDir, keys.deploy.privateKey, keys.host.publicKey, secret));
     results.push(
@@ -173,6 +176,7 @@ export async function bootStack(options: BootOptions): Promise<BootReport> {
     );
     results.push(...(await turnRows(bootLab, secret, wrongSecret)));
 
+    options.signal?.throwIfAborted();
     log("restart policy: SIGHUP and SIGKILL to coturn");
     for (const signal of ["HUP", "KILL"] as const) results.push(await restartRow(booted, bootLab, signal));
     results.push(configReadCheck(booted.run("journalctl", ["--boot", "--unit=coturn", "--no-pager", "--output=short"]).stdout, listeningIps(vm, bootLab)));
@@ -206,9 +210,10 @@ export async function bootStack(options: BootOptions): Promise<BootReport> {
 }
 
 /** Polls `cloud-init status` until it is done or in error; returns when (epoch ms). */
-async function waitForCloudInit(container: BootedContainer): Promise<number> {
+async function waitForCloudInit(container: BootedContainer, signal: AbortSignal | undefined): Promise<number> {
   const deadline = Date.now() + CLOUD_INIT_TIMEOUT_MS;
   while (Date.now() < deadline) {
+    signal?.throwIfAborted();
     if (!container.running()) throw new Error(`the container stopped during boot:\n${container.console().slice(-2000)}`);
     const status = /^status:\s*(\S+)/m.exec(container.run("cloud-init", ["status"]).stdout)?.[1];
     if (status === "done" || status === "error" || status === "degraded") return Date.now();
