@@ -1,11 +1,13 @@
 /**
- * sudo npm run boot-test -- --stack <name> [--console FILE] [--json]
+ * sudo npm run boot-test -- --stack <name> [--qemu] [--console FILE] [--json]
  *
  * Boots the stack's user-data for real: the exact bytes `pulumi up` hands the stack's cloud go through cloud-init under
  * systemd in a Debian 12 container on a copy of the cloud's network, and the VM it makes is checked (files, coturn's
  * unit and restarts, a STUN and TURN client, the secret delivery over SSH, kernel settings). The image is built once
  * (about a minute) and cached. Needs root; no cloud account, no Pulumi CLI, no network beyond the Debian mirror for the
- * first image build. Exit 0: every check passed; 1: a check failed; 2: bad command line or stack.
+ * first image build. With --qemu the same boot runs in a qemu virtual machine with its own kernel (software emulation,
+ * many minutes), which shows what a container cannot: the relay's sysctls and coturn's real open-files limit.
+ * Exit 0: every check passed; 1: a check failed; 2: bad command line or stack.
  */
 import { writeFileSync } from "node:fs";
 import { StackFileError, readStackFile } from "../src/config/stackFile";
@@ -16,12 +18,12 @@ import { reportLines } from "../src/boot/report";
 import { requireLabPrivileges } from "../test/support/netlab";
 import { parseFlags, printTable, runMain, UsageError } from "./cli";
 
-const USAGE = "usage: sudo npm run boot-test -- --stack <name> [--console FILE] [--json]";
+const USAGE = "usage: sudo npm run boot-test -- --stack <name> [--qemu] [--console FILE] [--json]";
 
 async function main(): Promise<number> {
   let flags;
   try {
-    flags = parseFlags(process.argv.slice(2), { stack: { type: "string" }, console: { type: "string" }, json: { type: "boolean", default: false }, help: { type: "boolean", default: false } });
+    flags = parseFlags(process.argv.slice(2), { stack: { type: "string" }, qemu: { type: "boolean", default: false }, console: { type: "string" }, json: { type: "boolean", default: false }, help: { type: "boolean", default: false } });
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     console.error(`boot-test: ${error.message}\n${USAGE}`);
@@ -69,7 +71,7 @@ async function main(): Promise<number> {
   };
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
-  const report = await bootStack({ config, log, signal: interrupt.signal });
+  const report = await bootStack({ config, log, signal: interrupt.signal, guest: flags.qemu ? "qemu" : "container" });
   if (interrupt.signal.aborted) {
     console.error("boot-test: interrupted; nothing is left running.");
     return 1;

@@ -6,48 +6,14 @@
  * does not finish in time. The image itself is never written to.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync, readdirSync } from "node:fs";
+import { mountSeededOverlay, type BootedGuest, type GuestRun, type NoCloudSeed } from "./guest";
 
-/** The NoCloud seed a boot gets. */
-export interface NoCloudSeed {
-  /** The user-data exactly as the cloud hands it to the VM (gzipped for EC2). */
-  readonly userData: Buffer | string;
-  /** `meta-data`: instance-id and hostname. */
-  readonly metaData: string;
-  /** `network-config` (version 2). */
-  readonly networkConfig: string;
-}
-
-/** How a command run inside the container ended. */
-export interface GuestRun {
-  readonly status: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** A running container. */
-export interface BootedContainer {
-  /** When nspawn was started (epoch ms). */
-  readonly launchedAt: number;
+/** A running container: a guest that shares this machine's kernel. */
+export interface BootedContainer extends BootedGuest {
   /** PID, on this machine, of the container's systemd. */
   readonly leaderPid: number;
-  /** What the container printed on its console so far (what a cloud's console log shows). */
-  console(): string;
-  /** Runs a command inside the container (all its namespaces) and returns how it ended. */
-  run(command: string, args: readonly string[], input?: string): GuestRun;
-  /** Like `run`, returning stdout; throws with the output when the command fails. */
-  exec(command: string, ...args: string[]): string;
-  /** True while nspawn runs. */
-  running(): boolean;
-  /** Powers the container off; resolves with how long it took and whether it ended on its own. */
-  stop(timeoutMs?: number): Promise<{ readonly clean: boolean; readonly ms: number; readonly exit: number | string }>;
-  /** Stops it if needed, unmounts the overlay and removes the boot's files. */
-  cleanup(): Promise<void>;
 }
-
-/** The seed's folder inside the guest. */
-export const SEED_DIR = "/var/lib/cloud/seed/nocloud";
 
 /** Starts a container from `rootfs` with `seed`, in network namespace `netns`; resolves once its systemd runs. */
 export async function bootContainer(options: {
@@ -58,24 +24,11 @@ export async function bootContainer(options: {
   machineName: string;
 }): Promise<BootedContainer> {
   const { rootfs, seed, netns, workDir, machineName } = options;
-  const upper = join(workDir, "upper");
-  const work = join(workDir, "work");
-  const merged = join(workDir, "root");
-  for (const dir of [upper, work, merged]) mkdirSync(dir, { recursive: true });
-  mustRun("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${rootfs},upperdir=${upper},workdir=${work}`, merged]);
+  const overlay = mountSeededOverlay(rootfs, seed, workDir);
+  const { merged } = overlay;
   let nspawn: ChildProcess | undefined;
-  const unmount = (): void => {
-    // Lazily: a process of the container that is still going down must not keep the overlay (and the test) hanging.
-    spawnSync("umount", ["--lazy", merged]);
-    rmSync(workDir, { recursive: true, force: true });
-  };
+  const unmount = overlay.remove;
   try {
-    const seedDir = join(merged, SEED_DIR);
-    mkdirSync(seedDir, { recursive: true });
-    writeFileSync(join(seedDir, "user-data"), seed.userData, { mode: 0o600 });
-    writeFileSync(join(seedDir, "meta-data"), seed.metaData, { mode: 0o600 });
-    writeFileSync(join(seedDir, "network-config"), seed.networkConfig, { mode: 0o600 });
-
     const launchedAt = Date.now();
     // --register=no --keep-unit: this machine has no systemd to register with. CAP_NET_ADMIN: the guest configures
     // its own interfaces, routes and nftables rules, as on a VM.
@@ -129,15 +82,11 @@ export async function bootContainer(options: {
       return stopped;
     };
     return {
+      kind: "container",
       launchedAt,
       leaderPid,
       console: () => consoleText,
       run,
-      exec: (command, ...args) => {
-        const result = run(command, args);
-        if (result.status !== 0) throw new Error(`in the container, ${command} ${args.join(" ")} exited ${result.status}: ${result.stderr || result.stdout}`);
-        return result.stdout;
-      },
       running: () => child.exitCode === null && child.signalCode === null,
       stop,
       cleanup: async () => {
@@ -171,9 +120,4 @@ async function findLeader(nspawn: ChildProcess, consoleText: () => string): Prom
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`the container's systemd did not start within 20 s:\n${consoleText().slice(-3000)}`);
-}
-
-function mustRun(command: string, args: readonly string[]): void {
-  const result = spawnSync(command, args, { encoding: "utf8" });
-  if (result.status !== 0) throw new Error(`${command} ${args.join(" ")} failed: ${result.stderr}`);
 }

@@ -1,6 +1,6 @@
 /**
  * Builds the boot test's Debian image (see imageRecipe.ts) once and keeps it outside the git tree, under a folder
- * named by the recipe's hash: a changed recipe or builder builds a new one and removes the old ones. A build goes into
+ * named by the recipe's name and hash: a changed recipe or builder builds a new one and removes the old ones. A build goes into
  * a folder of its own and is renamed into place only when complete, so an interrupted build is never used.
  *
  * Needs root, debootstrap, systemd-nspawn (systemd-container) and apt-ftparchive (apt-utils), and the Debian mirror
@@ -49,7 +49,7 @@ export function imageCacheDir(): string {
 
 /** Returns the cached image for the current recipe, building it first when there is none. */
 export function ensureBootImage(log: (line: string) => void, recipe: ImageRecipe = IMAGE_RECIPE): BootImage {
-  const cache = imageCacheDir();
+  const cache = join(imageCacheDir(), recipe.name);
   const hash = recipeHash(recipe);
   const done = join(cache, hash);
   if (existsSync(join(done, "manifest.json"))) {

@@ -11,6 +11,8 @@ import { everyVmPackage } from "../render/vmFiles";
 
 /** The image's ingredients. */
 export interface ImageRecipe {
+  /** Which image: each has its own cache folder. */
+  readonly name: "container" | "qemu";
   /** Debian release. */
   readonly suite: string;
   /** debootstrap's `--include`: what a minimal system needs to boot under systemd and configure its network. */
@@ -23,13 +25,21 @@ export interface ImageRecipe {
   readonly locale: string;
 }
 
-/** The boot test's image recipe. */
+/** The boot test's image recipe (booted as a container). */
 export const IMAGE_RECIPE: ImageRecipe = {
+  name: "container",
   suite: "bookworm",
   bootstrapPackages: ["systemd-sysv", "dbus", "iproute2", "ifupdown", "procps", "netbase", "locales"],
   imagePackages: ["cloud-init", "openssh-server", "sudo", "ca-certificates"],
   cachedPackages: everyVmPackage(),
   locale: "en_US.UTF-8",
+};
+
+/** The same image with Debian's cloud kernel and its initramfs, for booting under qemu (see qemu.ts). */
+export const QEMU_IMAGE_RECIPE: ImageRecipe = {
+  ...IMAGE_RECIPE,
+  name: "qemu",
+  imagePackages: [...IMAGE_RECIPE.imagePackages, "linux-image-cloud-amd64"],
 };
 
 /** The local apt repository the image's sources list names: the apt cache itself. */

@@ -11,7 +11,8 @@ export function reportLines(report: BootReport, serverCount = 1): { header: stri
   const notHere = report.results.filter((r) => r.status === "not here").length;
   return {
     header: [
-      `Boot test of stack "${report.stack}" (${report.cloud}): its user-data through cloud-init under systemd-nspawn`,
+      `Boot test of stack "${report.stack}" (${report.cloud}): its user-data through cloud-init ` +
+        (report.guest === "qemu" ? "in a qemu virtual machine (its own kernel, software emulation)" : "under systemd-nspawn"),
       `Image ${image.hash}: Debian 12, ${(image.sizeBytes / 2 ** 20).toFixed(0)} MiB, ${image.cachedDebs} packages in its apt cache, ` +
         (image.builtNow ? `built now in ${image.buildSeconds} s` : `cached (built in ${image.buildSeconds} s)`) + ` from ${image.mirror}`,
       ...(report.stackImage === "debian-12"

@@ -30,13 +30,20 @@ export interface GuestInterface {
   readonly gateway?: string;
 }
 
-/** A version 2 network-config giving each interface its addresses and default route. */
-export function networkConfig(interfaces: Readonly<Record<string, GuestInterface>>): string {
+/**
+ * A version 2 network-config giving each interface its addresses and default route; an interface with a MAC address
+ * in `macs` is matched by it and given its name (a virtual machine names its NICs itself).
+ */
+export function networkConfig(interfaces: Readonly<Record<string, GuestInterface>>, macs: Readonly<Record<string, string>> = {}): string {
   const ethernets = Object.fromEntries(
     Object.entries(interfaces).map(([name, { addresses, gateway }]) => [
       name,
-      // gateway4, not a route: cloud-init renders routes for ifupdown as `route add`, which minimal images lack.
-      { addresses: [...addresses], ...(gateway ? { gateway4: gateway } : {}) },
+      {
+        ...(macs[name] ? { match: { macaddress: macs[name] }, "set-name": name } : {}),
+        addresses: [...addresses],
+        // gateway4, not a route: cloud-init renders routes for ifupdown as `route add`, which minimal images lack.
+        ...(gateway ? { gateway4: gateway } : {}),
+      },
     ]),
   );
   return stringify({ version: 2, ethernets });
