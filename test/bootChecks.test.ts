@@ -153,6 +153,12 @@ test("seed: EC2 gets the user-data gzipped, the others as text; network-config g
     version: 2,
     ethernets: { eth0: { addresses: ["10.77.0.10/24"], gateway4: "10.77.0.1" }, meta0: { addresses: ["169.254.0.2/16"] } },
   });
+  // A virtual machine names its NICs itself: matched by MAC address and renamed.
+  assert.deepEqual(parse(networkConfig({ meta0: { addresses: ["169.254.0.2/16"] } }, { meta0: "52:54:00:b0:07:02" })).ethernets.meta0, {
+    match: { macaddress: "52:54:00:b0:07:02" },
+    "set-name": "meta0",
+    addresses: ["169.254.0.2/16"],
+  });
 });
 
 test("npm run boot-test refuses a bad command line or a stack that boots no VM, with exit 2 and the fix", () => {

@@ -213,7 +213,7 @@ export function openFilesCheck(unitLimit: number, processLimits: string, hostHar
     return {
       check,
       status: "not here",
-      detail: `the unit asks ${unitLimit}; the container got ${limit.soft}, the host's own hard limit, which a container cannot raise (boot under qemu to check)`,
+      detail: `the unit asks ${unitLimit}; the container got ${limit.soft}, the host's own hard limit, which a container cannot raise (boot-test --qemu shows it)`,
     };
   }
   return { check, status: "FAIL", detail: `coturn runs with ${limit.soft} open files; the unit sets ${unitLimit}` };
@@ -249,7 +249,7 @@ export function kernelSettingRows(settings: readonly KernelSetting[], inContaine
         actual === undefined
           ? "kernel-wide, not visible in a container's network namespace"
           : "a container cannot write /proc/sys (systemd-nspawn keeps it read-only)";
-      return { check, status: "not here", detail: `wanted ${wanted}, the container has ${actual || "none"}: ${why}; the bootstrap named it. Boot under qemu to check` };
+      return { check, status: "not here", detail: `wanted ${wanted}, the container has ${actual || "none"}: ${why}; the bootstrap named it (boot-test --qemu shows it)` };
     }
     return {
       check,
