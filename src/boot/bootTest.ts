@@ -1,10 +1,10 @@
 /**
  * Boots a stack's user-data for real and checks the VM it makes (see checks.ts): the exact user-data `pulumi up` hands
  * the stack's cloud, rendered with SSH keys made for this boot and the lab's static IP, goes through cloud-init under
- * systemd in a container (container.ts) on the cloud's network (bootLab.ts). Then, as `pulumi up` does, a TURN secret
- * made for this boot is delivered over SSH with the pinned host key, and a client on the lab internet talks to the
- * coturn the boot started. The stack's own secrets are never needed: the user-data holds none.
- */
+ * systemd in a container (container.ts) or a qemu virtual machine (qemu.ts) on the cloud's network (bootLab.ts).
+ * Then, as `pulumi up` does, a TURN secret made for this boot is delivered over SSH with the pinned host key, and a
+ * client on the lab internet talks to the coturn the boot started. The stack's own secrets are never needed: the
+ * user-data holds none. */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -119,7 +119,7 @@ export async function bootStack(options: BootOptions): Promise<BootReport> {
   const sshFiles = { keyFile: join(workDir, "deploy-key"), knownHostsFile: join(workDir, "known_hosts") };
   writeFileSync(sshFiles.keyFile, keys.deploy.privateKey, { mode: 0o600 });
   writeFileSync(sshFiles.knownHostsFile, `${bootLab.publicIp} ${keys.host.publicKey.trim()}\n`);
-  let container: BootedGuest | undefined;
+  let guest: BootedGuest | undefined;
   let consoleLog = "";
   const results: CheckResult[] = [];
   const timings: { firstStunMs?: number; cloudInitMs?: number; stopMs?: number } = {};
@@ -143,7 +143,7 @@ export async function bootStack(options: BootOptions): Promise<BootReport> {
     if (admin) {
       const adminKeyFile = join(workDir, "admin-key");
       writeFileSync(adminKeyFile, admin.privateKey, { mode: 0o600 });
-      container = await bootQemu({
+      guest = await bootQemu({
         rootfs: image.rootfs,
         seed,
         netns: hosts.vm,
@@ -152,7 +152,7 @@ export async function bootStack(options: BootOptions): Promise<BootReport> {
         ssh: { ns: hosts.client, host: bootLab.publicIp, user: ADMIN_USER, keyFile: adminKeyFile, knownHostsFile: sshFiles.knownHostsFile },
       });
     } else {
-      container = await bootContainer({
+      guest = await bootContainer({
         rootfs: image.rootfs,
         seed,
         netns: hosts.vm,
@@ -160,7 +160,7 @@ export async function bootStack(options: BootOptions): Promise<BootReport> {
         machineName: `boot-${randomBytes(4).toString("hex")}`,
       });
     }
-    const booted = container;
+    const booted = guest;
     const stunServer = { host: bootLab.publicIp, port: LISTENER_PORTS.plain };
     const firstStun = labJob(lab, hosts.client, { job: "stun", server: stunServer, waitMs: cloudInitTimeoutMs }, cloudInitTimeoutMs + 30_000);
 
@@ -221,7 +221,7 @@ export async function bootStack(options: BootOptions): Promise<BootReport> {
         },
       ),
     );
-    log("stop: powering the container off");
+    log("stop: powering the VM off");
     const stopped = await booted.stop();
     timings.stopMs = stopped.ms;
     results.push(
@@ -232,8 +232,8 @@ export async function bootStack(options: BootOptions): Promise<BootReport> {
   } catch (error) {
     results.push({ check: "boot", status: "FAIL", detail: (error as Error).message.split("\n").slice(0, 6).join(" ") });
   } finally {
-    await container?.cleanup();
-    consoleLog = container?.console() ?? "";
+    await guest?.cleanup();
+    consoleLog = guest?.console() ?? "";
     await bootLab.lab.destroy();
     rmSync(workDir, { recursive: true, force: true });
   }
@@ -241,16 +241,16 @@ export async function bootStack(options: BootOptions): Promise<BootReport> {
 }
 
 /** Polls `cloud-init status` until it is done or in error; returns when (epoch ms). */
-async function waitForCloudInit(container: BootedGuest, timeoutMs: number, signal: AbortSignal | undefined): Promise<number> {
+async function waitForCloudInit(guest: BootedGuest, timeoutMs: number, signal: AbortSignal | undefined): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     signal?.throwIfAborted();
-    if (!container.running()) throw new Error(`the container stopped during boot:\n${container.console().slice(-2000)}`);
-    const status = /^status:\s*(\S+)/m.exec(container.run("cloud-init", ["status"]).stdout)?.[1];
+    if (!guest.running()) throw new Error(`the VM stopped during boot:\n${guest.console().slice(-2000)}`);
+    const status = /^status:\s*(\S+)/m.exec(guest.run("cloud-init", ["status"]).stdout)?.[1];
     if (status === "done" || status === "error" || status === "degraded") return Date.now();
     await sleep(1000);
   }
-  throw new Error(`cloud-init did not finish within ${timeoutMs / 1000} s; console tail:\n${container.console().slice(-2000)}`);
+  throw new Error(`cloud-init did not finish within ${timeoutMs / 1000} s; console tail:\n${guest.console().slice(-2000)}`);
 }
 
 function vmFileContent(vm: RenderedVm, path: string): string {

@@ -7,7 +7,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
-import { mountSeededOverlay, type BootedGuest, type GuestRun, type NoCloudSeed } from "./guest";
+import { mountSeededOverlay, powerOff, type BootedGuest, type GuestRun, type NoCloudSeed } from "./guest";
 
 /** A running container: a guest that shares this machine's kernel. */
 export interface BootedContainer extends BootedGuest {
@@ -64,33 +64,19 @@ export async function bootContainer(options: {
       });
       return { status: result.status, stdout: result.stdout ?? "", stderr: result.stderr ?? "" };
     };
-    let stopped: { clean: boolean; ms: number; exit: number | string } | undefined;
-    const stop = async (timeoutMs = 60_000): Promise<{ clean: boolean; ms: number; exit: number | string }> => {
-      if (stopped) return stopped;
-      const started = Date.now();
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs)));
-      const outcome = await Promise.race([exited, timedOut]);
-      clearTimeout(timer);
-      if (outcome === "timeout") {
-        child.kill("SIGKILL");
-        stopped = { clean: false, ms: Date.now() - started, exit: await exited };
-      } else {
-        stopped = { clean: outcome === 0, ms: Date.now() - started, exit: outcome };
-      }
-      return stopped;
-    };
+    const running = (): boolean => child.exitCode === null && child.signalCode === null;
+    // SIGTERM makes nspawn ask the container's systemd to power off.
+    const stop = powerOff(() => running() && child.kill("SIGTERM"), exited, () => child.kill("SIGKILL"));
     return {
       kind: "container",
       launchedAt,
       leaderPid,
       console: () => consoleText,
       run,
-      running: () => child.exitCode === null && child.signalCode === null,
-      stop,
+      running,
+      stop: (timeoutMs = 60_000) => stop(timeoutMs),
       cleanup: async () => {
-        await stop();
+        await stop(60_000);
         unmount();
       },
     };

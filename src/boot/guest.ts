@@ -26,9 +26,41 @@ export interface BootedGuest {
   /** True while the guest runs. */
   running(): boolean;
   /** Powers the guest off; resolves with how long it took and whether it ended on its own. */
-  stop(timeoutMs?: number): Promise<{ readonly clean: boolean; readonly ms: number; readonly exit: number | string }>;
+  stop(timeoutMs?: number): Promise<PowerOff>;
   /** Stops it if needed and removes the boot's files. */
   cleanup(): Promise<void>;
+}
+
+/** How a guest's power-off went. */
+export interface PowerOff {
+  /** True when it ended on its own with exit status 0. */
+  readonly clean: boolean;
+  /** From the request to the end. */
+  readonly ms: number;
+  /** The exit status or signal of the process that ran it. */
+  readonly exit: number | string;
+}
+
+/**
+ * Makes a guest's `stop()`: asks once (`request`), waits for `exited` up to the timeout, then `kill`s it. Later calls
+ * return the first outcome.
+ */
+export function powerOff(request: () => void, exited: Promise<number | string>, kill: () => void): (timeoutMs: number) => Promise<PowerOff> {
+  let outcome: Promise<PowerOff> | undefined;
+  return (timeoutMs) => {
+    outcome ??= (async () => {
+      const started = Date.now();
+      request();
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs)));
+      const ended = await Promise.race([exited, timedOut]);
+      clearTimeout(timer);
+      if (ended !== "timeout") return { clean: ended === 0, ms: Date.now() - started, exit: ended };
+      kill();
+      return { clean: false, ms: Date.now() - started, exit: await exited };
+    })();
+    return outcome;
+  };
 }
 
 /** The NoCloud seed a boot gets. */

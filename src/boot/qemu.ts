@@ -9,7 +9,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { mountSeededOverlay, type BootedGuest, type GuestRun, type NoCloudSeed } from "./guest";
+import { mountSeededOverlay, powerOff, type BootedGuest, type GuestRun, type NoCloudSeed } from "./guest";
 
 /** The programs a qemu boot needs, with the Debian package of each. */
 export const QEMU_COMMANDS: ReadonlyArray<readonly [string, string]> = [
@@ -111,32 +111,22 @@ export async function bootQemu(options: {
     return { status: result.status, stdout: result.stdout ?? "", stderr };
   };
 
-  let stopped: { clean: boolean; ms: number; exit: number | string } | undefined;
-  const stop = async (timeoutMs = 180_000): Promise<{ clean: boolean; ms: number; exit: number | string }> => {
-    if (stopped) return stopped;
-    const started = Date.now();
-    if (running()) run("systemctl", ["poweroff", "--no-block"]);
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<"timeout">((resolve) => (timer = setTimeout(() => resolve("timeout"), timeoutMs)));
-    const outcome = await Promise.race([exited, timedOut]);
-    clearTimeout(timer);
-    if (outcome === "timeout") {
-      qemu.kill("SIGKILL");
-      stopped = { clean: false, ms: Date.now() - started, exit: await exited };
-    } else {
-      stopped = { clean: outcome === 0, ms: Date.now() - started, exit: outcome };
-    }
-    return stopped;
-  };
+  const stop = powerOff(
+    () => {
+      if (running()) run("systemctl", ["poweroff", "--no-block"]);
+    },
+    exited,
+    () => qemu.kill("SIGKILL"),
+  );
   return {
     kind: "qemu",
     launchedAt,
     console: () => consoleText,
     run,
     running,
-    stop,
+    stop: (timeoutMs = 180_000) => stop(timeoutMs),
     cleanup: async () => {
-      await stop();
+      await stop(180_000);
       rmSync(workDir, { recursive: true, force: true });
     },
   };
