@@ -28,10 +28,19 @@ function boot(stack: string, editUserData?: (userData: string) => string): Promi
   return bootStack({ config: { ...config, ...serverIdentity(config, 1) }, editUserData, log: () => undefined });
 }
 
-/** The report as the command prints it, for the test log. */
-function printed(report: BootReport): string {
+/** The report's lines as the command prints them. */
+function reportText(report: BootReport): string[] {
   const { header, rows, footer } = reportLines(report);
-  return [...header, ...rows.map((r) => `  ${r[1].padEnd(8)} ${r[0]}: ${r[2]}`), ...footer].join("\n");
+  return [...header, ...rows.map((r) => `  ${r[1].padEnd(8)} ${r[0]}: ${r[2]}`), ...footer];
+}
+
+function printed(report: BootReport): string {
+  return reportText(report).join("\n");
+}
+
+/** The report in the test log, one diagnostic line per line (TAP diagnostics are single lines). */
+function showReport(t: { diagnostic(message: string): void }, report: BootReport): void {
+  for (const line of reportText(report)) t.diagnostic(line);
 }
 
 function row(report: BootReport, check: string): { status: string; detail: string } {
@@ -61,7 +70,7 @@ function replaceOnce(text: string, from: string, to: string): string {
 for (const stack of EXAMPLE_REGION_STACKS) {
   test(`${stack}: the user-data boots and the VM passes every boot check`, { timeout: 600_000 }, async (t) => {
     const report = await boot(stack);
-    t.diagnostic(printed(report));
+    showReport(t, report);
     const failed = report.results.filter((r) => r.status === "FAIL");
     assert.deepEqual(failed, [], printed(report));
     assert.deepEqual(
@@ -85,7 +94,7 @@ test("a config coturn cannot read is caught: coturn runs with built-in defaults 
       entry.content = replaceOnce(entry.content, 'for file in "$conf" "$cert" "$key"; do', 'for file in "$cert" "$key"; do');
     }),
   );
-  t.diagnostic(printed(report));
+  showReport(t, report);
   assert.equal(report.passed, false);
   assert.equal(row(report, "coturn read its config at every start").status, "FAIL");
   assert.match(row(report, "coturn read its config at every start").detail, /did not run the rendered config|could not read its config/);
@@ -95,7 +104,7 @@ test("a config coturn cannot read is caught: coturn runs with built-in defaults 
 
 test("a missing systemd drop-in is caught: the unit lacks its settings and SIGHUP leaves coturn down", { timeout: 600_000 }, async (t) => {
   const report = await boot("gcp-example", (userData) => editWrittenFile(userData, "/etc/systemd/system/coturn.service.d/10-coturn-pulumi.conf", "remove"));
-  t.diagnostic(printed(report));
+  showReport(t, report);
   assert.equal(report.passed, false);
   assert.equal(row(report, "coturn's unit has the drop-in's settings").status, "FAIL");
   assert.match(row(report, "coturn's unit has the drop-in's settings").detail, /does not load .*10-coturn-pulumi\.conf.*Restart is [\w-]+, not always/);

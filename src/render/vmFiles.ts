@@ -153,6 +153,9 @@ function renderConf(config: CoturnSettings, placement: PlacementContext): string
   });
 }
 
+/** Where coturn's systemd drop-in lands. */
+export const DROP_IN_PATH = "/etc/systemd/system/coturn.service.d/10-coturn-pulumi.conf";
+
 /** Where the relay's kernel settings land. */
 export const SYSCTL_PATH = "/etc/sysctl.d/60-coturn-relay.conf";
 
@@ -210,7 +213,7 @@ export function renderVm(config: ServerConfig, addresses: VmAddresses, access: V
       content: readTemplate("coturn-tls-renew.timer"),
     },
     {
-      path: "/etc/systemd/system/coturn.service.d/10-coturn-pulumi.conf",
+      path: DROP_IN_PATH,
       mode: "0644",
       purpose: "restart coturn on any exit, raise its file limit, reload TLS with SIGUSR2",
       content: renderTemplate("coturn-override.conf.hbs", context),
