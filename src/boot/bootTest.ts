@@ -14,7 +14,7 @@ import { LISTENER_PORTS, type DeployCloud, type ImageChoice } from "../config/sc
 import type { ServerConfig } from "../config/stackConfig";
 import { bindAddressFor } from "../plan/addresses";
 import type { VmAccess } from "../render/secretDelivery";
-import { DROP_IN_PATH, renderVm, SYSCTL_PATH, type RenderedVm } from "../render/vmFiles";
+import { DROP_IN_PATH, renderVm, SYSCTL_PATH, vmFile, type RenderedVm } from "../render/vmFiles";
 import { generateSshKeyPair } from "../../test/support/sshKeys";
 import { requireCommands } from "../../test/support/netlab";
 import { buildBootLab, type BootLab } from "./bootLab";
@@ -35,7 +35,8 @@ import {
 } from "./checks";
 import { bootContainer } from "./container";
 import type { BootedGuest } from "./guest";
-import { deliverSecret, ECHO_PORT, guestFile, labJob, networkRows, openFilesRow, restartRow, turnRows } from "./guestProbes";
+import { runLabJobAsync } from "../../test/support/cloudLab";
+import { deliverSecret, ECHO_PORT, guestFile, networkRows, openFilesRow, restartRow, turnRows } from "./guestProbes";
 import { ensureBootImage, IMAGE_BUILD_COMMANDS, type BootImage } from "./image";
 import { IMAGE_RECIPE, QEMU_IMAGE_RECIPE } from "./imageRecipe";
 import { bootQemu, QEMU_COMMANDS } from "./qemu";
@@ -162,7 +163,7 @@ export async function bootStack(options: BootOptions): Promise<BootReport> {
     }
     const booted = guest;
     const stunServer = { host: bootLab.publicIp, port: LISTENER_PORTS.plain };
-    const firstStun = labJob(lab, hosts.client, { job: "stun", server: stunServer, waitMs: cloudInitTimeoutMs }, cloudInitTimeoutMs + 30_000);
+    const firstStun = runLabJobAsync(lab, hosts.client, { job: "stun", server: stunServer, waitMs: cloudInitTimeoutMs }, cloudInitTimeoutMs + 30_000);
 
     log("boot: waiting for cloud-init to finish (it installs coturn from the image's apt cache)");
     const cloudInitDone = await waitForCloudInit(booted, cloudInitTimeoutMs, options.signal);
@@ -180,13 +181,13 @@ export async function bootStack(options: BootOptions): Promise<BootReport> {
     results.push(filesCheck(expected, booted.run("stat", ["-c", "%n %U %G %a", ...expected.map((f) => f.path)]).stdout));
     results.push(failedUnitsCheck(booted.run("systemctl", ["--failed", "--plain", "--no-legend"]).stdout, booted.console()));
     results.push(serviceCheck(booted.run("systemctl", ["is-active", "coturn"]).stdout, booted.run("systemctl", ["is-enabled", "coturn"]).stdout));
-    const dropIn = vmFileContent(vm, DROP_IN_PATH);
+    const dropIn = vmFile(vm, DROP_IN_PATH);
     results.push(dropInCheck(DROP_IN_PATH, dropIn, booted.run("systemctl", ["show", "coturn", ...dropInProperties(dropIn).map((p) => `--property=${p}`)]).stdout));
     results.push(openFilesRow(booted, dropIn));
     results.push(...networkRows(booted, bootLab, config));
     results.push(
       ...kernelSettingRows(
-        sysctlFile(vmFileContent(vm, SYSCTL_PATH)).map(({ key, value }) => {
+        sysctlFile(vmFile(vm, SYSCTL_PATH)).map(({ key, value }) => {
           const read = booted.run("sysctl", ["-n", key]);
           return { key, wanted: value, actual: read.status === 0 ? read.stdout.trim() : undefined };
         }),
@@ -251,12 +252,6 @@ async function waitForCloudInit(guest: BootedGuest, timeoutMs: number, signal: A
     await sleep(1000);
   }
   throw new Error(`cloud-init did not finish within ${timeoutMs / 1000} s; console tail:\n${guest.console().slice(-2000)}`);
-}
-
-function vmFileContent(vm: RenderedVm, path: string): string {
-  const file = vm.files.find((f) => f.path === path);
-  if (!file) throw new Error(`the rendered VM has no ${path}`);
-  return file.content;
 }
 
 /** The addresses coturn may name as its listener: the rendered ones (with DigitalOcean's placeholder) and the real one. */

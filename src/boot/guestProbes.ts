@@ -4,15 +4,13 @@
  * `pulumi up` makes it, a TURN round trip and a refusal from the lab's client, and coturn's restarts after signals.
  */
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { LISTENER_PORTS, type Listener } from "../config/schema";
 import type { ServerConfig } from "../config/stackConfig";
 import { mintTurnCredential, secretFingerprint } from "../credentials/turnRest";
 import { bindAddressFor } from "../plan/addresses";
 import { DEPLOY_USER, parseAppliedSecretSet, secretSetDocument } from "../render/secretDelivery";
-import type { LabJob } from "../../test/support/labClient";
-import type { NetLab } from "../../test/support/netlab";
+import { runLabJobAsync } from "../../test/support/cloudLab";
 import type { BootLab } from "./bootLab";
 import { openFilesCheck, openFilesLimit, rowFrom, type CheckResult } from "./checks";
 import type { BootedGuest } from "./guest";
@@ -21,18 +19,6 @@ import type { BootedGuest } from "./guest";
 export const ECHO_PORT = 3480;
 /** Longest wait for coturn to come back after a signal (RestartSec is 2 s). */
 const RESTART_TIMEOUT_MS = 20_000;
-
-/** Runs a labClient.ts job in a lab host without blocking this process (the container's console keeps draining). */
-export async function labJob(lab: NetLab, ns: string, job: LabJob, timeoutMs = 60_000): Promise<Record<string, unknown>> {
-  const client = join(__dirname, "..", "..", "test", "support", "labClient.ts");
-  const run = await lab.run(ns, process.execPath, ["--import", "tsx", client, JSON.stringify(job)], { timeoutMs });
-  const last = run.stdout.trim().split("\n").at(-1) ?? "";
-  try {
-    return JSON.parse(last) as Record<string, unknown>;
-  } catch {
-    return { ok: false, error: `the client printed no result (exit ${run.status}): ${run.stderr.trim().slice(-300)}` };
-  }
-}
 
 /** A file's content inside the guest (empty when it cannot be read). */
 export function guestFile(container: BootedGuest, path: string): string {
@@ -147,7 +133,7 @@ export async function turnRows(bootLab: BootLab, secret: string, wrongSecret: st
     const minted = mintTurnCredential({ secret: from, user: "boot-test", ttlSeconds: 600 });
     return { username: minted.username, password: minted.credential };
   };
-  const echo = await labJob(bootLab.lab, bootLab.hosts.client, {
+  const echo = await runLabJobAsync(bootLab.lab, bootLab.hosts.client, {
     job: "echo",
     server,
     transport: "udp",
@@ -156,7 +142,7 @@ export async function turnRows(bootLab: BootLab, secret: string, wrongSecret: st
     bytes: 1000,
   });
   const relayed = echo.relayed as { host?: string } | undefined;
-  const wrong = await labJob(bootLab.lab, bootLab.hosts.client, { job: "allocate", server, transport: "udp", credentials: credentials(wrongSecret) });
+  const wrong = await runLabJobAsync(bootLab.lab, bootLab.hosts.client, { job: "allocate", server, transport: "udp", credentials: credentials(wrongSecret) });
   return [
     rowFrom(
       "TURN relays to a peer and back",
@@ -186,13 +172,13 @@ export async function restartRow(container: BootedGuest, bootLab: BootLab, signa
     const now = mainPid();
     if (now === before && signal === "HUP" && Date.now() - sent > 5000) {
       // coturn without syslog handles SIGHUP by reopening its log: it never ended, so there is nothing to bring back.
-      const stun = await labJob(bootLab.lab, bootLab.hosts.client, { job: "stun", server: { host: bootLab.publicIp, port: LISTENER_PORTS.plain }, waitMs: 5000 });
+      const stun = await runLabJobAsync(bootLab.lab, bootLab.hosts.client, { job: "stun", server: { host: bootLab.publicIp, port: LISTENER_PORTS.plain }, waitMs: 5000 });
       return stun.ok === true
         ? { check, status: "ok", detail: `SIGHUP did not end process ${before}; it still answers STUN` }
         : { check, status: "FAIL", detail: `process ${before} survived SIGHUP but answers no STUN: ${String(stun.error)}` };
     }
     if (now !== before && now !== "0" && container.run("systemctl", ["is-active", "coturn"]).stdout.trim() === "active") {
-      const stun = await labJob(bootLab.lab, bootLab.hosts.client, { job: "stun", server: { host: bootLab.publicIp, port: LISTENER_PORTS.plain }, waitMs: 10_000 });
+      const stun = await runLabJobAsync(bootLab.lab, bootLab.hosts.client, { job: "stun", server: { host: bootLab.publicIp, port: LISTENER_PORTS.plain }, waitMs: 10_000 });
       if (stun.ok !== true) return { check, status: "FAIL", detail: `restarted as ${now} but no STUN answer: ${String(stun.error)}` };
       return { check, status: "ok", detail: `new process ${now} answered STUN ${((Date.now() - sent) / 1000).toFixed(1)} s after the signal` };
     }

@@ -319,6 +319,13 @@ function withNewline(text: string): string {
   return text.endsWith("\n") ? text : `${text}\n`;
 }
 
+/** The content of one rendered VM file; throws when the VM has no such file. */
+export function vmFile(vm: RenderedVm, path: string): string {
+  const file = vm.files.find((f) => f.path === path);
+  if (!file) throw new Error(`the rendered VM has no ${path}`);
+  return file.content;
+}
+
 /** The user-data for one VM and what must replace the VM when it changes. */
 export interface RenderedUserData {
   /** The complete `#cloud-config` user-data (holds the SSH host key). */

@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { makeSelfSignedCertificate } from "../../src/local/selfSigned";
 import { ANCHOR_ADDRESS_PLACEHOLDER, bindAddressFor, NAT_NETWORK } from "../../src/plan/addresses";
 import { SECRETS_SCRIPT_PATH, TLS_SCRIPT_PATH, USER_DB_PATH, parseAppliedSecretSet, secretSetDocument, type AppliedSecretSet } from "../../src/render/secretDelivery";
-import { renderVm, TLS_PATHS, type RenderedVm } from "../../src/render/vmFiles";
+import { renderVm, TLS_PATHS, vmFile, type RenderedVm } from "../../src/render/vmFiles";
 import type { LabJob } from "./labClient";
 import { MOCK_ACCESS } from "./mockCloud";
 import { LAB_INTERNET, NetLab, requireCommands, waitFor, type LabProcess } from "./netlab";
@@ -89,12 +89,7 @@ export function fillAnchorAddress(text: string, anchorIp: string): string {
     .replace(new RegExp(`ip daddr ${placeholder} tcp dport 443 dnat to ${placeholder}:`, "g"), `ip daddr ${anchorIp} tcp dport 443 dnat to ${anchorIp}:`);
 }
 
-/** The content of one rendered VM file. */
-export function vmFile(vm: RenderedVm, path: string): string {
-  const file = vm.files.find((f) => f.path === path);
-  if (!file) throw new Error(`the rendered VM has no ${path}`);
-  return file.content;
-}
+export { vmFile } from "../../src/render/vmFiles";
 
 /**
  * Swaps exactly the lines the lab needs: certificate paths (a temp folder instead of /etc/coturn/tls) and logging
@@ -138,8 +133,26 @@ export function applySecretSet(lab: NetLab, ns: string, script: string, confPath
 
 /** Runs a labClient.ts job inside a lab host and returns its JSON answer. */
 export function runLabJob<T = Record<string, unknown>>(lab: NetLab, ns: string, job: LabJob): T {
-  const out = lab.exec(ns, process.execPath, "--import", "tsx", join(__dirname, "labClient.ts"), JSON.stringify(job));
+  const out = lab.exec(ns, process.execPath, ...labClientArgs(job));
   return JSON.parse(out.trim().split("\n").at(-1) ?? "{}") as T;
+}
+
+/**
+ * Like `runLabJob`, without blocking this process (output it reads meanwhile, a container's console say, keeps
+ * flowing); a job that prints no JSON answer gives `{ ok: false, error }` instead of throwing.
+ */
+export async function runLabJobAsync(lab: NetLab, ns: string, job: LabJob, timeoutMs = 60_000): Promise<Record<string, unknown>> {
+  const run = await lab.run(ns, process.execPath, labClientArgs(job), { timeoutMs });
+  const last = run.stdout.trim().split("\n").at(-1) ?? "";
+  try {
+    return JSON.parse(last) as Record<string, unknown>;
+  } catch {
+    return { ok: false, error: `the client printed no result (exit ${run.status}): ${run.stderr.trim().slice(-300)}` };
+  }
+}
+
+function labClientArgs(job: LabJob): string[] {
+  return ["--import", "tsx", join(__dirname, "labClient.ts"), JSON.stringify(job)];
 }
 
 /** The running cloud lab. */
