@@ -56,12 +56,23 @@ export function exampleStackConfig(stack = "aws-example"): StackConfig {
   return validateStackConfig({ stack: raw.stack, values: raw.values, secretKeys: new Set(raw.secretKeys) });
 }
 
-/** Runs index.ts under mocks with the given config (in a child process, so several can run at once). */
-export async function runProgram(config: HarnessConfig): Promise<ProgramRun> {
+/** Another program than index.ts for `runProgram`: a user's program of its own, in a project of its own. */
+export interface OtherProgram {
+  /** Path of the program module. */
+  readonly path: string;
+  /** Its Pulumi project name. */
+  readonly project: string;
+}
+
+/**
+ * Runs index.ts (or `other`) under mocks with the given config (in a child process, so several can run at once).
+ */
+export async function runProgram(config: HarnessConfig, other?: OtherProgram): Promise<ProgramRun> {
   let stdout: string;
+  const programEnv = other ? { HARNESS_PROGRAM: other.path, HARNESS_PROJECT: other.project } : {};
   try {
     ({ stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", join(__dirname, "programHarness.ts")], {
-      env: { ...process.env, HARNESS_CONFIG: JSON.stringify(config) },
+      env: { ...process.env, ...programEnv, HARNESS_CONFIG: JSON.stringify(config) },
       encoding: "utf8",
       timeout: 60_000,
     }));

@@ -3,7 +3,8 @@
  * resource it registered (type, name, inputs, options), every provider function it invoked, its stack outputs, and
  * any error. Config comes from the HARNESS_CONFIG environment variable: { stack, values, secretKeys, stackReferences }.
  * `stackReferences` maps a stack name to the outputs a StackReference reads; a name not in it is a stack the backend
- * does not have, answered with the engine's error.
+ * does not have, answered with the engine's error. HARNESS_PROGRAM names another program module, HARNESS_PROJECT
+ * another Pulumi project name (default `coturn`, this project's own).
  * Each scenario runs in its own process because mock state is process-global.
  */
 import * as pulumi from "@pulumi/pulumi";
@@ -71,7 +72,7 @@ async function main(): Promise<void> {
         return MOCK_CALLS[args.token] ?? {};
       },
     },
-    "coturn",
+    process.env.HARNESS_PROJECT ?? "coturn",
     spec.stack,
     false,
   );
@@ -82,10 +83,12 @@ async function main(): Promise<void> {
   );
   try {
     // index.ts exports one async function (`export =`), as the Pulumi runtime calls it; its result is the outputs.
-    // HARNESS_PROGRAM names another program module (the start-up benchmark's one-resource floor).
+    // A program written top to bottom exports its outputs instead, as the runtime also accepts. HARNESS_PROGRAM
+    // names another program module (the start-up benchmark's one-resource floor, a user's program of its own).
     const programPath = process.env.HARNESS_PROGRAM ?? "../../index";
-    const module = (await Promise.race([import(programPath), timeout])) as { default: () => Promise<Record<string, unknown>> };
-    const program = await Promise.race([module.default(), timeout]);
+    type ProgramModule = { default: (() => Promise<Record<string, unknown>>) | Record<string, unknown> };
+    const module = (await Promise.race([import(programPath), timeout])) as ProgramModule;
+    const program = typeof module.default === "function" ? await Promise.race([module.default(), timeout]) : module.default;
     const settle = (value: unknown): Promise<unknown> =>
       new Promise((resolve) => (pulumi.output(value) as unknown as pulumi.Output<unknown>).apply((v) => resolve(v)));
     for (const [name, value] of Object.entries(program)) {
