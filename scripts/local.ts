@@ -133,7 +133,7 @@ async function main(): Promise<number> {
   const iceServers = iceServersWithCredential(iceServersTemplate(config, { host: flags.listen }), credential);
   if (!flags.json) status("iceServers for your app:");
   process.stdout.write(`${JSON.stringify(iceServers, null, 2)}\n`);
-  for (const line of usageLines(config, credential, flags.user, target.certificate.spkiSha256)) status(line);
+  for (const line of usageLines(config, credential, flags.user, target.certificate)) status(line);
   status(listeningLine(config, target));
 
   const ended = await target.exited;

@@ -213,7 +213,10 @@ describe("npm run local in a network namespace", () => {
 
     // The probe, with the printed iceServers: allocations over UDP, TCP and TLS relayed on the listening address, the
     // served certificate verified against the run's own, relay between two allocations, no anonymous allocation.
-    const checked = probe(iceServers, "--ca", join(dir, "fullchain.pem"));
+    // Non-browser clients are told the CA file on a line of its own (on stderr with --json): the probe uses it.
+    const caFile = /^CA file for non-browser clients: (\S+)$/m.exec(run.stderr())?.[1];
+    assert.equal(caFile, join(dir, "fullchain.pem"), "the CA file line is missing or names another file");
+    const checked = probe(iceServers, "--ca", caFile);
     assert.equal(checked.status, 0, `${checked.stdout}\n${checked.stderr}`);
     assert.match(checked.stdout, /allocation\s+tls\s+pass\s+relayed address 127\.0\.0\.1:\d+/);
     assert.match(checked.stdout, /relay between two allocations\s+udp\s+pass/);

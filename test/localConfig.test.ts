@@ -1,7 +1,7 @@
 /**
  * The local target's pieces that need no running coturn: the rendered turnserver.conf of the local stack (a
  * reviewed golden file, and proof that it is the cloud config with exactly the local swaps), the URLs, the status
- * line, the listen-address and relay-range checks, the STUN message and the certificate's SPKI hash.
+ * line, the usage lines, the listen-address and relay-range checks, the STUN message and the certificate's SPKI hash.
  */
 import assert from "node:assert/strict";
 import { execSync } from "node:child_process";
@@ -12,13 +12,14 @@ import { test } from "node:test";
 import { readStackFile } from "../src/config/stackFile";
 import type { LocalStackConfig } from "../src/config/stackConfig";
 import { validateLocalStackConfig, validateStackConfig } from "../src/config/validate";
+import { mintTurnCredential } from "../src/credentials/turnRest";
 import { CoturnMissingError, DEBIAN_TURNSERVER, coturnVersion, findTurnserver } from "../src/local/coturnBinary";
 import { listenAddressProblem } from "../src/local/listenAddress";
 import { withLocalAuthSecret } from "../src/local/localStack";
 import { busyPortMessage, listenerSockets, localRelayRangeProblem } from "../src/local/ports";
 import { STUN_MAGIC_COOKIE, isBindingSuccess, stunBindingRequest } from "../src/local/readiness";
 import { chromiumSpkiFlag, makeSelfSignedCertificate } from "../src/local/selfSigned";
-import { listeningLine } from "../src/local/summary";
+import { listeningLine, usageLines } from "../src/local/summary";
 import { iceServersTemplate, turnUrls } from "../src/plan/endpoints";
 import { renderLocalTurnserverConf, renderTurnserverConf, type LocalRun } from "../src/render/vmFiles";
 import { TEST_SECRET } from "./support/program";
@@ -153,6 +154,16 @@ test("the status line says what listens where, in one line", () => {
     { version: "4.6.1", pid: 7, listenIp: "10.0.0.5", logFile: "/tmp/x.log" },
   );
   assert.equal(udpOnly, "coturn 4.6.1 (pid 7) on 10.0.0.5: 3478/udp turn:, relay 50000-50010/udp; log /tmp/x.log; Ctrl-C stops it");
+});
+
+test("with turns:, the usage lines give Chromium's flag and, on a line of its own, the CA file other clients take", () => {
+  const credential = mintTurnCredential({ secret: TEST_SECRET, user: "alice", ttlSeconds: 600, now: new Date("2026-12-02T12:00:00Z") });
+  const certificate = { certificate: `${DIR}/fullchain.pem`, spkiSha256: "c3BraQ==" };
+  const lines = usageLines(localConfig(), credential, "alice", certificate);
+  assert.ok(lines.includes(`CA file for non-browser clients: ${DIR}/fullchain.pem`), lines.join("\n"));
+  assert.ok(lines.some((line) => line.endsWith("--ignore-certificate-errors-spki-list=c3BraQ==")), lines.join("\n"));
+  const plainOnly = usageLines({ listeners: new Set(["udp", "tcp"]) }, credential, "alice", certificate);
+  assert.ok(!plainOnly.some((line) => line.includes("CA file")), "no CA file without turns:");
 });
 
 test("the listening address must be one IPv4 address of this machine", () => {

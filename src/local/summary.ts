@@ -6,7 +6,7 @@ import { LISTENER_PORTS } from "../config/schema";
 import type { LocalStackConfig } from "../config/stackConfig";
 import type { TurnCredential } from "../credentials/turnRest";
 import type { LocalTarget } from "./localTarget";
-import { chromiumSpkiFlag } from "./selfSigned";
+import { chromiumSpkiFlag, type SelfSignedCertificate } from "./selfSigned";
 
 /**
  * One line: coturn's version and pid, the address, each listener with its URL scheme, the relay range, the log
@@ -28,19 +28,30 @@ export function listeningLine(
   return `coturn ${target.version} (pid ${target.pid}) on ${target.listenIp}: ${parts.join(", ")}; log ${target.logFile}; Ctrl-C stops it`;
 }
 
-/** How to use the printed iceServers: the relay-only policy, the credential's lifetime, and Chromium's trust flag. */
+/** The line naming the CA file for `turns:`: the self-signed certificate, which clients other than browsers trust. */
+export function caFileLine(certificateFile: string): string {
+  return `CA file for non-browser clients: ${certificateFile}`;
+}
+
+/**
+ * How to use the printed iceServers: the relay-only policy, the credential's lifetime, and for `turns:` Chromium's
+ * trust flag and, on a line of its own, the CA file that other clients (turnutils_uclient, aiortc, the probe) take.
+ */
 export function usageLines(
   config: Pick<LocalStackConfig, "listeners">,
   credential: TurnCredential,
   user: string,
-  spkiSha256: string,
+  certificate: Pick<SelfSignedCertificate, "certificate" | "spkiSha256">,
 ): string[] {
   return [
     `Credentials for user "${user}" expire at ${credential.expiresAt.toISOString()}.`,
     `Force the relay in your app (browsers on one machine otherwise connect directly): ` +
       `new RTCPeerConnection({ iceServers, iceTransportPolicy: "relay" })`,
     ...(config.listeners.has("tls")
-      ? [`turns: has a self-signed certificate; start Chromium with this flag to trust its key: ${chromiumSpkiFlag(spkiSha256)}`]
+      ? [
+          `turns: has a self-signed certificate; start Chromium with this flag to trust its key: ${chromiumSpkiFlag(certificate.spkiSha256)}`,
+          caFileLine(certificate.certificate),
+        ]
       : []),
   ];
 }
