@@ -1,19 +1,20 @@
 /**
- * README stays true: its config reference is the one generated from the schema, and CI runs its test command.
+ * The docs stay true: the config reference page is the one generated from the schema, and CI runs README's test command.
  */
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { withConfigReference } from "../src/config/reference";
+import { CONFIG_REFERENCE_PAGE, withConfigReference } from "../src/config/reference";
 import { configKeySchemas } from "../src/config/schema";
 
 const ROOT = join(__dirname, "..");
 const readme = readFileSync(join(ROOT, "README.md"), "utf8");
 
-test("README's config reference is the one generated from the schema", () => {
-  assert.equal(readme, withConfigReference(readme), "run: npm run config-reference -- --write");
-  for (const key of Object.keys(configKeySchemas)) assert.ok(readme.includes(`\`coturn:${key}\``), key);
+test(`${CONFIG_REFERENCE_PAGE} is the one generated from the schema`, () => {
+  const page = readFileSync(join(ROOT, CONFIG_REFERENCE_PAGE), "utf8");
+  assert.equal(page, withConfigReference(page), "run: npm run config-reference -- --write");
+  for (const key of Object.keys(configKeySchemas)) assert.ok(page.includes(`\`coturn:${key}\``), key);
 });
 
 test(".ci/run runs exactly the test command README gives", () => {
