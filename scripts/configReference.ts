@@ -1,18 +1,18 @@
 /**
  * npm run config-reference [-- --write]
  *
- * Prints the config reference table generated from the schema; with --write, updates it in README.md.
+ * Prints the config reference table generated from the schema; with --write, updates it in docs/config-reference.md.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { configReferenceMarkdown, withConfigReference } from "../src/config/reference";
+import { CONFIG_REFERENCE_PAGE, configReferenceMarkdown, withConfigReference } from "../src/config/reference";
 
 const { values } = parseArgs({ options: { write: { type: "boolean", default: false } }, strict: true });
 if (values.write) {
-  const readme = join(__dirname, "..", "README.md");
-  writeFileSync(readme, withConfigReference(readFileSync(readme, "utf8")));
-  console.log(`Updated the config reference in ${readme}`);
+  const page = join(__dirname, "..", CONFIG_REFERENCE_PAGE);
+  writeFileSync(page, withConfigReference(readFileSync(page, "utf8")));
+  console.log(`Updated the config reference in ${page}`);
 } else {
   process.stdout.write(configReferenceMarkdown());
 }

@@ -1,6 +1,6 @@
 /**
  * The cost estimate: traffic from calls, each cloud's bill (VMs sized for the peak, static IPs, egress beyond free and
- * included allowances), managed TURN billed as each vendor counts bytes, README's scenario table from the same code,
+ * included allowances), managed TURN billed as each vendor counts bytes, the docs' scenario table from the same code,
  * and `npm run cost` itself (flags, --stack, exit codes).
  */
 import assert from "node:assert/strict";
@@ -61,15 +61,15 @@ describe("cost estimate", () => {
     assert.equal(serversForPeak("aws", "m7g.large", load, 3), undefined);
   });
 
-  test("every price names a source; README's scenario table is what the code computes today", () => {
+  test("every price names a source; the docs' scenario table is what the code computes today", () => {
     for (const [cloud, prices] of Object.entries(CLOUD_PRICES)) {
       for (const [key, vm] of Object.entries(prices.vms)) assert.match(vm.source.url, /^https:\/\//, `${cloud} ${key}`);
       assert.match(prices.egressSource.url, /^https:\/\//);
       assert.match(prices.staticIpSource.url, /^https:\/\//);
     }
-    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
-    assert.ok(readme.includes(costScenariosMarkdown()), `README's cost table differs from the code; paste:\n${costScenariosMarkdown()}`);
-    assert.ok(readme.includes(`as of ${PRICES_AS_OF}`), "README states the prices' date");
+    const page = readFileSync(join(ROOT, "docs", "sizing-and-cost.md"), "utf8");
+    assert.ok(page.includes(costScenariosMarkdown()), `docs/sizing-and-cost.md's cost table differs from the code; paste:\n${costScenariosMarkdown()}`);
+    assert.ok(page.includes(`as of ${PRICES_AS_OF}`), "docs/sizing-and-cost.md states the prices' date");
   });
 });
 
