@@ -1,0 +1,143 @@
+/**
+ * The public API as a user gets it: `npm pack` builds the package (JavaScript, declarations, templates), the tarball
+ * installs into a copy of examples/existing-program (a team's own Pulumi program that imports `coturn-pulumi` BY
+ * PACKAGE NAME and creates one TURN region next to a resource of its own), the program type-checks against the
+ * packed declarations, and it runs under the same mocks as the project's own program: the firewall, the static IP,
+ * the user-data as a secret and exactly as rendered, outputs without secrets. `coturn-pulumi/credentials` loads alone.
+ *
+ * The copy sits in a dot-folder under examples/, so that the Pulumi SDKs it imports resolve to the project's own
+ * node_modules, the copies the mocks are installed on (as in a user's program, where they are its own
+ * dependencies; the package declares them as peers). npm installs the rest of the package's dependencies from its
+ * cache, which `npm ci` filled.
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { bindAddressFor } from "../src/plan/addresses";
+import { renderVm } from "../src/render/vmFiles";
+import { CASES, expectedIngress, ofType, only } from "./support/cloudCases";
+import { MOCK, MOCK_ACCESS } from "./support/mockCloud";
+import { TEST_CLOUDFLARE_TOKEN, TEST_SECRET, exampleConfig, exampleStackConfig, runProgram, type ProgramRun } from "./support/program";
+
+const ROOT = join(__dirname, "..");
+const EXAMPLE = join(ROOT, "examples", "existing-program");
+const PACKAGE = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { name: string; version: string };
+/** Where the example's Pulumi project is named: its own name, not this project's. */
+const EXAMPLE_PROJECT = "realtime-infra";
+const AWS = CASES.find((c) => c.cloud === "aws") ?? assert.fail("no aws case");
+
+/** One file of `npm pack --json`. */
+interface PackedFile {
+  readonly path: string;
+}
+
+/** Runs npm with `args` in `cwd`; its stdout. npm's own output on failure is in the error. */
+function npm(cwd: string, args: readonly string[]): string {
+  return execFileSync("npm", [...args, "--no-audit", "--no-fund", "--loglevel=error"], { cwd, encoding: "utf8", timeout: 240_000 });
+}
+
+describe("the package a user installs (npm pack) in a Pulumi program of their own", () => {
+  const packDir = mkdtempSync(join(tmpdir(), "coturn-pack-"));
+  const programDir = join(ROOT, "examples", `.installed-${process.pid}`);
+  let packed: PackedFile[] = [];
+  let run: ProgramRun;
+
+  before(async () => {
+    const [report] = JSON.parse(npm(ROOT, ["pack", "--json", "--pack-destination", packDir])) as Array<{
+      filename: string;
+      files: PackedFile[];
+    }>;
+    packed = report.files;
+    const tarball = join(packDir, report.filename);
+
+    mkdirSync(programDir);
+    for (const file of ["index.ts", "Pulumi.yaml", "tsconfig.json"]) cpSync(join(EXAMPLE, file), join(programDir, file));
+    const manifest = JSON.parse(readFileSync(join(EXAMPLE, "package.json"), "utf8")) as { dependencies: Record<string, string> };
+    const ownDependencies = Object.fromEntries(Object.entries(manifest.dependencies).filter(([name]) => !name.startsWith("@pulumi/")));
+    assert.ok(PACKAGE.name in ownDependencies, `the example does not depend on ${PACKAGE.name}`);
+    writeFileSync(
+      join(programDir, "package.json"),
+      JSON.stringify({ ...manifest, dependencies: { ...ownDependencies, [PACKAGE.name]: `file:${tarball}` } }, null, 2),
+    );
+    npm(programDir, ["install", "--prefer-offline", "--legacy-peer-deps", "--no-package-lock"]);
+
+    run = await runProgram(exampleConfig(AWS.stack), { path: join(programDir, "index.ts"), project: EXAMPLE_PROJECT });
+  });
+
+  after(() => {
+    rmSync(programDir, { recursive: true, force: true });
+    rmSync(packDir, { recursive: true, force: true });
+  });
+
+  test("the tarball holds the built JavaScript with declarations and the templates, and no sources, tests or lab", () => {
+    const paths = packed.map((f) => f.path);
+    for (const path of ["package.json", "dist/index.js", "dist/index.d.ts", "dist/credentials/index.js", "dist/credentials/index.d.ts", "templates/turnserver.conf.hbs", "templates/cloud-init.yaml.hbs"]) {
+      assert.ok(paths.includes(path), `${path} is not in the package`);
+    }
+    assert.deepEqual(paths.filter((p) => /^(src|lab|test|scripts|stacks)\//.test(p) || p.endsWith(".ts") && !p.endsWith(".d.ts")), []);
+  });
+
+  test("it installs by package name, with the Pulumi SDKs as the program's own (peers), not copies of its own", () => {
+    const installed = join(programDir, "node_modules", PACKAGE.name);
+    const manifest = JSON.parse(readFileSync(join(installed, "package.json"), "utf8")) as { version: string; exports: Record<string, unknown> };
+    assert.equal(manifest.version, PACKAGE.version);
+    assert.deepEqual(Object.keys(manifest.exports).sort(), [".", "./credentials", "./package.json"]);
+    assert.ok(!existsSync(join(programDir, "node_modules", "@pulumi")), "the install brought a second copy of the Pulumi SDKs");
+  });
+
+  test("the program type-checks against the packed declarations (strict)", () => {
+    execFileSync(process.execPath, [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", join(programDir, "tsconfig.json")], {
+      encoding: "utf8",
+      timeout: 120_000,
+    });
+  });
+
+  test("it creates its own resource and one region: the components, in its own project", () => {
+    assert.equal(run.error, undefined, `the program failed: ${run.error}`);
+    assert.deepEqual(ofType(run, "aws:sns/topic:Topic").map((r) => r.name), ["realtime-alerts"]);
+    assert.deepEqual(ofType(run, "coturn:index:TurnServer").map((r) => r.name), ["turn-eu"]);
+    const tags = JSON.parse(String(only(run, "pulumi:providers:aws").inputs.defaultTags)) as { tags: Record<string, string> };
+    assert.equal(tags.tags["coturn:project"], EXAMPLE_PROJECT);
+  });
+
+  test("the region's firewall opens exactly the configured listeners, the relay range and SSH from the deployer", () => {
+    assert.deepEqual(AWS.ingress(run).sort(), expectedIngress(AWS.stack));
+    assert.deepEqual(AWS.egress(run).sort(), ["tcp 443 0.0.0.0/0", "tcp 80 0.0.0.0/0", "udp all 0.0.0.0/0"]);
+  });
+
+  test("the static IP is protected and reaches the VM", () => {
+    const [staticIp, ...others] = ofType(run, AWS.staticIpType);
+    assert.deepEqual(others, []);
+    assert.equal(staticIp.options.protect, true);
+    AWS.assertAttached(run);
+  });
+
+  test("the user-data is a secret and exactly what the project renders, with no TURN secret in it", () => {
+    const userData = AWS.userData(only(run, AWS.vmType));
+    const expected = renderVm(exampleStackConfig(AWS.stack), { publicIp: MOCK.publicIp, bind: bindAddressFor(AWS.cloud) }, MOCK_ACCESS).userData;
+    assert.equal(userData, expected);
+    assert.ok(!userData.includes(TEST_SECRET));
+  });
+
+  test("outputs give the IP and iceServers without credentials, and carry no secret", () => {
+    assert.equal(run.outputs.turnPublicIp, MOCK.publicIp);
+    const iceServers = run.outputs.iceServers as Array<Record<string, unknown>>;
+    assert.ok(iceServers.length > 0 && iceServers.every((s) => Array.isArray(s.urls) && !("credential" in s)), JSON.stringify(iceServers));
+    const shown = JSON.stringify(run.outputs);
+    for (const secret of [TEST_SECRET, TEST_CLOUDFLARE_TOKEN, "PRIVATE KEY"]) assert.ok(!shown.includes(secret), `an output holds ${secret.slice(0, 12)}…`);
+  });
+
+  test("coturn-pulumi/credentials loads alone, without Pulumi, and mints what coturn verifies", () => {
+    const script = [
+      `const c = require(${JSON.stringify(`${PACKAGE.name}/credentials`)});`,
+      `const cred = c.mintTurnCredential({ secret: "s".repeat(40), user: "alice", ttlSeconds: 600 });`,
+      `const loaded = Object.keys(require.cache).filter((f) => f.includes("@pulumi"));`,
+      `console.log(JSON.stringify({ ok: c.verifyTurnCredential(["s".repeat(40)], cred.username, cred.credential), loaded }));`,
+    ].join("\n");
+    const out = JSON.parse(execFileSync(process.execPath, ["-e", script], { cwd: programDir, encoding: "utf8" })) as { ok: boolean; loaded: string[] };
+    assert.deepEqual(out, { ok: true, loaded: [] });
+  });
+});
