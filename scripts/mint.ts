@@ -11,9 +11,9 @@
  */
 import { StackConfigError, isLocalStack, validateStackConfig } from "../src/config/validate";
 import { ACCEPTED_FINGERPRINTS_OUTPUT, acceptedFingerprintsFromOutputs, formatDuration, formatUtc } from "../src/credentials/rotation";
+import { MAX_CREDENTIAL_TTL_SECONDS } from "../src/config/credentialLifetime";
 import {
   CredentialError,
-  MAX_TTL_SECONDS,
   mintIceServers,
   secretFingerprint,
   ttlProblem,
@@ -67,7 +67,7 @@ function flagsFrom(argv: readonly string[]): Flags | "help" {
   if (ttlProblem(ttlSeconds) !== undefined) {
     const why = Number.isNaN(ttlSeconds) ? "is not a whole number of seconds" : ttlSeconds <= 0 ? "is not positive" : "is too long";
     throw new UsageError(
-      `--ttl ${JSON.stringify(values.ttl)} ${why}: use a whole number of seconds from 1 to ${MAX_TTL_SECONDS} (a day), e.g. --ttl 3600 for one hour`,
+      `--ttl ${JSON.stringify(values.ttl)} ${why}: use a whole number of seconds from 1 to ${MAX_CREDENTIAL_TTL_SECONDS} (a day), e.g. --ttl 3600 for one hour`,
     );
   }
   const user = userIdProblem(values.user);

@@ -6,7 +6,7 @@
  */
 import { isIPv4 } from "node:net";
 import { z } from "zod";
-import { MAX_TTL_SECONDS } from "../credentials/turnRest";
+import { MAX_CREDENTIAL_TTL_SECONDS, MIN_CREDENTIAL_TTL_SECONDS } from "./credentialLifetime";
 import { parseDuration, type Duration } from "../ephemeral/duration";
 
 /** The Pulumi project name, and so the config namespace: `pulumi config set coturn:domain …`. */
@@ -83,10 +83,6 @@ export type TlsMode = (typeof TLS_MODES)[number];
 /** Fixed listener ports; the relay range may not overlap them. */
 export const LISTENER_PORTS = { plain: 3478, tls: 5349, tls443: 443 } as const;
 
-/** The longest credential lifetime a stack may allow (the minting library's own limit). */
-export const MAX_CREDENTIAL_TTL_SECONDS = MAX_TTL_SECONDS;
-/** The shortest credential lifetime a stack may allow. */
-export const MIN_CREDENTIAL_TTL_SECONDS = 60;
 /** Phases of a secret rotation (see `npm run rotate`). */
 export const ROTATION_PHASES = ["added", "switched"] as const;
 /** A phase of a secret rotation. */
