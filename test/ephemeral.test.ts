@@ -2,9 +2,10 @@
 // that keep the stack tags (what the cleanup reads) in step with coturn:ephemeral.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { describeLength, parseDuration } from "../src/ephemeral/duration";
+import { describeLength, parseDuration } from "../src/config/duration";
 import { decide, globPattern, type ListedStack } from "../src/ephemeral/selection";
-import { expiryAfter, formatExpiry, parseExpiry, readEphemeralMark } from "../src/ephemeral/stackTags";
+import { expiryAfter, formatExpiry, parseExpiry } from "../src/config/stackTags";
+import { readEphemeralMark } from "../src/ephemeral/ephemeralMark";
 import { StackConfigError, formatProblem, validateStackConfig } from "../src/config/validate";
 import { ephemeralValues } from "./support/program";
 

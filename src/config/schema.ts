@@ -7,7 +7,7 @@
 import { isIPv4 } from "node:net";
 import { z } from "zod";
 import { MAX_CREDENTIAL_TTL_SECONDS, MIN_CREDENTIAL_TTL_SECONDS } from "./credentialLifetime";
-import { parseDuration, type Duration } from "../ephemeral/duration";
+import { ephemeralTimeToLiveProblem } from "./stackTags";
 
 /** The Pulumi project name, and so the config namespace: `pulumi config set coturn:domain …`. */
 export const CONFIG_NAMESPACE = "coturn";
@@ -471,27 +471,6 @@ export const configKeySchemas = {
         "expired. A test stack gets no deletion protection, the smallest VM and staging certificates by default.",
     ),
 } as const;
-
-/** Shortest and longest time to live of a test stack: a deploy takes minutes; a month is no longer a test. */
-export const EPHEMERAL_TTL_BOUNDS = { min: parseDurationOrThrow("30m"), max: parseDurationOrThrow("30d") } as const;
-
-function parseDurationOrThrow(text: string): Duration {
-  const parsed = parseDuration(text);
-  if ("problem" in parsed) throw new Error(`unreachable: ${text} ${parsed.problem}`);
-  return parsed;
-}
-
-/** Why `value` is not a test stack's time to live, or undefined when it is one ("false" means not a test stack). */
-export function ephemeralTimeToLiveProblem(value: string): string | undefined {
-  if (value === "false") return undefined;
-  if (value === "true") return `needs a time to live instead of true, e.g. "4h": the stack is destroyed once it has passed`;
-  const ttl = parseDuration(value);
-  if ("problem" in ttl) return ttl.problem;
-  const { min, max } = EPHEMERAL_TTL_BOUNDS;
-  if (ttl.milliseconds < min.milliseconds) return `is shorter than ${min.text}: a test stack could expire while it is still being deployed and probed`;
-  if (ttl.milliseconds > max.milliseconds) return `is longer than ${max.text}: a stack that lives that long is not a test stack. Unset coturn:ephemeral`;
-  return undefined;
-}
 
 /** Every known key, as a strict object: the source of the TypeScript type and of README's config reference. */
 export const stackConfigSchema = z.strictObject(configKeySchemas);
