@@ -26,7 +26,7 @@ import { CLOUD_PROFILES, exampleZone, isZoneOfRegion } from "./cloudProfiles";
 import type { CoturnSettings, EphemeralStack, GlobalStackConfig, LocalStackConfig, StackConfig, TlsSource } from "./stackConfig";
 import { assembleGlobal, globalStackProblems } from "./globalStack";
 import { parseDuration } from "./duration";
-import { MEDIA_BITRATES_KBPS, sizeRegion, type SizingPlan } from "../plan/capacity";
+import { MEDIA_BITRATES_KBPS, sizeRegion, type SizingPlan } from "./capacity";
 import { EPHEMERAL_TAG, EXPIRES_AT_TAG, PULUMI_TAGS_KEY, expiryAfter, formatExpiry, parseExpiry } from "./stackTags";
 
 /** Raw config as Pulumi hands it to a program: `namespace:key` -> text, JSON text for lists and objects. */

@@ -4,7 +4,7 @@
  */
 import { StackFileError, readStackFile, stackFilePath, type SecretHandling } from "../config/stackFile";
 import { isLocalStack, validateStackConfig } from "../config/validate";
-import type { SizingPlan } from "../plan/capacity";
+import type { SizingPlan } from "../config/capacity";
 import { ANCHOR_ADDRESS_PLACEHOLDER, bindAddressFor } from "../plan/addresses";
 import { PREVIEW_ACCESS } from "./secretDelivery";
 import { renderVm, type VmFile } from "./vmFiles";
