@@ -24,7 +24,7 @@ import {
 } from "./schema";
 import { CLOUD_PROFILES, exampleZone, isZoneOfRegion } from "./cloudProfiles";
 import type { CoturnSettings, EphemeralStack, GlobalStackConfig, LocalStackConfig, StackConfig, TlsSource } from "./stackConfig";
-import { assembleGlobal, globalStackProblems } from "./globalStack";
+import { assembleGlobal, globalStackProblems } from "./globalStackConfig";
 import { parseDuration } from "./duration";
 import { MEDIA_BITRATES_KBPS, sizeRegion, type SizingPlan } from "./capacity";
 import { EPHEMERAL_TAG, EXPIRES_AT_TAG, PULUMI_TAGS_KEY, expiryAfter, formatExpiry, parseExpiry } from "./stackTags";
