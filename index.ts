@@ -3,7 +3,7 @@
 // (`coturn:cloud: local`) is refused here: `npm run local` runs it.
 import * as pulumi from "@pulumi/pulumi";
 import { loadGlobalStackConfig, loadStackConfig, rawConfigFromEngine } from "./src/config/pulumiConfig";
-import { isGlobalStack } from "./src/config/validate";
+import { isGlobalStack } from "./src/config/rawStackConfig";
 import { globalStack } from "./src/program/globalStack";
 import { regionStack } from "./src/program/regionStack";
 

@@ -8,7 +8,8 @@
  * Exit 0 printed, 2 bad input.
  */
 import { readStackFile, StackFileError } from "../src/config/stackFile";
-import { StackConfigError, validateStackConfig } from "../src/config/validate";
+import { validateStackConfig } from "../src/config/validate";
+import { StackConfigError } from "../src/config/configProblems";
 import { averageRelayedCalls, cloudCost, managedCosts, relayEgressGb, serversForPeak, type CostLoad, type CostRow } from "../src/cost/estimate";
 import { PRICES_AS_OF, TRAFFIC_ASSUMPTION_SOURCES } from "../src/cost/prices";
 import { DEFAULT_PEAK_FACTOR, DEFAULT_RELAYED_SHARE, costRows } from "../src/cost/scenarios";

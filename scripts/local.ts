@@ -7,7 +7,7 @@
  * deletes its temp folder. The logic lives in src/local/.
  */
 import { StackFileError } from "../src/config/stackFile";
-import { StackConfigError } from "../src/config/validate";
+import { StackConfigError } from "../src/config/configProblems";
 import { MAX_CREDENTIAL_TTL_SECONDS } from "../src/config/credentialLifetime";
 import { CredentialError, iceServersWithCredential, mintTurnCredential } from "../src/credentials/turnRest";
 import { DEFAULT_LISTEN_ADDRESS } from "../src/local/listenAddress";

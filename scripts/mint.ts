@@ -9,7 +9,9 @@
  * Exit status: 0 printed; 1 refused (a local or invalid stack, not deployed, the server does not accept the active
  * secret yet, a failed pulumi command); 2 for bad flags, an unknown stack or a missing Pulumi CLI.
  */
-import { StackConfigError, isLocalStack, validateStackConfig } from "../src/config/validate";
+import { validateStackConfig } from "../src/config/validate";
+import { StackConfigError } from "../src/config/configProblems";
+import { isLocalStack } from "../src/config/rawStackConfig";
 import { ACCEPTED_FINGERPRINTS_OUTPUT, acceptedFingerprintsFromOutputs, formatDuration, formatUtc } from "../src/credentials/rotation";
 import { MAX_CREDENTIAL_TTL_SECONDS } from "../src/config/credentialLifetime";
 import {

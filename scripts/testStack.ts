@@ -13,7 +13,7 @@ import { spawnSync } from "node:child_process";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { StackFileError } from "../src/config/stackFile";
-import { StackConfigError } from "../src/config/validate";
+import { StackConfigError } from "../src/config/configProblems";
 import { destroySelected, OUTCOME_HEADER, outcomeRows } from "../src/ephemeral/cleanup";
 import { parseDuration, type Duration } from "../src/config/duration";
 import { connectBackend, PulumiBackendError, pulumiErrorText, type StackBackend } from "../src/ephemeral/pulumiBackend";

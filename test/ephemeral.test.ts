@@ -6,7 +6,8 @@ import { describeLength, parseDuration } from "../src/config/duration";
 import { decide, globPattern, type ListedStack } from "../src/ephemeral/selection";
 import { expiryAfter, formatExpiry, parseExpiry } from "../src/config/stackTags";
 import { readEphemeralMark } from "../src/ephemeral/ephemeralMark";
-import { StackConfigError, formatProblem, validateStackConfig } from "../src/config/validate";
+import { validateStackConfig } from "../src/config/validate";
+import { StackConfigError, formatProblem } from "../src/config/configProblems";
 import { ephemeralValues } from "./support/program";
 
 const HOUR = 3_600_000;

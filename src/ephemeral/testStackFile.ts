@@ -6,7 +6,8 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { parseDocument } from "yaml";
 import { StackFileError, readStackFile, stackFilePath } from "../config/stackFile";
-import { isLocalStack, validateStackConfig } from "../config/validate";
+import { validateStackConfig } from "../config/validate";
+import { isLocalStack } from "../config/rawStackConfig";
 import type { StackConfig } from "../config/stackConfig";
 import type { Duration } from "../config/duration";
 import { PULUMI_TAGS_KEY, expiryAfter } from "../config/stackTags";
