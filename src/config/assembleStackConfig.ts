@@ -2,7 +2,8 @@
  * The typed config of a region or local stack, assembled from keys that passed validation: the defaults that depend
  * on other keys (realm, VM size and image, region name, ACME CA, sized `total-quota`) are applied here.
  */
-import { ACME_DIRECTORY_URLS, GLOBAL_CLOUD, LOCAL_CLOUD, parsePortRange, type ParsedConfigKeys } from "./schema";
+import { ACME_DIRECTORY_URLS, GLOBAL_CLOUD, LOCAL_CLOUD, type ParsedConfigKeys } from "./schema";
+import { parsePortRange } from "./valueFormats";
 import { CLOUD_PROFILES } from "./cloudProfiles";
 import type { CoturnSettings, LocalStackConfig, StackConfig, TlsSource } from "./stackConfig";
 import type { RawStackConfig } from "./rawStackConfig";

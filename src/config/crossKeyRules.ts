@@ -3,7 +3,8 @@
  * against the command, sizing, the cloud's names, ports and listeners, secrets, TLS and DNS, the test-stack tags,
  * SSH and a rotation in progress. The global stack's rules are in `globalStackConfig.ts`.
  */
-import { GLOBAL_CLOUD, LISTENER_PORTS, LOCAL_CLOUD, ipv4CidrProblem, parsePortRange, type ConfigKey, type DeployCloud, type ParsedConfigKeys } from "./schema";
+import { GLOBAL_CLOUD, LISTENER_PORTS, LOCAL_CLOUD, type ConfigKey, type DeployCloud, type ParsedConfigKeys } from "./schema";
+import { ipv4CidrProblem, parsePortRange } from "./valueFormats";
 import { CLOUD_PROFILES, exampleZone, isZoneOfRegion } from "./cloudProfiles";
 import { problemAdder, type ConfigProblem } from "./configProblems";
 import { fullKey, type RawStackConfig, type StackKind } from "./rawStackConfig";

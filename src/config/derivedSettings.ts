@@ -2,7 +2,8 @@
  * Settings that follow from several keys, needed both by the rules across keys and by the typed config: whether the
  * stack is a test stack, the VM size it gets, and its sizing for `coturn:capacity`.
  */
-import { GLOBAL_CLOUD, LOCAL_CLOUD, parsePortRange, type ParsedConfigKeys } from "./schema";
+import { GLOBAL_CLOUD, LOCAL_CLOUD, type ParsedConfigKeys } from "./schema";
+import { parsePortRange } from "./valueFormats";
 import { CLOUD_PROFILES } from "./cloudProfiles";
 import { MEDIA_BITRATES_KBPS, sizeRegion, type SizingPlan } from "./capacity";
 

@@ -4,20 +4,39 @@
  * what to do. Every key is checked, so one bad key never hides another; the keys that parsed go on to the rules
  * across keys.
  */
-import type { z } from "zod";
-import {
-  CLOUD_ONLY_KEYS,
-  CONFIG_NAMESPACE,
-  GLOBAL_ONLY_KEYS,
-  GLOBAL_STACK_KEYS,
-  SECRET_KEYS,
-  configKeyKind,
-  configKeySchemas,
-  type ConfigKey,
-  type ParsedConfigKeys,
-} from "./schema";
+import { z } from "zod";
+import { CONFIG_NAMESPACE, SECRET_KEYS, configKeySchemas, stackConfigSchema, type ConfigKey, type ParsedConfigKeys } from "./schema";
 import { showValue, stackFileName, type ConfigProblem } from "./configProblems";
 import { fullKey, type RawStackConfig, type StackKind } from "./rawStackConfig";
+
+/**
+ * Keys that only mean something for a VM on a cloud. A local stack may not set them: validation names each one that
+ * is set, so a cloud setting copied into a local stack cannot look as if it did something.
+ */
+export const CLOUD_ONLY_KEYS = [
+  "region",
+  "availabilityZone",
+  "instanceType",
+  "image",
+  "ssh",
+  "tags",
+  "ephemeral",
+  "rotation",
+  "regionDomain",
+  "acmeEmail",
+  "acmeCa",
+  "acmeDnsApiToken",
+  "cloudflareZoneId",
+  "cloudflareApiToken",
+  "publishSharedName",
+  "serverCount",
+  "capacity",
+] as const;
+
+/** Keys a global stack reads; every other key belongs to region stacks and is refused there. */
+export const GLOBAL_STACK_KEYS = ["cloud", "domain", "cloudflareZoneId", "cloudflareApiToken", "cloudflareAccountId", "regions", "geoDns"] as const;
+/** Keys only a global stack reads; a region or local stack that sets one is told so. */
+export const GLOBAL_ONLY_KEYS = ["cloudflareAccountId", "regions", "geoDns"] as const;
 
 /** What checking each key on its own gave: the values that parsed, and the problems found (unknown keys first). */
 export interface KeyChecks {
@@ -167,6 +186,24 @@ const SET_EXAMPLES: Partial<Record<ConfigKey, string>> = {
   domain: "pulumi config set coturn:domain turn.example.com",
   authSecret: 'pulumi config set --secret coturn:authSecret "$(openssl rand -base64 48)"',
 };
+
+/** How Pulumi passes a key's value to a program: JSON text for lists and objects, "true"/"false", or plain text. */
+type ConfigKeyKind = "list" | "object" | "boolean" | "text";
+
+const keyKinds: Record<string, ConfigKeyKind> = Object.fromEntries(
+  Object.entries(
+    (z.toJSONSchema(stackConfigSchema, { io: "input", unrepresentable: "any" }) as { properties: Record<string, { type?: string }> })
+      .properties,
+  ).map(([key, property]) => [
+    key,
+    property.type === "array" ? "list" : property.type === "object" ? "object" : property.type === "boolean" ? "boolean" : "text",
+  ]),
+);
+
+/** The kind of a key, read from its schema so it cannot drift from it. */
+function configKeyKind(key: ConfigKey): ConfigKeyKind {
+  return keyKinds[key] ?? "text";
+}
 
 /** Decodes Pulumi's text form of one key into the JSON value its schema expects. */
 function decode(key: ConfigKey, text: string): { value: unknown } | { problem: string } {
