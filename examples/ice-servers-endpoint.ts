@@ -20,7 +20,8 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type RequestListener, type Server } from "node:http";
 import { isIP } from "node:net";
-import { MAX_TTL_SECONDS, mintIceServers, userIdProblem, type IceServer } from "../src/credentials/turnRest";
+import { MAX_CREDENTIAL_TTL_SECONDS } from "../src/config/credentialLifetime";
+import { mintIceServers, userIdProblem, type IceServer } from "../src/credentials/turnRest";
 
 /** The one path this endpoint serves. */
 export const ICE_SERVERS_PATH = "/ice-servers";
@@ -55,7 +56,7 @@ export interface IceServersHandlerOptions {
    * accepted and left out of the answer: no browser speaks DTLS to a TURN server.
    */
   readonly urls: readonly string[];
-  /** Credential lifetime in seconds, 1 to MAX_TTL_SECONDS. Default: DEFAULT_TTL_SECONDS. */
+  /** Credential lifetime in seconds, 1 to MAX_CREDENTIAL_TTL_SECONDS. Default: DEFAULT_TTL_SECONDS. */
   readonly ttlSeconds?: number;
   /**
    * The one origin (`https://app.example.com`, no path) whose pages may call this endpoint cross-origin. Unset: no
@@ -154,8 +155,8 @@ function urlProblems(urls: readonly unknown[], name: string): string[] {
 
 /** The problem with a credential lifetime, if any; `shown` is the value as the user wrote it. */
 function ttlProblem(ttl: number, shown: string, name: string): string | undefined {
-  if (Number.isInteger(ttl) && ttl >= 1 && ttl <= MAX_TTL_SECONDS) return undefined;
-  return `${name} ${shown} is not a whole number of seconds from 1 to ${MAX_TTL_SECONDS} (a day): use e.g. ${DEFAULT_TTL_SECONDS} (one hour)`;
+  if (Number.isInteger(ttl) && ttl >= 1 && ttl <= MAX_CREDENTIAL_TTL_SECONDS) return undefined;
+  return `${name} ${shown} is not a whole number of seconds from 1 to ${MAX_CREDENTIAL_TTL_SECONDS} (a day): use e.g. ${DEFAULT_TTL_SECONDS} (one hour)`;
 }
 
 /** The problem with an allowed origin, if any. */

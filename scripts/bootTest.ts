@@ -11,7 +11,9 @@
  */
 import { writeFileSync } from "node:fs";
 import { StackFileError, readStackFile } from "../src/config/stackFile";
-import { isGlobalStack, isLocalStack, StackConfigError, validateStackConfig } from "../src/config/validate";
+import { validateStackConfig } from "../src/config/validate";
+import { StackConfigError } from "../src/config/configProblems";
+import { isGlobalStack, isLocalStack } from "../src/config/rawStackConfig";
 import { serverIdentity } from "../src/plan/dns";
 import { bootStack } from "../src/boot/bootTest";
 import { reportLines } from "../src/boot/report";

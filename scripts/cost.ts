@@ -8,11 +8,12 @@
  * Exit 0 printed, 2 bad input.
  */
 import { readStackFile, StackFileError } from "../src/config/stackFile";
-import { StackConfigError, validateStackConfig } from "../src/config/validate";
+import { validateStackConfig } from "../src/config/validate";
+import { StackConfigError } from "../src/config/configProblems";
 import { averageRelayedCalls, cloudCost, managedCosts, relayEgressGb, serversForPeak, type CostLoad, type CostRow } from "../src/cost/estimate";
 import { PRICES_AS_OF, TRAFFIC_ASSUMPTION_SOURCES } from "../src/cost/prices";
 import { DEFAULT_PEAK_FACTOR, DEFAULT_RELAYED_SHARE, costRows } from "../src/cost/scenarios";
-import { MEDIA_BITRATES_KBPS, type MediaProfile } from "../src/plan/capacity";
+import { MEDIA_BITRATES_KBPS, type MediaProfile } from "../src/config/capacity";
 import { joinNegativeNumbers, parseFlags, printTable, runMain, UsageError } from "./cli";
 
 const USAGE = `usage: npm run cost -- --calls <per month> [options]

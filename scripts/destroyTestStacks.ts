@@ -6,7 +6,7 @@
  * --yes. A stack without the test-stack marker is never destroyed. Exits 0 when everything selected was destroyed (or
  * on a dry run), 1 when a stack failed, 2 for bad input or an unusable CLI.
  */
-import { parseDuration, type Duration } from "../src/ephemeral/duration";
+import { parseDuration, type Duration } from "../src/config/duration";
 import { destroySelected, OUTCOME_HEADER, outcomeRows, PLAN_HEADER, planRows } from "../src/ephemeral/cleanup";
 import { connectBackend, PulumiBackendError, pulumiErrorText } from "../src/ephemeral/pulumiBackend";
 import { decide } from "../src/ephemeral/selection";

@@ -7,8 +7,9 @@
  * deletes its temp folder. The logic lives in src/local/.
  */
 import { StackFileError } from "../src/config/stackFile";
-import { StackConfigError } from "../src/config/validate";
-import { CredentialError, MAX_TTL_SECONDS, iceServersWithCredential, mintTurnCredential } from "../src/credentials/turnRest";
+import { StackConfigError } from "../src/config/configProblems";
+import { MAX_CREDENTIAL_TTL_SECONDS } from "../src/config/credentialLifetime";
+import { CredentialError, iceServersWithCredential, mintTurnCredential } from "../src/credentials/turnRest";
 import { DEFAULT_LISTEN_ADDRESS } from "../src/local/listenAddress";
 import { loadLocalStack, newLocalAuthSecret } from "../src/local/localStack";
 import { LocalTargetAborted, LocalTargetError, startLocalTarget, type LocalTarget } from "../src/local/localTarget";
@@ -26,7 +27,7 @@ and prints an iceServers JSON with fresh credentials. Ctrl-C stops it.
   --stack <name>     local stack in stacks/ (default ${DEFAULTS.stack})
   --listen <ipv4>    address of this machine to listen and relay on (default ${DEFAULTS.listen})
   --user <id>        user id in the credential (default ${DEFAULTS.user})
-  --ttl <seconds>    credential lifetime, 1-${MAX_TTL_SECONDS} (default ${DEFAULTS.ttl})
+  --ttl <seconds>    credential lifetime, 1-${MAX_CREDENTIAL_TTL_SECONDS} (default ${DEFAULTS.ttl})
   --json             only the iceServers JSON on stdout; every other line on stderr
   --help             this text
 
@@ -57,9 +58,9 @@ function flagsFrom(argv: readonly string[]): Flags | number {
     return 0;
   }
   const ttlSeconds = /^\d{1,6}$/.test(values.ttl) ? Number(values.ttl) : NaN;
-  if (!(ttlSeconds >= 1 && ttlSeconds <= MAX_TTL_SECONDS)) {
+  if (!(ttlSeconds >= 1 && ttlSeconds <= MAX_CREDENTIAL_TTL_SECONDS)) {
     console.error(
-      `local: --ttl ${JSON.stringify(values.ttl)} is not a whole number of seconds from 1 to ${MAX_TTL_SECONDS} (a day): ` +
+      `local: --ttl ${JSON.stringify(values.ttl)} is not a whole number of seconds from 1 to ${MAX_CREDENTIAL_TTL_SECONDS} (a day): ` +
         `use e.g. --ttl 3600 for one hour`,
     );
     return 2;

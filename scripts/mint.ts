@@ -9,11 +9,13 @@
  * Exit status: 0 printed; 1 refused (a local or invalid stack, not deployed, the server does not accept the active
  * secret yet, a failed pulumi command); 2 for bad flags, an unknown stack or a missing Pulumi CLI.
  */
-import { StackConfigError, isLocalStack, validateStackConfig } from "../src/config/validate";
+import { validateStackConfig } from "../src/config/validate";
+import { StackConfigError } from "../src/config/configProblems";
+import { isLocalStack } from "../src/config/rawStackConfig";
 import { ACCEPTED_FINGERPRINTS_OUTPUT, acceptedFingerprintsFromOutputs, formatDuration, formatUtc } from "../src/credentials/rotation";
+import { MAX_CREDENTIAL_TTL_SECONDS } from "../src/config/credentialLifetime";
 import {
   CredentialError,
-  MAX_TTL_SECONDS,
   mintIceServers,
   secretFingerprint,
   ttlProblem,
@@ -67,7 +69,7 @@ function flagsFrom(argv: readonly string[]): Flags | "help" {
   if (ttlProblem(ttlSeconds) !== undefined) {
     const why = Number.isNaN(ttlSeconds) ? "is not a whole number of seconds" : ttlSeconds <= 0 ? "is not positive" : "is too long";
     throw new UsageError(
-      `--ttl ${JSON.stringify(values.ttl)} ${why}: use a whole number of seconds from 1 to ${MAX_TTL_SECONDS} (a day), e.g. --ttl 3600 for one hour`,
+      `--ttl ${JSON.stringify(values.ttl)} ${why}: use a whole number of seconds from 1 to ${MAX_CREDENTIAL_TTL_SECONDS} (a day), e.g. --ttl 3600 for one hour`,
     );
   }
   const user = userIdProblem(values.user);

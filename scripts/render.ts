@@ -8,7 +8,7 @@
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { StackFileError } from "../src/config/stackFile";
-import { StackConfigError } from "../src/config/validate";
+import { StackConfigError } from "../src/config/configProblems";
 import { previewStack } from "../src/render/preview";
 import { parseFlags, passphraseFromEnvironment, printTable, UsageError } from "./cli";
 

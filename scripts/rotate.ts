@@ -11,7 +11,9 @@
  * does not accept the new secret yet, a local or invalid stack, a failed pulumi command); 2 for bad flags, an unknown
  * stack or a missing Pulumi CLI.
  */
-import { StackConfigError, isLocalStack, validateStackConfig } from "../src/config/validate";
+import { validateStackConfig } from "../src/config/validate";
+import { StackConfigError } from "../src/config/configProblems";
+import { isLocalStack } from "../src/config/rawStackConfig";
 import {
   acceptedFingerprintsFromOutputs,
   applyConfigChanges,

@@ -18,15 +18,9 @@ export type { DnsRecordOutput } from "./components/dnsRecords";
 export { regionStack, serverName, type RegionServerOutput, type RegionStackOutputs } from "./program/regionStack";
 export { globalStack, type GlobalRegionOutput, type GlobalStackOutputs } from "./program/globalStack";
 export { loadGlobalStackConfig, loadStackConfig, localStackRefusal, rawConfigFromEngine } from "./config/pulumiConfig";
-export {
-  StackConfigError,
-  isGlobalStack,
-  isLocalStack,
-  validateGlobalStackConfig,
-  validateStackConfig,
-  type ConfigProblem,
-  type RawStackConfig,
-} from "./config/validate";
+export { validateGlobalStackConfig, validateStackConfig } from "./config/validate";
+export { isGlobalStack, isLocalStack, type RawStackConfig } from "./config/rawStackConfig";
+export { StackConfigError, type ConfigProblem } from "./config/configProblems";
 export type { GlobalStackConfig, ServerConfig, StackConfig } from "./config/stackConfig";
 export type { DeployCloud, Listener } from "./config/schema";
 export { cloudAdapter } from "./clouds/registry";

@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { StackConfigError, validateStackConfig } from "../src/config/validate";
+import { validateStackConfig } from "../src/config/validate";
+import { StackConfigError } from "../src/config/configProblems";
 import { PREVIEW_ACCESS } from "../src/render/secretDelivery";
 import { relayLintProblems } from "../src/render/relayLint";
 import { RelayLintError, renderTurnserverConf, renderVm } from "../src/render/vmFiles";

@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readStackFile } from "../src/config/stackFile";
-import { StackConfigError, formatProblem, validateLocalStackConfig, validateStackConfig } from "../src/config/validate";
+import { validateLocalStackConfig, validateStackConfig } from "../src/config/validate";
+import { StackConfigError, formatProblem } from "../src/config/configProblems";
 import { LOCAL_SECRET_LENGTH, loadLocalStack, newLocalAuthSecret, withLocalAuthSecret } from "../src/local/localStack";
 import { ephemeralValues } from "./support/program";
 

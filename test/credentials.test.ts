@@ -6,10 +6,10 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { describe, test } from "node:test";
+import { MAX_CREDENTIAL_TTL_SECONDS as MAX_TTL_SECONDS } from "../src/config/credentialLifetime";
 import type { Listener } from "../src/config/schema";
 import {
   CredentialError,
-  MAX_TTL_SECONDS,
   iceServersWithCredential,
   mintIceServers,
   mintTurnCredential,

@@ -2,10 +2,12 @@
 // that keep the stack tags (what the cleanup reads) in step with coturn:ephemeral.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { describeLength, parseDuration } from "../src/ephemeral/duration";
+import { describeLength, parseDuration } from "../src/config/duration";
 import { decide, globPattern, type ListedStack } from "../src/ephemeral/selection";
-import { expiryAfter, formatExpiry, parseExpiry, readEphemeralMark } from "../src/ephemeral/stackTags";
-import { StackConfigError, formatProblem, validateStackConfig } from "../src/config/validate";
+import { expiryAfter, formatExpiry, parseExpiry } from "../src/config/stackTags";
+import { readEphemeralMark } from "../src/ephemeral/ephemeralMark";
+import { validateStackConfig } from "../src/config/validate";
+import { StackConfigError, formatProblem } from "../src/config/configProblems";
 import { ephemeralValues } from "./support/program";
 
 const HOUR = 3_600_000;

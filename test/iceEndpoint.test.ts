@@ -16,7 +16,8 @@ import {
   type IceServersHandlerOptions,
   type IceServersResponse,
 } from "../examples/ice-servers-endpoint";
-import { MAX_TTL_SECONDS, verifyTurnCredential } from "../src/credentials/turnRest";
+import { MAX_CREDENTIAL_TTL_SECONDS as MAX_TTL_SECONDS } from "../src/config/credentialLifetime";
+import { verifyTurnCredential } from "../src/credentials/turnRest";
 import { targetFromUrls } from "../src/probe/target";
 import { CLOUD_LAB, LAB_SECRET, runLabJob, startCloudLab, type CloudLab } from "./support/cloudLab";
 import type { Outcome } from "./support/labClient";

@@ -9,7 +9,9 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { configKeySchemas } from "../src/config/schema";
 import type { RotationState } from "../src/config/stackConfig";
-import { StackConfigError, validateStackConfig, type RawStackConfig } from "../src/config/validate";
+import { validateStackConfig } from "../src/config/validate";
+import { StackConfigError } from "../src/config/configProblems";
+import type { RawStackConfig } from "../src/config/rawStackConfig";
 import {
   ACCEPTED_FINGERPRINTS_OUTPUT,
   MAX_PREVIOUS_SECRETS,

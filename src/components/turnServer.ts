@@ -14,7 +14,7 @@ import { renderUserData } from "../render/vmFiles";
 import { createCloudflareRecords, dnsRecordOutputs, type DnsRecordOutput } from "./dnsRecords";
 import { deliverAuthSecrets, generateVmAccess } from "./secretDelivery";
 import { deliverTlsCertificate } from "./tlsDelivery";
-import { EPHEMERAL_TAG, EXPIRES_AT_TAG } from "../ephemeral/stackTags";
+import { EPHEMERAL_TAG, EXPIRES_AT_TAG } from "../config/stackTags";
 
 /** Inputs of `TurnServer`. */
 export interface TurnServerArgs {

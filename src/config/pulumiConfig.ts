@@ -2,7 +2,9 @@
  * Reads the running stack's config from the Pulumi engine and validates it before any resource is registered.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { StackConfigError, isLocalStack, validateGlobalStackConfig, validateStackConfig, type RawStackConfig } from "./validate";
+import { validateGlobalStackConfig, validateStackConfig } from "./validate";
+import { StackConfigError } from "./configProblems";
+import { isLocalStack, type RawStackConfig } from "./rawStackConfig";
 import type { GlobalStackConfig, StackConfig } from "./stackConfig";
 
 // `isConfigSecret` is exported by the SDK's runtime but marked @internal, so its type is declared here. It is the

@@ -1,13 +1,14 @@
 /**
  * The stack configuration schema: one entry per `coturn:<key>`, with its type, default and description.
  *
- * Each key is validated on its own (so one bad key never hides another), then the cross-key rules in
- * `validate.ts` run over the keys that parsed. README's config reference is generated from these definitions.
+ * Each key is validated on its own (so one bad key never hides another, `keyChecks.ts`), then the rules across keys
+ * (`crossKeyRules.ts`) run over the keys that parsed. README's config reference is generated from these definitions.
+ * The formats of single values are in `valueFormats.ts`; which keys each kind of stack reads, in `keyChecks.ts`.
  */
-import { isIPv4 } from "node:net";
 import { z } from "zod";
-import { MAX_TTL_SECONDS } from "../credentials/turnRest";
-import { parseDuration, type Duration } from "../ephemeral/duration";
+import { MAX_CREDENTIAL_TTL_SECONDS, MIN_CREDENTIAL_TTL_SECONDS } from "./credentialLifetime";
+import { ephemeralTimeToLiveProblem } from "./stackTags";
+import { PEM_CERT, PEM_KEY, SSH_PUBLIC_KEY, authSecret, cloudflareToken, flag, isFqdn, wholeNumber } from "./valueFormats";
 
 /** The Pulumi project name, and so the config namespace: `pulumi config set coturn:domain …`. */
 export const CONFIG_NAMESPACE = "coturn";
@@ -25,34 +26,6 @@ export const LOCAL_CLOUD = "local" satisfies Cloud;
 export const GLOBAL_CLOUD = "global" satisfies Cloud;
 /** A cloud that `pulumi up` deploys a TURN server to (every `coturn:cloud` value except `local` and `global`). */
 export type DeployCloud = Exclude<Cloud, typeof LOCAL_CLOUD | typeof GLOBAL_CLOUD>;
-/**
- * Keys that only mean something for a VM on a cloud. A local stack may not set them: validation names each one that
- * is set, so a cloud setting copied into a local stack cannot look as if it did something.
- */
-export const CLOUD_ONLY_KEYS = [
-  "region",
-  "availabilityZone",
-  "instanceType",
-  "image",
-  "ssh",
-  "tags",
-  "ephemeral",
-  "rotation",
-  "regionDomain",
-  "acmeEmail",
-  "acmeCa",
-  "acmeDnsApiToken",
-  "cloudflareZoneId",
-  "cloudflareApiToken",
-  "publishSharedName",
-  "serverCount",
-  "capacity",
-] as const;
-
-/** Keys a global stack reads; every other key belongs to region stacks and is refused there. */
-export const GLOBAL_STACK_KEYS = ["cloud", "domain", "cloudflareZoneId", "cloudflareApiToken", "cloudflareAccountId", "regions", "geoDns"] as const;
-/** Keys only a global stack reads; a region or local stack that sets one is told so. */
-export const GLOBAL_ONLY_KEYS = ["cloudflareAccountId", "regions", "geoDns"] as const;
 
 /** How the global stack puts regions behind the shared name. */
 export const GEO_DNS_MODES = ["load-balancer", "dns-records"] as const;
@@ -83,10 +56,6 @@ export type TlsMode = (typeof TLS_MODES)[number];
 /** Fixed listener ports; the relay range may not overlap them. */
 export const LISTENER_PORTS = { plain: 3478, tls: 5349, tls443: 443 } as const;
 
-/** The longest credential lifetime a stack may allow (the minting library's own limit). */
-export const MAX_CREDENTIAL_TTL_SECONDS = MAX_TTL_SECONDS;
-/** The shortest credential lifetime a stack may allow. */
-export const MIN_CREDENTIAL_TTL_SECONDS = 60;
 /** Phases of a secret rotation (see `npm run rotate`). */
 export const ROTATION_PHASES = ["added", "switched"] as const;
 /** A phase of a secret rotation. */
@@ -101,82 +70,6 @@ export const ACME_DIRECTORY_URLS: Readonly<Record<AcmeCa, string>> = {
   staging: "https://acme-staging-v02.api.letsencrypt.org/directory",
   production: "https://acme-v02.api.letsencrypt.org/directory",
 };
-
-/** The smallest secret we accept: HMAC-SHA1 keys shorter than this are guessable offline from one credential. */
-export const MIN_SECRET_LENGTH = 32;
-
-const SECRET_CHARS = /^[A-Za-z0-9+/=_.~-]+$/;
-
-/** One auth secret: long enough, and only characters that survive a `key=value` line in turnserver.conf. */
-const authSecret = z
-  .string()
-  .min(MIN_SECRET_LENGTH, {
-    error: (issue) =>
-      `is ${String(issue.input).length} characters; it needs at least ${MIN_SECRET_LENGTH}. ` +
-      `Generate one with: openssl rand -base64 48`,
-  })
-  .regex(SECRET_CHARS, {
-    error:
-      "may only contain letters, digits and + / = _ . ~ - (coturn reads the value up to the first space). " +
-      "Generate one with: openssl rand -base64 48",
-  });
-
-/** A whole number that also accepts its text form ("12"), as `pulumi config set --path` may store it. */
-const wholeNumber = () =>
-  z.preprocess((v) => (typeof v === "string" && /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v), z.int());
-/** A boolean that also accepts "true"/"false". */
-const flag = () => z.preprocess((v) => (v === "true" ? true : v === "false" ? false : v), z.boolean());
-
-/** A Cloudflare API token: the dashboard shows 40 characters of letters, digits, `_` and `-`. */
-const cloudflareToken = z.string().regex(/^[A-Za-z0-9_-]{32,200}$/, {
-  error: "is not a Cloudflare API token (letters, digits, _ and -, as the dashboard shows it). Create one under My Profile > API Tokens",
-});
-
-const FQDN_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
-
-/** True for a lowercase fully qualified domain name with at least two labels and an alphabetic top-level label. */
-export function isFqdn(name: string): boolean {
-  if (name.length > 253 || name.endsWith(".")) return false;
-  const labels = name.split(".");
-  return labels.length >= 2 && labels.every((l) => FQDN_LABEL.test(l)) && /^[a-z]{2,63}$/.test(labels.at(-1) ?? "");
-}
-
-/** Parses `a.b.c.d/n` (IPv4 only); returns the problem, or undefined when it is a valid network address. */
-export function ipv4CidrProblem(cidr: string): string | undefined {
-  const match = /^([0-9.]+)\/(\d{1,2})$/.exec(cidr);
-  if (!match || !isIPv4(match[1]) || Number(match[2]) > 32) {
-    return `is not an IPv4 CIDR. Write it as address/prefix, e.g. "203.0.113.7/32" for one address`;
-  }
-  const prefix = Number(match[2]);
-  const octets = match[1].split(".").map(Number);
-  const address = octets.reduce((acc, o) => acc * 256 + o, 0);
-  const size = 2 ** (32 - prefix);
-  const network = address - (address % size);
-  if (network !== address) {
-    const asDotted = [24, 16, 8, 0].map((s) => Math.floor(network / 2 ** s) % 256).join(".");
-    return `has host bits set. Write the network "${asDotted}/${prefix}", or "${match[1]}/32" for that one address`;
-  }
-  return undefined;
-}
-
-/** Parses `min-max`; returns the two ports or a problem description. */
-export function parsePortRange(text: string): { min: number; max: number } | string {
-  const match = /^(\d{1,5})-(\d{1,5})$/.exec(text);
-  if (!match) return `is not a port range. Write it as "min-max", e.g. "49152-65535"`;
-  const min = Number(match[1]);
-  const max = Number(match[2]);
-  if (min > max) return `is reversed. Write the lower port first: "${max}-${min}"`;
-  if (min === max) return `is empty (one port relays one allocation). Use a range such as "49152-65535"`;
-  if (min < 1024 || max > 65535) {
-    return `is outside 1024-65535 (ports below 1024 are privileged, above 65535 do not exist). Use e.g. "49152-65535"`;
-  }
-  return { min, max };
-}
-
-const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/;
-const PEM_KEY = /^-----BEGIN (EC |RSA )?PRIVATE KEY-----[\s\S]+-----END (EC |RSA )?PRIVATE KEY-----\s*$/;
-const SSH_PUBLIC_KEY =
-  /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( [^\n]*)?$/;
 
 /**
  * One schema per config key. Keys are validated one by one; `stackConfigSchema` below joins them for types and docs.
@@ -476,27 +369,6 @@ export const configKeySchemas = {
     ),
 } as const;
 
-/** Shortest and longest time to live of a test stack: a deploy takes minutes; a month is no longer a test. */
-export const EPHEMERAL_TTL_BOUNDS = { min: parseDurationOrThrow("30m"), max: parseDurationOrThrow("30d") } as const;
-
-function parseDurationOrThrow(text: string): Duration {
-  const parsed = parseDuration(text);
-  if ("problem" in parsed) throw new Error(`unreachable: ${text} ${parsed.problem}`);
-  return parsed;
-}
-
-/** Why `value` is not a test stack's time to live, or undefined when it is one ("false" means not a test stack). */
-export function ephemeralTimeToLiveProblem(value: string): string | undefined {
-  if (value === "false") return undefined;
-  if (value === "true") return `needs a time to live instead of true, e.g. "4h": the stack is destroyed once it has passed`;
-  const ttl = parseDuration(value);
-  if ("problem" in ttl) return ttl.problem;
-  const { min, max } = EPHEMERAL_TTL_BOUNDS;
-  if (ttl.milliseconds < min.milliseconds) return `is shorter than ${min.text}: a test stack could expire while it is still being deployed and probed`;
-  if (ttl.milliseconds > max.milliseconds) return `is longer than ${max.text}: a stack that lives that long is not a test stack. Unset coturn:ephemeral`;
-  return undefined;
-}
-
 /** Every known key, as a strict object: the source of the TypeScript type and of README's config reference. */
 export const stackConfigSchema = z.strictObject(configKeySchemas);
 
@@ -508,21 +380,3 @@ export const SECRET_KEYS: readonly ConfigKey[] = ["authSecret", "previousAuthSec
 
 /** Parsed config before defaults that depend on other keys are applied. */
 export type ParsedConfigKeys = z.output<typeof stackConfigSchema>;
-
-/** How Pulumi passes a key's value to a program: JSON text for lists and objects, "true"/"false", or plain text. */
-export type ConfigKeyKind = "list" | "object" | "boolean" | "text";
-
-const keyKinds: Record<string, ConfigKeyKind> = Object.fromEntries(
-  Object.entries(
-    (z.toJSONSchema(stackConfigSchema, { io: "input", unrepresentable: "any" }) as { properties: Record<string, { type?: string }> })
-      .properties,
-  ).map(([key, property]) => [
-    key,
-    property.type === "array" ? "list" : property.type === "object" ? "object" : property.type === "boolean" ? "boolean" : "text",
-  ]),
-);
-
-/** The kind of a key, read from its schema so it cannot drift from it. */
-export function configKeyKind(key: ConfigKey): ConfigKeyKind {
-  return keyKinds[key] ?? "text";
-}

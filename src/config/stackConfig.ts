@@ -3,7 +3,7 @@
  * `pulumi up` deploys to a cloud, `LocalStackConfig` for a stack that `npm run local` runs on this machine. Both
  * share `CoturnSettings`, everything coturn itself is told.
  */
-import type { SizingPlan } from "../plan/capacity";
+import type { SizingPlan } from "./capacity";
 import type { AcmeCa, DeployCloud, GeoDnsMode, GLOBAL_CLOUD, ImageChoice, Listener, LOCAL_CLOUD, RotationPhase, SteeringPolicy } from "./schema";
 
 /** An inclusive UDP port range. */

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { openPassphraseSecrets, type PassphraseCrypter } from "./passphraseSecrets";
-import type { RawStackConfig } from "./validate";
+import type { RawStackConfig } from "./rawStackConfig";
 
 /** The folder holding the stack files (`stackConfigDir` in Pulumi.yaml). */
 export const STACKS_DIR = join(__dirname, "..", "..", "stacks");

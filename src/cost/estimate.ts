@@ -7,7 +7,7 @@
  * they say: Twilio the bytes its TURN client sends and receives (twice the egress), Cloudflare server-to-client only.
  */
 import { networkLimit } from "../config/networkLimits";
-import { TIGHT_BANDWIDTH_SHARE } from "../plan/capacity";
+import { TIGHT_BANDWIDTH_SHARE } from "../config/capacity";
 import { CLOUD_PRICES, MANAGED_TURN_PRICES, type VmPrice } from "./prices";
 
 /** Hours in a billing month, as the clouds count them. */

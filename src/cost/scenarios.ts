@@ -1,7 +1,7 @@
 /**
  * The typical scenarios README prices, from the same code as `npm run cost`, so the table cannot drift from it.
  */
-import { MEDIA_BITRATES_KBPS } from "../plan/capacity";
+import { MEDIA_BITRATES_KBPS } from "../config/capacity";
 import { DEFAULT_DEPLOYMENTS, cloudCost, managedCosts, relayEgressGb, serversForPeak, type CostLoad, type CostRow } from "./estimate";
 
 /** How many times the month's average of concurrent calls the busiest hour carries. */

@@ -6,7 +6,6 @@
 export {
   CredentialError,
   FINGERPRINT_LENGTH,
-  MAX_TTL_SECONDS,
   MAX_USERNAME_BYTES,
   iceServersWithCredential,
   mintIceServers,
@@ -23,3 +22,4 @@ export {
   type MintedIceServers,
   type TurnCredential,
 } from "./turnRest";
+export { MAX_CREDENTIAL_TTL_SECONDS, MIN_CREDENTIAL_TTL_SECONDS } from "../config/credentialLifetime";

@@ -16,7 +16,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { RotationState, StackConfig } from "../config/stackConfig";
-import type { RawStackConfig } from "../config/validate";
+import type { RawStackConfig } from "../config/rawStackConfig";
 import { secretFingerprint } from "./turnRest";
 
 /** The config keys a rotation writes. */

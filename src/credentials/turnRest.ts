@@ -1,9 +1,11 @@
 /**
  * Short-lived TURN credentials in coturn's TURN REST API form (`use-auth-secret`): the server holds shared secrets,
  * apps mint a username `<expiry unix seconds>:<user id>` and its password `base64(HMAC-SHA1(secret, username))`.
- * No Pulumi import: apps and operator commands use this module as it is.
+ * No Pulumi import: apps and operator commands use this module as it is. Its one local import is the lifetime bound
+ * from the stack's config, a file with no imports of its own.
  */
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { MAX_CREDENTIAL_TTL_SECONDS } from "../config/credentialLifetime";
 
 /** A credential as an app hands it to a browser (`RTCIceServer.username` / `.credential`). */
 export interface TurnCredential {
@@ -27,9 +29,6 @@ export interface MintRequest {
   readonly now?: Date;
 }
 
-/** A day: longer-lived credentials defeat the point of expiring them (they leak with the app's network logs). */
-export const MAX_TTL_SECONDS = 24 * 60 * 60;
-
 /** Thrown for a request that cannot give a working credential; the message names the field and the fix. */
 export class CredentialError extends Error {
   override name = "CredentialError";
@@ -38,7 +37,7 @@ export class CredentialError extends Error {
 /** The longest TURN username in bytes: STUN's USERNAME must be fewer than 509 bytes (RFC 8489 §14.3). */
 export const MAX_USERNAME_BYTES = 508;
 
-/** Why `ttlSeconds` cannot be a credential lifetime, or undefined when it can (a whole number from 1 to MAX_TTL_SECONDS). */
+/** Why `ttlSeconds` cannot be a credential lifetime, or undefined when it can (a whole number from 1 to MAX_CREDENTIAL_TTL_SECONDS). */
 export function ttlProblem(ttlSeconds: number): string | undefined {
   if (!Number.isInteger(ttlSeconds)) {
     return `ttlSeconds ${String(ttlSeconds)} is not a whole number of seconds: use e.g. 3600 (one hour).`;
@@ -46,9 +45,9 @@ export function ttlProblem(ttlSeconds: number): string | undefined {
   if (ttlSeconds <= 0) {
     return `ttlSeconds ${ttlSeconds} is not positive: a credential must live at least 1 second; use e.g. 3600 (one hour).`;
   }
-  if (ttlSeconds > MAX_TTL_SECONDS) {
+  if (ttlSeconds > MAX_CREDENTIAL_TTL_SECONDS) {
     return (
-      `ttlSeconds ${ttlSeconds} is above ${MAX_TTL_SECONDS} (a day), the longest lifetime this library mints: ` +
+      `ttlSeconds ${ttlSeconds} is above ${MAX_CREDENTIAL_TTL_SECONDS} (a day), the longest lifetime this library mints: ` +
       "a leaked credential would work that long. Use e.g. 3600 (one hour)."
     );
   }

@@ -3,8 +3,8 @@
  * clock, so the rules can be tested without a CLI. A stack without a readable ephemeral marker is never destroyed,
  * whatever the flags.
  */
-import { describeLength, type Duration } from "./duration";
-import { readEphemeralMark, type EphemeralMark } from "./stackTags";
+import { describeLength, type Duration } from "../config/duration";
+import { readEphemeralMark, type EphemeralMark } from "./ephemeralMark";
 
 /** One stack as the backend lists it, with its tags. */
 export interface ListedStack {

@@ -6,10 +6,12 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { parseDocument } from "yaml";
 import { StackFileError, readStackFile, stackFilePath } from "../config/stackFile";
-import { isLocalStack, validateStackConfig } from "../config/validate";
+import { validateStackConfig } from "../config/validate";
+import { isLocalStack } from "../config/rawStackConfig";
 import type { StackConfig } from "../config/stackConfig";
-import type { Duration } from "./duration";
-import { PULUMI_TAGS_KEY, ephemeralStackTags, expiryAfter } from "./stackTags";
+import type { Duration } from "../config/duration";
+import { PULUMI_TAGS_KEY, expiryAfter } from "../config/stackTags";
+import { ephemeralStackTags } from "./ephemeralMark";
 
 /** A test stack's name: lowercase, so it also works as a DNS label under the domain. */
 export const TEST_STACK_NAME = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;

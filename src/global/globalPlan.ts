@@ -5,8 +5,8 @@
  */
 import { LISTENER_PORTS } from "../config/schema";
 import type { GeoLocation, GlobalStackConfig } from "../config/stackConfig";
-import type { ConfigProblem } from "../config/validate";
-import { fullKey } from "../config/validate";
+import type { ConfigProblem } from "../config/configProblems";
+import { fullKey } from "../config/rawStackConfig";
 import { CLOUDFLARE_REGIONS, CLOUDFLARE_REGION_LOCATIONS, cloudRegionLocation, distanceKm, type CloudflareRegion } from "./locations";
 import type { RegionFacts } from "./regionFacts";
 

@@ -5,7 +5,9 @@
 import { randomBytes } from "node:crypto";
 import { readStackFile } from "../config/stackFile";
 import type { LocalStackConfig } from "../config/stackConfig";
-import { StackConfigError, isLocalStack, validateLocalStackConfig, type RawStackConfig } from "../config/validate";
+import { validateLocalStackConfig } from "../config/validate";
+import { StackConfigError } from "../config/configProblems";
+import { isLocalStack, type RawStackConfig } from "../config/rawStackConfig";
 
 /** The config key the run's secret is added as. */
 const AUTH_SECRET_KEY = "coturn:authSecret";

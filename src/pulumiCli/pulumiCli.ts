@@ -5,7 +5,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import type { RawStackConfig } from "../config/validate";
+import type { RawStackConfig } from "../config/rawStackConfig";
 
 /** The Pulumi project folder (where Pulumi.yaml is): commands run there so `stackConfigDir` resolves. */
 export const PROJECT_DIR = join(__dirname, "..", "..");

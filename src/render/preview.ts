@@ -3,8 +3,9 @@
  * Pulumi CLI), with values only known at deploy time shown as placeholders.
  */
 import { StackFileError, readStackFile, stackFilePath, type SecretHandling } from "../config/stackFile";
-import { isLocalStack, validateStackConfig } from "../config/validate";
-import type { SizingPlan } from "../plan/capacity";
+import { validateStackConfig } from "../config/validate";
+import { isLocalStack } from "../config/rawStackConfig";
+import type { SizingPlan } from "../config/capacity";
 import { ANCHOR_ADDRESS_PLACEHOLDER, bindAddressFor } from "../plan/addresses";
 import { PREVIEW_ACCESS } from "./secretDelivery";
 import { renderVm, type VmFile } from "./vmFiles";

@@ -4,7 +4,7 @@
  * buffer tuning or narrows the relay range below the sized load stops `pulumi up` and `npm run render` instead of
  * costing calls in production.
  */
-import type { SizingPlan } from "../plan/capacity";
+import type { SizingPlan } from "../config/capacity";
 
 /** What the kernel must allow: coturn asks for 2 MiB socket buffers; bursts of small packets need a deep backlog. */
 export const REQUIRED_KERNEL_SETTINGS = {

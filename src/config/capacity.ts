@@ -7,9 +7,16 @@
  * this region; a browser takes one allocation per TURN URL it is given (udp, tcp, tls, tls-443) and keeps them for
  * the call; each relayed participant's media crosses the server once in and once out, at the profile's bitrate.
  * Calls spread evenly over the region's servers (the load balancer answers every origin of a pool).
+ *
+ * Why this is config and not plan: all of it is a rule over config keys, or a default that follows from them.
+ * Validation needs every number computed here: the problems are config errors (`coturn:relayPorts`,
+ * `coturn:quotas.*`, `coturn:instanceType` cannot carry `coturn:capacity`), and the sized `total-quota` becomes the
+ * validated `quotas.totalAllocations`; the inputs are config (the media bitrates of `coturn:capacity.media`, and the
+ * shipped bandwidth table in `networkLimits.ts`). The warnings come from the same numbers, so they stay with them.
+ * `src/plan` maps an already valid config onto what gets deployed (addresses, names, endpoints, firewall rules).
  */
-import type { Listener } from "../config/schema";
-import { networkLimit, NETWORK_LIMITS_AS_OF, type NetworkLimit } from "../config/networkLimits";
+import type { Listener } from "./schema";
+import { networkLimit, NETWORK_LIMITS_AS_OF, type NetworkLimit } from "./networkLimits";
 
 /** Media profiles: bitrate per participant and direction, kbit/s, payload plus RTP/UDP/IP overhead. */
 export const MEDIA_BITRATES_KBPS = { audio: 100, sd: 1_000, hd: 2_500 } as const;

@@ -1,7 +1,9 @@
 /**
  * How a test stack is marked, in the stack's tags (set through `pulumi:tags` in its stack file, readable with
  * `pulumi stack tag ls` without running the program) and on its cloud resources: `coturn:ephemeral` holds the time to
- * live, `coturn:expires-at` the moment it ends, in ISO 8601 with a time zone.
+ * live, `coturn:expires-at` the moment it ends, in ISO 8601 with a time zone. These are facts of a stack's config:
+ * validation checks them, and the ephemeral layer (`src/ephemeral`) reads and writes them from here. The time to live
+ * a test stack may have is here too, since `coturn:ephemeral` and its tag hold the same text.
  */
 import { parseDuration, type Duration } from "./duration";
 
@@ -51,27 +53,23 @@ export function expiryAfter(now: Date, ttl: Duration): string {
   return formatExpiry(new Date(now.getTime() + ttl.milliseconds));
 }
 
-/** The stack tags that mark a test stack. */
-export function ephemeralStackTags(ttl: Duration, expiresAt: string): Record<string, string> {
-  return { [EPHEMERAL_TAG]: ttl.text, [EXPIRES_AT_TAG]: expiresAt };
+/** Shortest and longest time to live of a test stack: a deploy takes minutes; a month is no longer a test. */
+export const EPHEMERAL_TTL_BOUNDS = { min: parseDurationOrThrow("30m"), max: parseDurationOrThrow("30d") } as const;
+
+function parseDurationOrThrow(text: string): Duration {
+  const parsed = parseDuration(text);
+  if ("problem" in parsed) throw new Error(`unreachable: ${text} ${parsed.problem}`);
+  return parsed;
 }
 
-/** What a stack's tags say about it. Only `ephemeral` may ever be destroyed by the tools. */
-export type EphemeralMark =
-  | { readonly kind: "not-ephemeral" }
-  | { readonly kind: "ephemeral"; readonly ttl: Duration; readonly expiresAt: Date }
-  /** Marked, but the marker or the expiry cannot be read: never destroyed on its expiry, reported instead. */
-  | { readonly kind: "unreadable"; readonly ttl?: Duration; readonly problem: string };
-
-/** Reads the marker and expiry from a stack's tags. */
-export function readEphemeralMark(tags: Readonly<Record<string, string>>): EphemeralMark {
-  const marker = tags[EPHEMERAL_TAG];
-  if (marker === undefined || marker === "false") return { kind: "not-ephemeral" };
-  const ttl = parseDuration(marker);
-  if ("problem" in ttl) return { kind: "unreadable", problem: `tag ${EPHEMERAL_TAG}=${JSON.stringify(marker)} ${ttl.problem}` };
-  const expiry = tags[EXPIRES_AT_TAG];
-  if (expiry === undefined) return { kind: "unreadable", ttl, problem: `tag ${EXPIRES_AT_TAG} is missing` };
-  const expiresAt = parseExpiry(expiry);
-  if ("problem" in expiresAt) return { kind: "unreadable", ttl, problem: `tag ${EXPIRES_AT_TAG}=${JSON.stringify(expiry)} ${expiresAt.problem}` };
-  return { kind: "ephemeral", ttl, expiresAt };
+/** Why `value` is not a test stack's time to live, or undefined when it is one ("false" means not a test stack). */
+export function ephemeralTimeToLiveProblem(value: string): string | undefined {
+  if (value === "false") return undefined;
+  if (value === "true") return `needs a time to live instead of true, e.g. "4h": the stack is destroyed once it has passed`;
+  const ttl = parseDuration(value);
+  if ("problem" in ttl) return ttl.problem;
+  const { min, max } = EPHEMERAL_TTL_BOUNDS;
+  if (ttl.milliseconds < min.milliseconds) return `is shorter than ${min.text}: a test stack could expire while it is still being deployed and probed`;
+  if (ttl.milliseconds > max.milliseconds) return `is longer than ${max.text}: a stack that lives that long is not a test stack. Unset coturn:ephemeral`;
+  return undefined;
 }

@@ -1,19 +1,18 @@
 /**
  * Rules and assembly of the global stack's config (`coturn:cloud: global`): the region list, the GeoDNS mode and what
- * each mode needs from Cloudflare. Each key was parsed on its own by `validate.ts`; these are the rules across keys.
+ * each mode needs from Cloudflare. Each key was parsed on its own by `keyChecks.ts`; these are the rules across keys.
  */
 import type { ConfigKey, ParsedConfigKeys } from "./schema";
 import type { GlobalStackConfig } from "./stackConfig";
-import { fullKey, type ConfigProblem, type RawStackConfig } from "./validate";
+import { problemAdder, type ConfigProblem } from "./configProblems";
+import { fullKey, type RawStackConfig } from "./rawStackConfig";
 
 type Parsed = Partial<ParsedConfigKeys>;
 
 /** Rules across the global stack's keys; each runs only when the keys it needs parsed. */
 export function globalStackProblems(c: Parsed, raw: RawStackConfig): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
-  const add = (key: string, value: unknown, message: string): void => {
-    problems.push({ key: fullKey(key), shownValue: value === undefined ? undefined : JSON.stringify(value), message });
-  };
+  const add = problemAdder(problems);
   const isSet = (key: ConfigKey): boolean => raw.values[fullKey(key)] !== undefined;
 
   if (!isSet("regions")) {

@@ -1,6 +1,7 @@
 /**
  * Durations as people write them for test stacks: a whole number and one unit, `90m`, `4h`, `2d`, `1w`. Used by the
- * `coturn:ephemeral` time to live and by the `--ttl` and `--older-than` flags, so all three read the same way.
+ * `coturn:ephemeral` time to live and by the `--ttl` and `--older-than` flags, so all three read the same way. Part
+ * of the config because `coturn:ephemeral` is written this way; the ephemeral tools import it from here.
  */
 
 /** Milliseconds per unit letter. */
