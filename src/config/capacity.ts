@@ -3,7 +3,7 @@
  * the peak needs per server, what `total-quota` follows from it, and whether the relay range, the quotas and the VM's
  * network can carry it. Pure: config in, numbers, problems and warnings out.
  *
- * The model, stated in README ("Sizing a region"): at the peak, every participant of every relayed call relays through
+ * The model, stated in docs/sizing-and-cost.md ("Sizing from expected load"): at the peak, every participant of every relayed call relays through
  * this region; a browser takes one allocation per TURN URL it is given (udp, tcp, tls, tls-443) and keeps them for
  * the call; each relayed participant's media crosses the server once in and once out, at the profile's bitrate.
  * Calls spread evenly over the region's servers (the load balancer answers every origin of a pool).

@@ -2,7 +2,7 @@
  * The stack configuration schema: one entry per `coturn:<key>`, with its type, default and description.
  *
  * Each key is validated on its own (so one bad key never hides another, `keyChecks.ts`), then the rules across keys
- * (`crossKeyRules.ts`) run over the keys that parsed. README's config reference is generated from these definitions.
+ * (`crossKeyRules.ts`) run over the keys that parsed. docs/config-reference.md is generated from these definitions.
  * The formats of single values are in `valueFormats.ts`; which keys each kind of stack reads, in `keyChecks.ts`.
  */
 import { z } from "zod";
@@ -292,7 +292,7 @@ export const configKeySchemas = {
     .optional()
     .describe(
       "Sizing from expected load: checks that the relay range, the quotas and the VM's sustained network bandwidth (shipped table) carry the " +
-        "peak, and sets `total-quota` to the peak with 25% headroom unless `quotas.totalAllocations` is set. README: Sizing a region.",
+        "peak, and sets `total-quota` to the peak with 25% headroom unless `quotas.totalAllocations` is set. See docs/sizing-and-cost.md.",
     ),
   cloudflareAccountId: z
     .string()
@@ -313,7 +313,7 @@ export const configKeySchemas = {
           .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, { error: 'is not a pool name (lowercase letters, digits, _ and -, e.g. "eu-central")' })
           .optional()
           .describe("Name of the region's pool. Default: `<cloud>-<region>` from the stack's outputs."),
-        drain: z.boolean().default(false).describe("`true` takes the region out of the answers without destroying anything (see README: draining a region)."),
+        drain: z.boolean().default(false).describe("`true` takes the region out of the answers without destroying anything (see docs/global-stack.md: draining a region)."),
         latitude: z.number().min(-90).max(90).optional().describe("Where the region's servers are. Default: the cloud region's city (known regions)."),
         longitude: z.number().min(-180).max(180).optional().describe("Goes with `latitude`."),
       }),
@@ -369,7 +369,7 @@ export const configKeySchemas = {
     ),
 } as const;
 
-/** Every known key, as a strict object: the source of the TypeScript type and of README's config reference. */
+/** Every known key, as a strict object: the source of the TypeScript type and of docs/config-reference.md. */
 export const stackConfigSchema = z.strictObject(configKeySchemas);
 
 /** The config keys, without namespace. */

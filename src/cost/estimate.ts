@@ -2,7 +2,7 @@
  * The monthly cost of relaying a given load: on each cloud (VMs, static IPs, egress) and on managed TURN services
  * (per-GB list prices, free tiers), from the shipped price file. Pure.
  *
- * Traffic model (README, "What it costs"): a relayed call sends each participant's stream through the relay once; the
+ * Traffic model (docs/sizing-and-cost.md, "What it costs"): a relayed call sends each participant's stream through the relay once; the
  * server receives it (ingress, free everywhere) and sends it on (egress, billed by clouds). Managed services bill as
  * they say: Twilio the bytes its TURN client sends and receives (twice the egress), Cloudflare server-to-client only.
  */

@@ -1,7 +1,7 @@
 /**
  * List prices the cost estimate uses: VMs, static IPv4, internet egress per cloud, and managed TURN services, each
  * with its source and how the source was read. Shipped and dated: prices change, so `npm run cost` prints the date,
- * and a stale file is a README-visible fact, not a silent error. Update by reading each source again.
+ * and a stale file is a documented fact, not a silent error. Update by reading each source again.
  *
  * Reading legend (`read`): "provider" = the provider's own page or docs; "price-feed" = a dated copy of the provider's
  * price API kept in a public repository (karpenter for AWS, the Cloud Billing Catalog export for GCP); "secondary" =

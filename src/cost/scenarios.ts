@@ -1,5 +1,5 @@
 /**
- * The typical scenarios README prices, from the same code as `npm run cost`, so the table cannot drift from it.
+ * The typical scenarios docs/sizing-and-cost.md prices, from the same code as `npm run cost`, so the table cannot drift from it.
  */
 import { MEDIA_BITRATES_KBPS } from "../config/capacity";
 import { DEFAULT_DEPLOYMENTS, cloudCost, managedCosts, relayEgressGb, serversForPeak, type CostLoad, type CostRow } from "./estimate";
@@ -15,7 +15,7 @@ export interface CostScenario {
   readonly load: CostLoad;
 }
 
-/** The scenarios of README's cost table. */
+/** The scenarios of the cost table in docs/sizing-and-cost.md. */
 export const COST_SCENARIOS: readonly CostScenario[] = [
   {
     name: "10,000 video calls a month, 20 min, SD",
@@ -44,7 +44,7 @@ export function costRows(load: CostLoad, peakFactor = DEFAULT_PEAK_FACTOR): Arra
 
 const usd = (value: number): string => `$${value < 100 ? value.toFixed(2) : Math.round(value).toLocaleString("en-US")}`;
 
-/** README's table: one row per scenario, the monthly total of each option. */
+/** The docs' cost table: one row per scenario, the monthly total of each option. */
 export function costScenariosMarkdown(): string {
   const options = costRows(COST_SCENARIOS[0].load).map((r) => r.option.replace(/ ×\d+$/, ""));
   const lines = [
