@@ -13,9 +13,9 @@ import { writeFileSync } from "node:fs";
 import { StackFileError, readStackFile } from "../src/config/stackFile";
 import { isGlobalStack, isLocalStack, StackConfigError, validateStackConfig } from "../src/config/validate";
 import { serverIdentity } from "../src/plan/dns";
-import { bootStack } from "../src/boot/bootTest";
-import { reportLines } from "../src/boot/report";
-import { requireLabPrivileges } from "../test/support/netlab";
+import { bootStack } from "../lab/boot/bootTest";
+import { reportLines } from "../lab/boot/report";
+import { requireLabPrivileges } from "../lab/netlab";
 import { parseFlags, printTable, runMain, UsageError } from "./cli";
 
 const USAGE = "usage: sudo npm run boot-test -- --stack <name> [--qemu] [--console FILE] [--json]";

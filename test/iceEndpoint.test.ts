@@ -18,9 +18,9 @@ import {
 } from "../examples/ice-servers-endpoint";
 import { MAX_TTL_SECONDS, verifyTurnCredential } from "../src/credentials/turnRest";
 import { targetFromUrls } from "../src/probe/target";
-import { CLOUD_LAB, LAB_SECRET, runLabJob, startCloudLab, type CloudLab } from "./support/cloudLab";
-import type { Outcome } from "./support/labClient";
-import type { LabProcess } from "./support/netlab";
+import { CLOUD_LAB, LAB_SECRET, runLabJob, startCloudLab, type CloudLab } from "../lab/cloudLab";
+import type { Outcome } from "../lab/labClient";
+import type { LabProcess } from "../lab/netlab";
 
 const ROOT = join(__dirname, "..");
 const EXAMPLE = join(ROOT, "examples", "ice-servers-endpoint.ts");

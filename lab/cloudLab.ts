@@ -12,14 +12,14 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { makeSelfSignedCertificate } from "../../src/local/selfSigned";
-import { ANCHOR_ADDRESS_PLACEHOLDER, bindAddressFor, NAT_NETWORK } from "../../src/plan/addresses";
-import { SECRETS_SCRIPT_PATH, TLS_SCRIPT_PATH, USER_DB_PATH, parseAppliedSecretSet, secretSetDocument, type AppliedSecretSet } from "../../src/render/secretDelivery";
-import { renderVm, TLS_PATHS, vmFile, type RenderedVm } from "../../src/render/vmFiles";
+import { makeSelfSignedCertificate } from "../src/local/selfSigned";
+import { ANCHOR_ADDRESS_PLACEHOLDER, bindAddressFor, NAT_NETWORK } from "../src/plan/addresses";
+import { SECRETS_SCRIPT_PATH, TLS_SCRIPT_PATH, USER_DB_PATH, parseAppliedSecretSet, secretSetDocument, type AppliedSecretSet } from "../src/render/secretDelivery";
+import { renderVm, TLS_PATHS, vmFile, type RenderedVm } from "../src/render/vmFiles";
 import type { LabJob } from "./labClient";
-import { MOCK_ACCESS } from "./mockCloud";
+import { MOCK_ACCESS } from "../test/support/mockCloud";
 import { LAB_INTERNET, NetLab, requireCommands, waitFor, type LabProcess } from "./netlab";
-import { exampleStackConfig, TEST_SECRET } from "./program";
+import { exampleStackConfig, TEST_SECRET } from "../test/support/program";
 
 /** Addresses of the cloud lab. */
 export const CLOUD_LAB = {
@@ -89,7 +89,7 @@ export function fillAnchorAddress(text: string, anchorIp: string): string {
     .replace(new RegExp(`ip daddr ${placeholder} tcp dport 443 dnat to ${placeholder}:`, "g"), `ip daddr ${anchorIp} tcp dport 443 dnat to ${anchorIp}:`);
 }
 
-export { vmFile } from "../../src/render/vmFiles";
+export { vmFile } from "../src/render/vmFiles";
 
 /**
  * Swaps exactly the lines the lab needs: certificate paths (a temp folder instead of /etc/coturn/tls) and logging
