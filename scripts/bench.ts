@@ -5,16 +5,16 @@
  * minimal config, in the namespaced test lab (no route out), measured in the same run. Prints saturation per
  * configuration and their ratio (target >= 0.95), loss and round-trip percentiles at 25% and 50% of saturation (no
  * loss at 50%), coturn's CPU, and raw UDP between the same namespaces as the ceiling. The method is in
- * src/bench/relayBench.ts and in the README. Exits 0 when the targets are met, 1 when not (or when a window measured
+ * lab/bench/relayBench.ts and in the README. Exits 0 when the targets are met, 1 when not (or when a window measured
  * the generator rather than coturn), 2 for bad flags. Needs root.
  */
 import { execFileSync } from "node:child_process";
-import { cpuBudgetProblem } from "../src/bench/cpuBudget";
-import { allowedCores, cpuLayout } from "../src/bench/cpuUsage";
-import { runRelayBench } from "../src/bench/relayBench";
-import { BenchFlagError, NUMBER_FLAGS, numberFlag, RELAY_BENCH_USAGE, type RelayBenchOptions } from "../src/bench/relayOptions";
-import { headerLines, pacedTable, saturationTable, summarize, verdictLines } from "../src/bench/relayReport";
-import { measureStartup, STARTUP_TARGET_RATIO, type StartupResult } from "../src/bench/programStartup";
+import { cpuBudgetProblem } from "../lab/bench/cpuBudget";
+import { allowedCores, cpuLayout } from "../lab/bench/cpuUsage";
+import { runRelayBench } from "../lab/bench/relayBench";
+import { BenchFlagError, NUMBER_FLAGS, numberFlag, RELAY_BENCH_USAGE, type RelayBenchOptions } from "../lab/bench/relayOptions";
+import { headerLines, pacedTable, saturationTable, summarize, verdictLines } from "../lab/bench/relayReport";
+import { measureStartup, STARTUP_TARGET_RATIO, type StartupResult } from "../lab/bench/programStartup";
 import { joinNegativeNumbers, parseFlags, printTable, runMain, UsageError } from "./cli";
 
 /** Which parts to run. */

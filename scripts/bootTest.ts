@@ -15,9 +15,9 @@ import { validateStackConfig } from "../src/config/validate";
 import { StackConfigError } from "../src/config/configProblems";
 import { isGlobalStack, isLocalStack } from "../src/config/rawStackConfig";
 import { serverIdentity } from "../src/plan/dns";
-import { bootStack } from "../src/boot/bootTest";
-import { reportLines } from "../src/boot/report";
-import { requireLabPrivileges } from "../test/support/netlab";
+import { bootStack } from "../lab/boot/bootTest";
+import { reportLines } from "../lab/boot/report";
+import { requireLabPrivileges } from "../lab/netlab";
 import { parseFlags, printTable, runMain, UsageError } from "./cli";
 
 const USAGE = "usage: sudo npm run boot-test -- --stack <name> [--qemu] [--console FILE] [--json]";

@@ -22,7 +22,7 @@ import { certificateNames } from "../src/plan/dns";
 import { renderLocalTurnserverConf, renderVm } from "../src/render/vmFiles";
 import { DEPLOY_USER, SECRETS_APPLY_COMMAND, TLS_DELIVER_COMMAND } from "../src/render/secretDelivery";
 import { TEST_SECRET, exampleConfig } from "./support/program";
-import { testVmAccess } from "./support/sshKeys";
+import { testVmAccess } from "../lab/sshKeys";
 
 const ROOT = join(__dirname, "..");
 

@@ -7,10 +7,10 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { maxBytesPerSecond, minimalConf, MINIMAL_OPTIONS, optionLines, optionName, productionOnlyLines } from "../src/bench/relayConfigs";
-import { numberFlag } from "../src/bench/relayOptions";
-import { median, percentileOfSorted } from "../src/bench/relayStatistics";
-import { labConf, productionConf } from "./support/cloudLab";
+import { maxBytesPerSecond, minimalConf, MINIMAL_OPTIONS, optionLines, optionName, productionOnlyLines } from "../lab/bench/relayConfigs";
+import { numberFlag } from "../lab/bench/relayOptions";
+import { median, percentileOfSorted } from "../lab/bench/relayStatistics";
+import { labConf, productionConf } from "../lab/cloudLab";
 import { runProgram } from "./support/program";
 
 const ROOT = join(__dirname, "..");
@@ -72,7 +72,7 @@ describe("benchmark statistics and flags", () => {
 
   test("the start-up floor is a one-resource program that runs under the same mock harness", async () => {
     const previous = process.env.HARNESS_PROGRAM;
-    process.env.HARNESS_PROGRAM = join(ROOT, "src", "bench", "minimalProgram.ts");
+    process.env.HARNESS_PROGRAM = join(ROOT, "lab", "bench", "minimalProgram.ts");
     try {
       const run = await runProgram({ stack: "floor", values: {}, secretKeys: [] });
       assert.equal(run.error, undefined, run.error);

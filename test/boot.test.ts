@@ -1,14 +1,14 @@
 /**
  * The top rung of the proof ladder: every example stack's user-data, exactly as `pulumi up` hands it to the stack's
  * cloud, boots through cloud-init under systemd (systemd-nspawn, Debian 12 image built once and cached) on a copy of
- * the cloud's network, and the VM it makes passes the boot checks (src/boot/checks.ts). Deliberately broken
+ * the cloud's network, and the VM it makes passes the boot checks (lab/boot/checks.ts). Deliberately broken
  * user-data must be caught. Slow (about a minute per boot, plus the image's first build); needs root.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parseDocument } from "yaml";
-import { bootStack, type BootReport } from "../src/boot/bootTest";
-import { reportLines } from "../src/boot/report";
+import { bootStack, type BootReport } from "../lab/boot/bootTest";
+import { reportLines } from "../lab/boot/report";
 import { serverIdentity } from "../src/plan/dns";
 import { exampleStackConfig } from "./support/program";
 

@@ -1,5 +1,5 @@
 /**
- * The boot checks (src/boot/checks.ts) and the boot image's recipe, on text: each check passes what a good VM shows
+ * The boot checks (lab/boot/checks.ts) and the boot image's recipe, on text: each check passes what a good VM shows
  * and fails, naming the problem, on what a broken one shows. Fast; the boots themselves are in boot.test.ts.
  */
 import assert from "node:assert/strict";
@@ -20,13 +20,13 @@ import {
   secretsCheck,
   serviceCheck,
   sysctlFile,
-} from "../src/boot/checks";
-import { IMAGE_RECIPE, mirrorFromAptSources, recipeHash } from "../src/boot/imageRecipe";
-import { cloudUserData, networkConfig } from "../src/boot/seed";
+} from "../lab/boot/checks";
+import { IMAGE_RECIPE, mirrorFromAptSources, recipeHash } from "../lab/boot/imageRecipe";
+import { cloudUserData, networkConfig } from "../lab/boot/seed";
 import { everyVmPackage } from "../src/render/vmFiles";
 import { gunzipSync } from "node:zlib";
 import { parse } from "yaml";
-import { productionVm, vmFile } from "./support/cloudLab";
+import { productionVm, vmFile } from "../lab/cloudLab";
 
 const DROP_IN = "/etc/systemd/system/coturn.service.d/10-coturn-pulumi.conf";
 

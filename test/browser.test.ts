@@ -28,8 +28,8 @@ import { after, before, describe, test } from "node:test";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { mintTurnCredential } from "../src/credentials/turnRest";
 import { spkiSha256 } from "../src/local/selfSigned";
-import { CLOUD_LAB, LAB_SECRET, startCloudLab, type CloudLab } from "./support/cloudLab";
-import { requireCommands } from "./support/netlab";
+import { CLOUD_LAB, LAB_SECRET, startCloudLab, type CloudLab } from "../lab/cloudLab";
+import { requireCommands } from "../lab/netlab";
 
 /** The browser binary (Debian's chromium package). */
 const CHROMIUM = "/usr/bin/chromium";

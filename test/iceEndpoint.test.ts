@@ -19,9 +19,9 @@ import {
 import { MAX_CREDENTIAL_TTL_SECONDS as MAX_TTL_SECONDS } from "../src/config/credentialLifetime";
 import { verifyTurnCredential } from "../src/credentials/turnRest";
 import { targetFromUrls } from "../src/probe/target";
-import { CLOUD_LAB, LAB_SECRET, runLabJob, startCloudLab, type CloudLab } from "./support/cloudLab";
-import type { Outcome } from "./support/labClient";
-import type { LabProcess } from "./support/netlab";
+import { CLOUD_LAB, LAB_SECRET, runLabJob, startCloudLab, type CloudLab } from "../lab/cloudLab";
+import type { Outcome } from "../lab/labClient";
+import type { LabProcess } from "../lab/netlab";
 
 const ROOT = join(__dirname, "..");
 const EXAMPLE = join(ROOT, "examples", "ice-servers-endpoint.ts");

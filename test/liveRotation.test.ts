@@ -6,9 +6,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { mintTurnCredential, secretFingerprint } from "../src/credentials/turnRest";
-import { CLOUD_LAB, LAB_SECRET, runLabJob, startCloudLab, type CloudLab } from "./support/cloudLab";
-import type { Outcome, StreamReport } from "./support/labClient";
-import { waitFor, type LabProcess } from "./support/netlab";
+import { CLOUD_LAB, LAB_SECRET, runLabJob, startCloudLab, type CloudLab } from "../lab/cloudLab";
+import type { Outcome, StreamReport } from "../lab/labClient";
+import { waitFor, type LabProcess } from "../lab/netlab";
 
 const ECHO_PORT = 3480;
 const plain = { host: CLOUD_LAB.publicIp, port: 3478 };
@@ -68,7 +68,7 @@ describe("rotating the secret of a running coturn (aws-example's production conf
     call = cloud.lab.start(cloud.hosts.client, process.execPath, [
       "--import",
       "tsx",
-      join(__dirname, "support", "labClient.ts"),
+      join(__dirname, "..", "lab", "labClient.ts"),
       JSON.stringify({
         job: "stream",
         server: plain,

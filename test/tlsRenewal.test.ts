@@ -1,7 +1,7 @@
 // Runtime: the VM's TLS certificate manager (templates/coturn-tls.sh, as rendered) on a running coturn with the
 // aws-example production config, coturn running as user turnserver as under systemd. Let's Encrypt is played by
 // Debian's pebble, validating DNS-01 against pebble-challtestsrv; the real certbot with its Cloudflare plugin
-// creates the `_acme-challenge` TXT records through a stand-in of the Cloudflare API (see support/acmeLab.ts).
+// creates the `_acme-challenge` TXT records through a stand-in of the Cloudflare API (see lab/acmeLab.ts).
 // Proves: issuance through the Cloudflare DNS step, a renewal during a TURN-over-TLS call (SIGUSR2: new handshakes get
 // the new certificate, the call loses nothing, coturn is never restarted), the refusals that keep the current
 // certificate serving (unreadable folder, refused DNS token, unreachable CA), and the provided and self-signed modes.
@@ -15,10 +15,10 @@ import { after, before, describe, test } from "node:test";
 import { mintTurnCredential } from "../src/credentials/turnRest";
 import { certificateNames } from "../src/plan/dns";
 import { parseInstalledCertificate, tlsDeliveryDocument } from "../src/render/tlsDelivery";
-import { ACME_LAB, startAcmeLab, type AcmeLab } from "./support/acmeLab";
-import { CLOUD_LAB, LAB_SECRET, runLabJob, startCloudLab, type CloudLab } from "./support/cloudLab";
-import type { Outcome, StreamReport } from "./support/labClient";
-import { waitFor, type LabProcess, type LabRun } from "./support/netlab";
+import { ACME_LAB, startAcmeLab, type AcmeLab } from "../lab/acmeLab";
+import { CLOUD_LAB, LAB_SECRET, runLabJob, startCloudLab, type CloudLab } from "../lab/cloudLab";
+import type { Outcome, StreamReport } from "../lab/labClient";
+import { waitFor, type LabProcess, type LabRun } from "../lab/netlab";
 import { exampleStackConfig } from "./support/program";
 
 const STACK = "aws-example";
@@ -242,7 +242,7 @@ describe("coturn-tls on a running coturn (aws-example's production config, cotur
     const call: LabProcess = cloud.lab.start(cloud.hosts.client, process.execPath, [
       "--import",
       "tsx",
-      join(__dirname, "support", "labClient.ts"),
+      join(__dirname, "..", "lab", "labClient.ts"),
       JSON.stringify({
         job: "stream",
         server: TLS_SERVER,

@@ -10,9 +10,9 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { mintTurnCredential } from "../src/credentials/turnRest";
 import { ANCHOR_ADDRESS_PLACEHOLDER } from "../src/plan/addresses";
-import { ANCHOR_LAB, CLOUD_LAB, LAB_SECRET, fillAnchorAddress, labConf, productionConf, runLabJob, startCloudLab, type CloudLab } from "./support/cloudLab";
-import type { Outcome } from "./support/labClient";
-import { waitFor, type LabProcess } from "./support/netlab";
+import { ANCHOR_LAB, CLOUD_LAB, LAB_SECRET, fillAnchorAddress, labConf, productionConf, runLabJob, startCloudLab, type CloudLab } from "../lab/cloudLab";
+import type { Outcome } from "../lab/labClient";
+import { waitFor, type LabProcess } from "../lab/netlab";
 
 const ECHO_PORT = 3480;
 const plain = { host: CLOUD_LAB.publicIp, port: 3478 };

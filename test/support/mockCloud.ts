@@ -3,6 +3,7 @@
  */
 import { secretFingerprint } from "../../src/credentials/turnRest";
 import type { VmAccess } from "../../src/render/secretDelivery";
+import { PLACEHOLDER_ACCESS } from "../../lab/exampleStack";
 
 /** What the harness prints. */
 export interface ProgramRun {
@@ -44,16 +45,9 @@ export const MOCK = {
 
 /**
  * The keys the mocked tls provider "generates": the host key resource answers with `hostKey`, the deploy key with the
- * deploy key (only the public half of that is checked).
+ * deploy key (only the public half of that is checked). The lab's placeholder keys, so lab VMs match mocked ones.
  */
-export const MOCK_ACCESS: VmAccess = {
-  hostKey: {
-    privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nbW9jayBob3N0IGtleQ==\n-----END OPENSSH PRIVATE KEY-----\n",
-    publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG1vY2staG9zdC1rZXktbW9jay1ob3N0LWtleS0wMDAw\n",
-  },
-  deployPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG1vY2stZGVwbG95LWtleS1tb2NrLWRlcGxveS0wMDAw\n",
-  tlsDeployPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG1vY2stdGxzLWRlcGxveS1rZXktbW9jay0wMDAw\n",
-};
+export const MOCK_ACCESS: VmAccess = PLACEHOLDER_ACCESS;
 /** The secrets deploy key's private half in the mock. */
 export const MOCK_DEPLOY_PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nbW9jayBkZXBsb3kga2V5\n-----END OPENSSH PRIVATE KEY-----\n";
 /** The TLS deploy key's private half in the mock. */

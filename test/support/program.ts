@@ -5,17 +5,18 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { join } from "node:path";
 import { readStackFile } from "../../src/config/stackFile";
-import type { StackConfig } from "../../src/config/stackConfig";
-import { validateStackConfig } from "../../src/config/validate";
+import { exampleStackValues, LAB_CLOUDFLARE_TOKEN, LAB_SECRET } from "../../lab/exampleStack";
 import type { ProgramRun } from "./mockCloud";
 
 export type { ProgramRun } from "./mockCloud";
+/** An example stack's validated config, with the test secret: what the program deploys under mocks. */
+export { exampleStackConfig } from "../../lab/exampleStack";
 
-/** A 64-character secret used only by tests; assertions check that it never shows up in outputs. */
-export const TEST_SECRET = "T3st-only-secret-Zm9vYmFyYmF6cXV4LWNvdHVybi1wdWx1bWktdGVzdHM0NTY3OA";
+/** A 64-character secret used only by tests (the lab's); assertions check that it never shows up in outputs. */
+export const TEST_SECRET = LAB_SECRET;
 
-/** A Cloudflare API token used only by tests; assertions check that it never shows up in outputs or user-data. */
-export const TEST_CLOUDFLARE_TOKEN = "T3st-only-cloudflare-token-0123456789abcdef";
+/** A Cloudflare API token used only by tests (the lab's); assertions check that it never shows up in outputs or user-data. */
+export const TEST_CLOUDFLARE_TOKEN = LAB_CLOUDFLARE_TOKEN;
 
 /** A stack config as the harness takes it. */
 export interface HarnessConfig {
@@ -26,34 +27,15 @@ export interface HarnessConfig {
   stackReferences?: Record<string, Record<string, unknown>>;
 }
 
-/** Provider settings each example stack needs besides its stack file (users set them, or their environment does). */
-const PROVIDER_SETTINGS: Record<string, Record<string, string>> = {
-  "digitalocean-example": { "digitalocean:token": "mock-digitalocean-token" },
-};
-
-/** An example stack's config, with test values in place of its encrypted ones. Default: the AWS example. */
+/** An example stack's config, with test values in place of its encrypted ones (the lab's). Default: the AWS example. */
 export function exampleConfig(stack = "aws-example"): HarnessConfig {
-  const raw = readStackFile(stack, { mode: "placeholder" });
-  const provider = PROVIDER_SETTINGS[stack] ?? {};
-  const token: Record<string, string> =
-    raw.values["coturn:cloudflareApiToken"] === undefined ? {} : { "coturn:cloudflareApiToken": TEST_CLOUDFLARE_TOKEN };
-  return {
-    stack: raw.stack,
-    values: { ...raw.values, ...provider, "coturn:authSecret": TEST_SECRET, ...token },
-    secretKeys: [...raw.secretKeys, ...Object.keys(provider)],
-  };
+  return exampleStackValues(stack);
 }
 
 /** The global example stack's config (stacks/Pulumi.global-example.yaml), with the test Cloudflare token. */
 export function readGlobalExample(): HarnessConfig {
   const raw = readStackFile("global-example", { mode: "placeholder" });
   return { stack: raw.stack, values: { ...raw.values, "coturn:cloudflareApiToken": TEST_CLOUDFLARE_TOKEN }, secretKeys: [...raw.secretKeys] };
-}
-
-/** An example stack's validated config, with the test secret: what the program deploys under mocks. */
-export function exampleStackConfig(stack = "aws-example"): StackConfig {
-  const raw = exampleConfig(stack);
-  return validateStackConfig({ stack: raw.stack, values: raw.values, secretKeys: new Set(raw.secretKeys) });
 }
 
 /** Another program than index.ts for `runProgram`: a user's program of its own, in a project of its own. */

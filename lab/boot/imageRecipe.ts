@@ -7,7 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { everyVmPackage } from "../render/vmFiles";
+import { everyVmPackage } from "../../src/render/vmFiles";
 
 /** The image's ingredients. */
 export interface ImageRecipe {

@@ -5,7 +5,7 @@
  */
 import { createServer, connect, type ConnectionOptions, type TLSSocket } from "node:tls";
 import { readFileSync } from "node:fs";
-import { allocate, stunBinding, TurnError, type Allocation, type Endpoint, type TurnTransport } from "../../src/probe/turnClient";
+import { allocate, stunBinding, TurnError, type Allocation, type Endpoint, type TurnTransport } from "../src/probe/turnClient";
 
 /** Credentials for one allocation. */
 interface Credentials {

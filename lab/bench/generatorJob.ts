@@ -5,7 +5,7 @@
  * set from outside by signals, so the bench's CPU and counter samples and the generator's own counts cover the same
  * interval.
  */
-import type { Endpoint } from "../probe/turnClient";
+import type { Endpoint } from "../../src/probe/turnClient";
 
 /** The environment variable that carries the JSON job. */
 export const GENERATOR_JOB_VARIABLE = "BENCH_GENERATOR_JOB";

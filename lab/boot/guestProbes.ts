@@ -5,12 +5,12 @@
  */
 import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
-import { LISTENER_PORTS, type Listener } from "../config/schema";
-import type { ServerConfig } from "../config/stackConfig";
-import { mintTurnCredential, secretFingerprint } from "../credentials/turnRest";
-import { bindAddressFor } from "../plan/addresses";
-import { DEPLOY_USER, parseAppliedSecretSet, secretSetDocument } from "../render/secretDelivery";
-import { runLabJobAsync } from "../../test/support/cloudLab";
+import { LISTENER_PORTS, type Listener } from "../../src/config/schema";
+import type { ServerConfig } from "../../src/config/stackConfig";
+import { mintTurnCredential, secretFingerprint } from "../../src/credentials/turnRest";
+import { bindAddressFor } from "../../src/plan/addresses";
+import { DEPLOY_USER, parseAppliedSecretSet, secretSetDocument } from "../../src/render/secretDelivery";
+import { runLabJobAsync } from "../cloudLab";
 import type { BootLab } from "./bootLab";
 import { openFilesCheck, openFilesLimit, rowFrom, type CheckResult } from "./checks";
 import type { BootedGuest } from "./guest";

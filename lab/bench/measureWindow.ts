@@ -3,7 +3,7 @@
  * and the CPU time of coturn and of every core at both ends of a fixed-length window. The generators are told by
  * signals when the window opens and closes, so their own accounts cover the same interval as the bench's.
  */
-import type { LabProcess } from "../../test/support/netlab";
+import type { LabProcess } from "../netlab";
 import { coreBusyPercent, coreIdleSeconds, processCpuSeconds, type CoreIdleSeconds } from "./cpuUsage";
 import { WINDOW_END_SIGNAL, WINDOW_START_SIGNAL, type GeneratorEvent, type GeneratorJob, type GeneratorResult } from "./generatorJob";
 import { countsBetween, type PacketCounts } from "./packetCounters";

@@ -10,13 +10,13 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { LISTENER_PORTS, type DeployCloud, type ImageChoice } from "../config/schema";
-import type { ServerConfig } from "../config/stackConfig";
-import { bindAddressFor } from "../plan/addresses";
-import type { VmAccess } from "../render/secretDelivery";
-import { DROP_IN_PATH, renderVm, SYSCTL_PATH, vmFile, type RenderedVm } from "../render/vmFiles";
-import { generateSshKeyPair } from "../../test/support/sshKeys";
-import { requireCommands } from "../../test/support/netlab";
+import { LISTENER_PORTS, type DeployCloud, type ImageChoice } from "../../src/config/schema";
+import type { ServerConfig } from "../../src/config/stackConfig";
+import { bindAddressFor } from "../../src/plan/addresses";
+import type { VmAccess } from "../../src/render/secretDelivery";
+import { DROP_IN_PATH, renderVm, SYSCTL_PATH, vmFile, type RenderedVm } from "../../src/render/vmFiles";
+import { generateSshKeyPair } from "../sshKeys";
+import { requireCommands } from "../netlab";
 import { buildBootLab, type BootLab } from "./bootLab";
 import {
   cloudInitCheck,
@@ -35,7 +35,7 @@ import {
 } from "./checks";
 import { bootContainer } from "./container";
 import type { BootedGuest } from "./guest";
-import { runLabJobAsync } from "../../test/support/cloudLab";
+import { runLabJobAsync } from "../cloudLab";
 import { deliverSecret, ECHO_PORT, guestFile, networkRows, openFilesRow, restartRow, turnRows } from "./guestProbes";
 import { ensureBootImage, IMAGE_BUILD_COMMANDS, type BootImage } from "./image";
 import { IMAGE_RECIPE, QEMU_IMAGE_RECIPE } from "./imageRecipe";

@@ -6,8 +6,8 @@
  */
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { readStackFile } from "../config/stackFile";
-import { CLOUD_REGION_LOCATIONS } from "../global/locations";
+import { readStackFile } from "../../src/config/stackFile";
+import { CLOUD_REGION_LOCATIONS } from "../../src/global/locations";
 import { median } from "./relayStatistics";
 
 const ROOT = join(__dirname, "..", "..");

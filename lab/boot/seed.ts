@@ -2,9 +2,9 @@
  * The NoCloud seed of a boot: the user-data as each cloud hands it to its VM, a meta-data, and a network-config that
  * gives the guest the addresses its cloud would. Pure.
  */
-import { encodeAwsUserData } from "../clouds/aws";
-import { checkDigitalOceanUserData } from "../clouds/digitalocean";
-import type { DeployCloud } from "../config/schema";
+import { encodeAwsUserData } from "../../src/clouds/aws";
+import { checkDigitalOceanUserData } from "../../src/clouds/digitalocean";
+import type { DeployCloud } from "../../src/config/schema";
 import { stringify } from "yaml";
 
 /** The user-data bytes a cloud's VM receives: EC2 gets it gzipped (base64 only on the API), the others as text. */

@@ -1,6 +1,6 @@
 /**
  * The load generator as a process of its own, started by the bench inside the lab's client namespace:
- * `node --import tsx src/bench/generatorProcess.ts` with the job in BENCH_GENERATOR_JOB. It opens its channels,
+ * `node --import tsx lab/bench/generatorProcess.ts` with the job in BENCH_GENERATOR_JOB. It opens its channels,
  * prints `ready` and sends (warm-up); WINDOW_START_SIGNAL opens the window, WINDOW_END_SIGNAL closes it, and it prints
  * its `result` and exits. It never outlives the job's `lifetimeMs`.
  */

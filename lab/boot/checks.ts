@@ -4,8 +4,8 @@
  * rendered for it; they are pure, so every way a check can fail is testable without a boot. A row is `ok`, `FAIL`, or
  * `not here`: a fact a container cannot show (the host's kernel owns it), named so that it never passes silently.
  */
-import { TLS_PATHS, type RenderedVm } from "../render/vmFiles";
-import { DEPLOY_USER, USER_DB_PATH } from "../render/secretDelivery";
+import { TLS_PATHS, type RenderedVm } from "../../src/render/vmFiles";
+import { DEPLOY_USER, USER_DB_PATH } from "../../src/render/secretDelivery";
 
 /** How one check ended. */
 export type CheckStatus = "ok" | "FAIL" | "not here";

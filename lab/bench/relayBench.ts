@@ -13,8 +13,8 @@
  * 3. Paced loads, one configuration at a time: echoes at 25% and 50% of minimal's saturation (in relayed packets per
  *    second, both directions counted), for loss and round-trip percentiles, alternating production and minimal.
  */
-import { CLOUD_LAB, LAB_SECRET } from "../../test/support/cloudLab";
-import { mintTurnCredential } from "../credentials/turnRest";
+import { CLOUD_LAB, LAB_SECRET } from "../cloudLab";
+import { mintTurnCredential } from "../../src/credentials/turnRest";
 import { BUDGET_PREFIX, ECHO_PORT, SINK_PORT, TURN_PORT, startRelayLab, type RelayLab } from "./relayLab";
 import { maxBytesPerSecond, productionOnlyLines, MINIMAL_OPTIONS, type ConfigName } from "./relayConfigs";
 import { removeStaleBudgets } from "./cpuBudget";

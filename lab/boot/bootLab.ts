@@ -1,5 +1,5 @@
 /**
- * The network a booted VM sits in, built from the cloud labs' pieces (test/support/cloudLab.ts): the lab internet with
+ * The network a booted VM sits in, built from the cloud labs' pieces (lab/cloudLab.ts): the lab internet with
  * a client and a peer host, and the cloud's way of delivering the static IP. EC2 and Compute Engine: a 1:1 NAT in front
  * of the VM's private address. DigitalOcean: the Droplet on the internet with its own IP and an anchor address, the
  * anchor gateway mapping the Reserved IP onto it, and a stand-in for the metadata service that tells the Droplet its
@@ -7,9 +7,9 @@
  * VM does. No namespace has a route out of the lab.
  */
 import { randomBytes } from "node:crypto";
-import { ANCHOR_LAB, CLOUD_LAB, startAnchorGateway, startMetadataStandIn, startOneToOneNat } from "../../test/support/cloudLab";
-import { NetLab } from "../../test/support/netlab";
-import { NAT_NETWORK, type BindAddress } from "../plan/addresses";
+import { ANCHOR_LAB, CLOUD_LAB, startAnchorGateway, startMetadataStandIn, startOneToOneNat } from "../cloudLab";
+import { NetLab } from "../netlab";
+import { NAT_NETWORK, type BindAddress } from "../../src/plan/addresses";
 import type { GuestInterface } from "./seed";
 
 /** The lab around one boot. */

@@ -5,7 +5,7 @@
  * a relay. The peer's sink port drops its packets right there (no socket, no ICMP back to the sender).
  */
 import { spawnSync } from "node:child_process";
-import type { NetLab } from "../../test/support/netlab";
+import type { NetLab } from "../netlab";
 
 /** The named counters. */
 export type CounterName = "clientToServer" | "serverToClient" | "relayToPeer" | "clientToPeer";

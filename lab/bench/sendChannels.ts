@@ -8,7 +8,7 @@
 import { createSocket, type Socket } from "node:dgram";
 import { TurnProtocol } from "werift-ice";
 import { UdpTransport } from "werift-ice/lib/common/src/transport";
-import { withTimeout, type Endpoint } from "../probe/turnClient";
+import { withTimeout, type Endpoint } from "../../src/probe/turnClient";
 import { CHANNEL_DATA_HEADER_BYTES, type AllocationCredential } from "./generatorJob";
 
 /** One socket the generator sends on. */

@@ -12,14 +12,13 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { makeSelfSignedCertificate } from "../../src/local/selfSigned";
-import { ANCHOR_ADDRESS_PLACEHOLDER, bindAddressFor, NAT_NETWORK } from "../../src/plan/addresses";
-import { SECRETS_SCRIPT_PATH, TLS_SCRIPT_PATH, USER_DB_PATH, parseAppliedSecretSet, secretSetDocument, type AppliedSecretSet } from "../../src/render/secretDelivery";
-import { renderVm, TLS_PATHS, vmFile, type RenderedVm } from "../../src/render/vmFiles";
+import { makeSelfSignedCertificate } from "../src/local/selfSigned";
+import { ANCHOR_ADDRESS_PLACEHOLDER, bindAddressFor, NAT_NETWORK } from "../src/plan/addresses";
+import { SECRETS_SCRIPT_PATH, TLS_SCRIPT_PATH, USER_DB_PATH, parseAppliedSecretSet, secretSetDocument, type AppliedSecretSet } from "../src/render/secretDelivery";
+import { renderVm, TLS_PATHS, vmFile, type RenderedVm } from "../src/render/vmFiles";
+import { exampleStackConfig, PLACEHOLDER_ACCESS } from "./exampleStack";
 import type { LabJob } from "./labClient";
-import { MOCK_ACCESS } from "./mockCloud";
 import { LAB_INTERNET, NetLab, requireCommands, waitFor, type LabProcess } from "./netlab";
-import { exampleStackConfig, TEST_SECRET } from "./program";
 
 /** Addresses of the cloud lab. */
 export const CLOUD_LAB = {
@@ -55,8 +54,8 @@ export const ANCHOR_LAB = {
   dropletMetadataIp: "169.254.0.2",
 } as const;
 
-/** The secret the lab server holds (delivered as `pulumi up` does): the example stack's test secret. */
-export const LAB_SECRET = TEST_SECRET;
+/** The secret the lab server holds (delivered as `pulumi up` does): the example stack's lab secret. */
+export { LAB_SECRET } from "./exampleStack";
 
 /** A lab coturn config and the lines it changed relative to production. */
 export interface LabConf {
@@ -69,7 +68,7 @@ export interface LabConf {
 /** Every file an example stack puts on its VM, as rendered for `pulumi up`, with the lab's public IP. */
 export function productionVm(stack = "aws-example"): RenderedVm {
   const config = exampleStackConfig(stack);
-  return renderVm(config, { publicIp: CLOUD_LAB.publicIp, bind: bindAddressFor(config.cloud) }, MOCK_ACCESS);
+  return renderVm(config, { publicIp: CLOUD_LAB.publicIp, bind: bindAddressFor(config.cloud) }, PLACEHOLDER_ACCESS);
 }
 
 /** An example stack's production turnserver.conf (on DigitalOcean with the anchor placeholder, as rendered). */
@@ -89,7 +88,7 @@ export function fillAnchorAddress(text: string, anchorIp: string): string {
     .replace(new RegExp(`ip daddr ${placeholder} tcp dport 443 dnat to ${placeholder}:`, "g"), `ip daddr ${anchorIp} tcp dport 443 dnat to ${anchorIp}:`);
 }
 
-export { vmFile } from "../../src/render/vmFiles";
+export { vmFile } from "../src/render/vmFiles";
 
 /**
  * Swaps exactly the lines the lab needs: certificate paths (a temp folder instead of /etc/coturn/tls) and logging

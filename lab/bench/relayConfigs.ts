@@ -1,7 +1,7 @@
 /**
  * The two coturn configurations the bench compares. Production: the aws-example stack's rendered turnserver.conf as
  * the namespaced lab runs it (only certificate and database paths, logging and an extra IPv6 relay address differ
- * from the VM's file; see test/support/cloudLab.ts). Minimal: the production file cut down to what coturn needs to
+ * from the VM's file; see lab/cloudLab.ts). Minimal: the production file cut down to what coturn needs to
  * relay for the same clients — the same addresses, ports, relay range, realm and TURN REST authentication against
  * the same user database, and the same log file — with every hardening option left out.
  */

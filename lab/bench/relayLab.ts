@@ -1,5 +1,5 @@
 /**
- * The bench's lab: the project's namespaced cloud lab for the aws-example stack (test/support/cloudLab.ts: a client
+ * The bench's lab: the project's namespaced cloud lab for the aws-example stack (lab/cloudLab.ts: a client
  * and a peer on a public "internet", the VM behind a 1:1 NAT edge router, the production turnserver.conf with the
  * stack's secrets delivered to coturn's user database as on a VM), plus what a benchmark needs on top: coturn
  * restarted with either config and pinned to a core of its own, an echo peer and a sink port on the peer, packet
@@ -9,9 +9,9 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { LISTENER_PORTS } from "../config/schema";
-import { CLOUD_LAB, startCloudLab, type CloudLab } from "../../test/support/cloudLab";
-import { requireCommands, waitFor, type LabProcess } from "../../test/support/netlab";
+import { LISTENER_PORTS } from "../../src/config/schema";
+import { CLOUD_LAB, startCloudLab, type CloudLab } from "../cloudLab";
+import { requireCommands, waitFor, type LabProcess } from "../netlab";
 import { benchConfigs, type BenchConfig, type ConfigName } from "./relayConfigs";
 import { createCpuBudget, type CpuBudget } from "./cpuBudget";
 import { pinnedTo, type CpuLayout } from "./cpuUsage";
