@@ -1,7 +1,7 @@
 /**
  * The example stacks as the lab runs them: their stack files with lab-only values in place of the encrypted ones (a
  * secret, a Cloudflare token, provider settings) and placeholder SSH keys for rendering their VMs. The tests' mocks
- * (test/support/program.ts, mockCloud.ts) use these same values, so what the lab runs is what the program renders
+ * (lab/mocks/mockCloud.ts, test/support/program.ts) use these same values, so what the lab runs is what the program renders
  * under mocks.
  */
 import type { StackConfig } from "../src/config/stackConfig";
@@ -17,7 +17,7 @@ export const LAB_CLOUDFLARE_TOKEN = "T3st-only-cloudflare-token-0123456789abcdef
 
 /**
  * Placeholder keys for rendering a VM: the host key pair and the deploy keys' public halves. The tests' mocked tls
- * provider "generates" exactly these (test/support/mockCloud.ts: MOCK_ACCESS).
+ * provider "generates" exactly these (lab/mocks/mockCloud.ts: MOCK_ACCESS).
  */
 export const PLACEHOLDER_ACCESS: VmAccess = {
   hostKey: {

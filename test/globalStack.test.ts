@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { before, describe, test } from "node:test";
 import { validateGlobalStackConfig, validateStackConfig } from "../src/config/validate";
 import { CLOUDFLARE_REGIONS } from "../src/global/locations";
-import { SECRET_SIG, unwrapSecret } from "./support/mockCloud";
+import { SECRET_SIG, unwrapSecret } from "../lab/mocks/mockCloud";
 import { FLEET, fleetOutputs, globalExample, type FleetOutputs } from "./support/globalFleet";
 import { TEST_CLOUDFLARE_TOKEN, exampleConfig, runProgram, type ProgramRun } from "./support/program";
 

@@ -1,7 +1,7 @@
 /**
  * The house rules, checked on the import graph of the TypeScript sources (read with the compiler's own
  * `preProcessFile`, which sees `import`, `import type`, `export … from` and `require`): nothing outside test/ imports
- * test/; src/ never imports the lab, the scripts or the examples; src/ and lab/ have no import loop; config is the
+ * test/ or runs its files by path; src/ never imports the lab, the scripts or the examples; src/ and lab/ have no import loop; config is the
  * ground floor (it imports no other src/ folder); the credential library apps import reaches no Pulumi package.
  */
 import assert from "node:assert/strict";
@@ -131,6 +131,14 @@ test("nothing outside test/ imports from test/", () => {
     files.filter(under("test")).map((target) => `${file} → ${target}`),
   );
   assert.deepEqual(leaks, [], "the lab and the product must not depend on the tests' support files");
+});
+
+test("nothing outside test/ runs a file of test/ by path either (a child process, a worker)", () => {
+  const pathIntoTests = /join\([^)]*["']test["']|["'`](\.\.?\/)*test\/(support\/)?[\w-]+\.ts/;
+  const found = imports((file) => !under("test")(file))
+    .map(([file]) => [file, readFileSync(join(ROOT, file), "utf8").split("\n")] as const)
+    .flatMap(([file, lines]) => lines.flatMap((line, i) => (pathIntoTests.test(line) ? [`${file}:${i + 1}: ${line.trim()}`] : [])));
+  assert.deepEqual(found, []);
 });
 
 test("src/ imports only src/: never the lab, the scripts, the examples or the program", () => {

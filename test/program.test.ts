@@ -13,7 +13,7 @@ import { secretFingerprint } from "../src/credentials/turnRest";
 import { DEPLOY_USER, SECRETS_APPLY_COMMAND, TLS_DELIVER_COMMAND, secretSetDocument } from "../src/render/secretDelivery";
 import { renderUserData, renderVm } from "../src/render/vmFiles";
 import { CASES, expectedIngress, ofType, only, secretValue, type CloudCase, type Resource } from "./support/cloudCases";
-import { MOCK, MOCK_ACCESS, MOCK_DEPLOY_PRIVATE_KEY, MOCK_TLS_DEPLOY_PRIVATE_KEY } from "./support/mockCloud";
+import { MOCK, MOCK_ACCESS, MOCK_DEPLOY_PRIVATE_KEY, MOCK_TLS_DEPLOY_PRIVATE_KEY } from "../lab/mocks/mockCloud";
 import {
   TEST_CLOUDFLARE_TOKEN,
   TEST_SECRET,

@@ -19,7 +19,7 @@ import { after, before, describe, test } from "node:test";
 import { bindAddressFor } from "../src/plan/addresses";
 import { renderVm } from "../src/render/vmFiles";
 import { CASES, expectedIngress, ofType, only } from "./support/cloudCases";
-import { MOCK, MOCK_ACCESS } from "./support/mockCloud";
+import { MOCK, MOCK_ACCESS } from "../lab/mocks/mockCloud";
 import { TEST_CLOUDFLARE_TOKEN, TEST_SECRET, exampleConfig, exampleStackConfig, runProgram, type ProgramRun } from "./support/program";
 
 const ROOT = join(__dirname, "..");

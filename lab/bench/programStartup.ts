@@ -1,20 +1,17 @@
 /**
  * The program's own start-up, measured as cold processes: the real program under mocks for one region and for a
  * global stack of ten regions, against a one-resource program as the floor, each in a fresh node process through the
- * same mock harness (test/support/programHarness.ts). Runs are interleaved so that drift hits every case alike; the
+ * same mock harness as the tests (lab/mocks/programHarness.ts). Runs are interleaved so that drift hits every case alike; the
  * median of each is reported with its ratio to the floor's.
  */
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { readStackFile } from "../../src/config/stackFile";
 import { CLOUD_REGION_LOCATIONS } from "../../src/global/locations";
+import { exampleStackValues, LAB_CLOUDFLARE_TOKEN } from "../exampleStack";
+import { PROGRAM_HARNESS } from "../mocks/programHarnessPath";
 import { median } from "./relayStatistics";
 
 const ROOT = join(__dirname, "..", "..");
-const HARNESS = join(ROOT, "test", "support", "programHarness.ts");
-/** A test-only secret (the harness never deploys anything). */
-const BENCH_SECRET = "QmVuY2gtb25seS1zZWNyZXQtZm9yLXRoZS1zdGFydHVwLWJlbmNobWFyaw";
-const BENCH_TOKEN = "Bench-only-cloudflare-token-0123456789abcdef";
 
 /** One measured case. */
 export interface StartupCase {
@@ -39,9 +36,7 @@ export interface StartupResult {
 
 /** The region example with a test secret, as `pulumi up` would see it. */
 function regionCase(): StartupCase {
-  const raw = readStackFile("aws-example", { mode: "placeholder" });
-  const values = { ...raw.values, "coturn:authSecret": BENCH_SECRET, "coturn:cloudflareApiToken": BENCH_TOKEN };
-  return { name: "one region (aws-example)", config: { stack: raw.stack, values, secretKeys: [...raw.secretKeys] } };
+  return { name: "one region (aws-example)", config: { ...exampleStackValues("aws-example") } };
 }
 
 /** A global stack in front of ten regions, their outputs as StackReferences would read them. */
@@ -69,7 +64,7 @@ function globalCase(): StartupCase {
     "coturn:regions": JSON.stringify(regions),
     "coturn:cloudflareZoneId": "023e105f4ecef8ad9ca31a8372d0c353",
     "coturn:cloudflareAccountId": "01a7362d577a6c3019a474fd6f485823",
-    "coturn:cloudflareApiToken": BENCH_TOKEN,
+    "coturn:cloudflareApiToken": LAB_CLOUDFLARE_TOKEN,
   };
   return { name: "global stack, ten regions", config: { stack: "global", values, secretKeys: ["coturn:cloudflareApiToken"], stackReferences: references } };
 }
@@ -82,7 +77,7 @@ function floorCase(): StartupCase {
 /** One cold run; throws when the program did not run cleanly (a failing program would time nothing useful). */
 function runOnce(startup: StartupCase): number {
   const started = process.hrtime.bigint();
-  const result = spawnSync(process.execPath, ["--import", "tsx", HARNESS], {
+  const result = spawnSync(process.execPath, ["--import", "tsx", PROGRAM_HARNESS], {
     cwd: ROOT,
     encoding: "utf8",
     timeout: 120_000,

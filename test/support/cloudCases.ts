@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { gunzipSync } from "node:zlib";
 import type { DeployCloud } from "../../src/config/schema";
 import { NAT_NETWORK } from "../../src/plan/addresses";
-import { MOCK, SECRET_SIG, type ProgramRun } from "./mockCloud";
+import { MOCK, SECRET_SIG, type ProgramRun } from "../../lab/mocks/mockCloud";
 
 /** One resource the program registered under mocks. */
 export type Resource = ProgramRun["resources"][number];

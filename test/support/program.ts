@@ -1,14 +1,15 @@
 /**
- * Runs the Pulumi program under mocks in a child process (see programHarness.ts) and returns what it registered.
+ * Runs the Pulumi program under mocks in a child process (the lab's mock engine, lab/mocks/programHarness.ts) and
+ * returns what it registered.
  */
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { join } from "node:path";
 import { readStackFile } from "../../src/config/stackFile";
 import { exampleStackValues, LAB_CLOUDFLARE_TOKEN, LAB_SECRET } from "../../lab/exampleStack";
-import type { ProgramRun } from "./mockCloud";
+import type { ProgramRun } from "../../lab/mocks/mockCloud";
+import { PROGRAM_HARNESS } from "../../lab/mocks/programHarnessPath";
 
-export type { ProgramRun } from "./mockCloud";
+export type { ProgramRun } from "../../lab/mocks/mockCloud";
 /** An example stack's validated config, with the test secret: what the program deploys under mocks. */
 export { exampleStackConfig } from "../../lab/exampleStack";
 
@@ -53,7 +54,7 @@ export async function runProgram(config: HarnessConfig, other?: OtherProgram): P
   let stdout: string;
   const programEnv = other ? { HARNESS_PROGRAM: other.path, HARNESS_PROJECT: other.project } : {};
   try {
-    ({ stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", join(__dirname, "programHarness.ts")], {
+    ({ stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", PROGRAM_HARNESS], {
       env: { ...process.env, ...programEnv, HARNESS_CONFIG: JSON.stringify(config) },
       encoding: "utf8",
       timeout: 60_000,

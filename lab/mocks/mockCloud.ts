@@ -3,7 +3,7 @@
  */
 import { secretFingerprint } from "../../src/credentials/turnRest";
 import type { VmAccess } from "../../src/render/secretDelivery";
-import { PLACEHOLDER_ACCESS } from "../../lab/exampleStack";
+import { PLACEHOLDER_ACCESS } from "../exampleStack";
 
 /** What the harness prints. */
 export interface ProgramRun {
