@@ -86,9 +86,10 @@ async function main(): Promise<void> {
     // A program written top to bottom exports its outputs instead, as the runtime also accepts. HARNESS_PROGRAM
     // names another program module (the start-up benchmark's one-resource floor, a user's program of its own).
     const programPath = process.env.HARNESS_PROGRAM ?? "../../index";
-    type ProgramModule = { default: (() => Promise<Record<string, unknown>>) | Record<string, unknown> };
+    type ProgramModule = Record<string, unknown> & { default?: () => Promise<Record<string, unknown>> };
     const module = (await Promise.race([import(programPath), timeout])) as ProgramModule;
-    const program = typeof module.default === "function" ? await Promise.race([module.default(), timeout]) : module.default;
+    const { default: main, ...exported } = module;
+    const program = typeof main === "function" ? await Promise.race([main(), timeout]) : exported;
     const settle = (value: unknown): Promise<unknown> =>
       new Promise((resolve) => (pulumi.output(value) as unknown as pulumi.Output<unknown>).apply((v) => resolve(v)));
     for (const [name, value] of Object.entries(program)) {
