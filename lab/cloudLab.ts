@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeSelfSignedCertificate } from "../src/local/selfSigned";
 import { ANCHOR_ADDRESS_PLACEHOLDER, bindAddressFor, NAT_NETWORK } from "../src/plan/addresses";
-import { SECRETS_SCRIPT_PATH, TLS_SCRIPT_PATH, USER_DB_PATH, parseAppliedSecretSet, secretSetDocument, type AppliedSecretSet } from "../src/render/secretDelivery";
+import { SECRETS_SCRIPT_PATH, TLS_SCRIPT_PATH, USER_DB_PATH, parseAppliedSecretSet, secretSetDocument, type AppliedSecretSet } from "../src/render/deployChannel";
 import { renderVm, TLS_PATHS, vmFile, type RenderedVm } from "../src/render/vmFiles";
 import { exampleStackConfig, PLACEHOLDER_ACCESS } from "./exampleStack";
 import type { LabJob } from "./labClient";

@@ -7,7 +7,7 @@
 import type { StackConfig } from "../src/config/stackConfig";
 import { readStackFile } from "../src/config/stackFile";
 import { validateStackConfig } from "../src/config/validate";
-import type { VmAccess } from "../src/render/secretDelivery";
+import type { VmAccess } from "../src/render/deployChannel";
 
 /** A 64-character secret used only by the lab and the tests; assertions check that it never shows up in outputs. */
 export const LAB_SECRET = "T3st-only-secret-Zm9vYmFyYmF6cXV4LWNvdHVybi1wdWx1bWktdGVzdHM0NTY3OA";

@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { VmAccess } from "../src/render/secretDelivery";
+import type { VmAccess } from "../src/render/deployChannel";
 import { requireCommands } from "./netlab";
 
 /** An ED25519 key pair in OpenSSH format. */

@@ -18,7 +18,7 @@ import { isGlobalStack } from "../src/config/rawStackConfig";
 import { CredentialError, mintTurnCredential } from "../src/credentials/turnRest";
 import { DEFAULT_MIN_CERTIFICATE_DAYS } from "../src/probe/certificate";
 import { FLEET_HEADER, fleetRows, parseFleetRegions, probeFleet, type FleetRegions } from "../src/probe/fleet";
-import { DEFAULT_FORBIDDEN_PEERS, runProbe, type ProbeTarget } from "../src/probe/probe";
+import { DEFAULT_FORBIDDEN_PEERS, runProbe, type ProbeTarget } from "../src/probe/probeChecks";
 import { parseIceServers, ProbeInputError } from "../src/probe/target";
 import type { TurnTransport } from "../src/probe/turnClient";
 import { joinNegativeNumbers, parseFlags, passphraseFromEnvironment, printTable, runMain, UsageError } from "./cli";

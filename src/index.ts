@@ -29,5 +29,5 @@ export type { VmAddresses } from "./plan/addresses";
 export type { FirewallPlan } from "./plan/firewall";
 export type { IceServerTemplate } from "./plan/endpoints";
 export type { RenderedUserData } from "./render/vmFiles";
-export type { InstalledCertificate } from "./render/tlsDelivery";
+export type { InstalledCertificate } from "./render/tlsDocument";
 export * from "./credentials/index";

@@ -20,7 +20,7 @@ import { withLocalAuthSecret } from "../src/local/localStack";
 import { bindAddressFor } from "../src/plan/addresses";
 import { certificateNames } from "../src/plan/dns";
 import { renderLocalTurnserverConf, renderVm } from "../src/render/vmFiles";
-import { DEPLOY_USER, SECRETS_APPLY_COMMAND, TLS_DELIVER_COMMAND } from "../src/render/secretDelivery";
+import { DEPLOY_USER, SECRETS_APPLY_COMMAND, TLS_DELIVER_COMMAND } from "../src/render/deployChannel";
 import { TEST_SECRET, exampleConfig } from "./support/program";
 import { testVmAccess } from "../lab/sshKeys";
 

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { validateStackConfig } from "../src/config/validate";
 import { StackConfigError } from "../src/config/configProblems";
-import { PREVIEW_ACCESS } from "../src/render/secretDelivery";
+import { PREVIEW_ACCESS } from "../src/render/deployChannel";
 import { relayLintProblems } from "../src/render/relayLint";
 import { RelayLintError, renderTurnserverConf, renderVm } from "../src/render/vmFiles";
 import { bindAddressFor } from "../src/plan/addresses";

@@ -19,7 +19,7 @@ import { createFakePulumi } from "./support/fakePulumi";
 import { LAB_INTERNET, waitFor } from "../lab/netlab";
 import { makeSelfSignedCertificate } from "../src/local/selfSigned";
 import { subjectAltNames } from "../src/probe/certificate";
-import { checkCertificate, type CheckResult } from "../src/probe/probe";
+import { checkCertificate, type CheckResult } from "../src/probe/probeChecks";
 
 const OPEN_RELAY_IP = `${LAB_INTERNET.prefix}.50`;
 const PROBE = join(__dirname, "..", "scripts", "probe.ts");

@@ -10,7 +10,7 @@ import { GCP_TURN_TAG } from "../src/clouds/gcp";
 import type { DeployCloud } from "../src/config/schema";
 import { ANCHOR_ADDRESS_PLACEHOLDER, bindAddressFor } from "../src/plan/addresses";
 import { secretFingerprint } from "../src/credentials/turnRest";
-import { DEPLOY_USER, SECRETS_APPLY_COMMAND, TLS_DELIVER_COMMAND, secretSetDocument } from "../src/render/secretDelivery";
+import { DEPLOY_USER, SECRETS_APPLY_COMMAND, TLS_DELIVER_COMMAND, secretSetDocument } from "../src/render/deployChannel";
 import { renderUserData, renderVm } from "../src/render/vmFiles";
 import { CASES, expectedIngress, ofType, only, secretValue, type CloudCase, type Resource } from "./support/cloudCases";
 import { MOCK, MOCK_ACCESS, MOCK_DEPLOY_PRIVATE_KEY, MOCK_TLS_DEPLOY_PRIVATE_KEY } from "../lab/mocks/mockCloud";

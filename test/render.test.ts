@@ -11,7 +11,7 @@ import { test } from "node:test";
 import { newEncryptionSalt, openPassphraseSecrets } from "../src/config/passphraseSecrets";
 import { readStackFile } from "../src/config/stackFile";
 import { previewStack } from "../src/render/preview";
-import { parseInstalledCertificate, tlsDeliveryDocument } from "../src/render/tlsDelivery";
+import { parseInstalledCertificate, tlsDeliveryDocument } from "../src/render/tlsDocument";
 
 const ROOT = join(__dirname, "..");
 

@@ -14,7 +14,7 @@ import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { mintTurnCredential } from "../src/credentials/turnRest";
 import { certificateNames } from "../src/plan/dns";
-import { parseInstalledCertificate, tlsDeliveryDocument } from "../src/render/tlsDelivery";
+import { parseInstalledCertificate, tlsDeliveryDocument } from "../src/render/tlsDocument";
 import { ACME_LAB, startAcmeLab, type AcmeLab } from "../lab/acmeLab";
 import { CLOUD_LAB, LAB_SECRET, runLabJob, startCloudLab, type CloudLab } from "../lab/cloudLab";
 import type { Outcome, StreamReport } from "../lab/labClient";

@@ -13,7 +13,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { LISTENER_PORTS, type DeployCloud, type ImageChoice } from "../../src/config/schema";
 import type { ServerConfig } from "../../src/config/stackConfig";
 import { bindAddressFor } from "../../src/plan/addresses";
-import type { VmAccess } from "../../src/render/secretDelivery";
+import type { VmAccess } from "../../src/render/deployChannel";
 import { DROP_IN_PATH, renderVm, SYSCTL_PATH, vmFile, type RenderedVm } from "../../src/render/vmFiles";
 import { generateSshKeyPair } from "../sshKeys";
 import { requireCommands } from "../netlab";

@@ -5,7 +5,7 @@
  * `not here`: a fact a container cannot show (the host's kernel owns it), named so that it never passes silently.
  */
 import { TLS_PATHS, type RenderedVm } from "../../src/render/vmFiles";
-import { DEPLOY_USER, USER_DB_PATH } from "../../src/render/secretDelivery";
+import { DEPLOY_USER, USER_DB_PATH } from "../../src/render/deployChannel";
 
 /** How one check ended. */
 export type CheckStatus = "ok" | "FAIL" | "not here";

@@ -9,7 +9,7 @@ import { LISTENER_PORTS, type Listener } from "../../src/config/schema";
 import type { ServerConfig } from "../../src/config/stackConfig";
 import { mintTurnCredential, secretFingerprint } from "../../src/credentials/turnRest";
 import { bindAddressFor } from "../../src/plan/addresses";
-import { DEPLOY_USER, parseAppliedSecretSet, secretSetDocument } from "../../src/render/secretDelivery";
+import { DEPLOY_USER, parseAppliedSecretSet, secretSetDocument } from "../../src/render/deployChannel";
 import { runLabJobAsync } from "../cloudLab";
 import type { BootLab } from "./bootLab";
 import { openFilesCheck, openFilesLimit, rowFrom, type CheckResult } from "./checks";

@@ -2,7 +2,7 @@
  * What the mocked clouds answer, and the shape of a recorded program run (see programHarness.ts).
  */
 import { secretFingerprint } from "../../src/credentials/turnRest";
-import type { VmAccess } from "../../src/render/secretDelivery";
+import type { VmAccess } from "../../src/render/deployChannel";
 import { PLACEHOLDER_ACCESS } from "../exampleStack";
 
 /** What the harness prints. */

@@ -1,6 +1,7 @@
 /**
  * The SSH path secrets take to a running VM, as Pulumi resources: keys the stack generates (the VM's host key and
- * two deploy keys, see tlsDelivery.ts for the second) and a remote command that runs `coturn-secrets apply` with the secret set on stdin.
+ * two deploy keys, see tlsDelivery.ts for the second) and a remote command that runs `coturn-secrets apply` with the
+ * secret set on stdin (what the VM's side expects: render/deployChannel.ts).
  * Rerunning it with the same set changes nothing; a new set is live on the next TURN request, without replacing the
  * VM or restarting coturn. Every key and the secret set stay secrets in Pulumi state; the command prints fingerprints.
  */
@@ -8,7 +9,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import type { TurnHost } from "../clouds/cloudAdapter";
-import { DEPLOY_USER, SECRETS_APPLY_COMMAND, parseAppliedSecretSet, secretSetDocument, type VmAccess } from "../render/secretDelivery";
+import { DEPLOY_USER, SECRETS_APPLY_COMMAND, parseAppliedSecretSet, secretSetDocument, type VmAccess } from "../render/deployChannel";
 
 /**
  * Bounds on reaching a fresh VM: SSH answers 30-90 s after the VM is created. 60 failed attempts of up to 10 s each

@@ -8,8 +8,8 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { TurnHost } from "../clouds/cloudAdapter";
 import type { ServerConfig } from "../config/stackConfig";
-import { TLS_DELIVER_COMMAND } from "../render/secretDelivery";
-import { parseInstalledCertificate, tlsDeliveryDocument, type InstalledCertificate } from "../render/tlsDelivery";
+import { TLS_DELIVER_COMMAND } from "../render/deployChannel";
+import { parseInstalledCertificate, tlsDeliveryDocument, type InstalledCertificate } from "../render/tlsDocument";
 import { deployConnection, type GeneratedVmAccess } from "./secretDelivery";
 
 /** What `deliverTlsCertificate` needs. */

@@ -9,7 +9,7 @@ import type { ServerConfig } from "../config/stackConfig";
 import { iceServersTemplate, turnUrls, type IceServerTemplate } from "../plan/endpoints";
 import { plannedDnsRecords } from "../plan/dns";
 import { firewallPlan } from "../plan/firewall";
-import type { InstalledCertificate } from "../render/tlsDelivery";
+import type { InstalledCertificate } from "../render/tlsDocument";
 import { renderUserData } from "../render/vmFiles";
 import { createCloudflareRecords, dnsRecordOutputs, type DnsRecordOutput } from "./dnsRecords";
 import { deliverAuthSecrets, generateVmAccess } from "./secretDelivery";

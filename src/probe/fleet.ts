@@ -5,7 +5,7 @@
  */
 import { isIPv4 } from "node:net";
 import { z } from "zod";
-import { runProbe, type CheckResult, type ProbeTarget } from "./probe";
+import { runProbe, type CheckResult, type ProbeTarget } from "./probeChecks";
 import { ProbeInputError } from "./target";
 
 const regionsOutputSchema = z.array(

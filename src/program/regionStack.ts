@@ -10,7 +10,7 @@ import type { Listener } from "../config/schema";
 import type { StackConfig } from "../config/stackConfig";
 import type { IceServerTemplate } from "../plan/endpoints";
 import { serverIdentity } from "../plan/dns";
-import type { InstalledCertificate } from "../render/tlsDelivery";
+import type { InstalledCertificate } from "../render/tlsDocument";
 
 /** One server of a region, as the region stack outputs it. */
 export interface RegionServerOutput {

@@ -7,7 +7,7 @@ import { validateStackConfig } from "../config/validate";
 import { isLocalStack } from "../config/rawStackConfig";
 import type { SizingPlan } from "../config/capacity";
 import { ANCHOR_ADDRESS_PLACEHOLDER, bindAddressFor } from "../plan/addresses";
-import { PREVIEW_ACCESS } from "./secretDelivery";
+import { PREVIEW_ACCESS } from "./deployChannel";
 import { renderVm, type VmFile } from "./vmFiles";
 
 /** Stands for the static public IP, which the cloud allocates at deploy time. */

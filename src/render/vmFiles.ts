@@ -17,7 +17,7 @@ import {
   deployAuthorizedKeys,
   deploySudoersRules,
   type VmAccess,
-} from "./secretDelivery";
+} from "./deployChannel";
 import { readShellScript, readTemplate, renderTemplate } from "./templates";
 
 /** One file written onto the VM by cloud-init. */
@@ -170,7 +170,7 @@ export class RelayLintError extends Error {
 
 /**
  * Renders every VM file and the cloud-init user-data that writes them. The user-data holds no TURN secret, TLS key
- * or DNS token (those arrive over SSH, see secretDelivery.ts and tlsDelivery.ts); its one secret is the VM's SSH host
+ * or DNS token (those arrive over SSH, see deployChannel.ts and tlsDocument.ts); its one secret is the VM's SSH host
  * key.
  */
 export function renderVm(config: ServerConfig, addresses: VmAddresses, access: VmAccess): RenderedVm {

@@ -1,5 +1,5 @@
 /**
- * What `pulumi up` hands `coturn-tls deliver` on the VM (over SSH, see secretDelivery.ts), and what it prints back.
+ * What `pulumi up` hands `coturn-tls deliver` on the VM (over SSH, see deployChannel.ts), and what it prints back.
  * One JSON document per mode: the ACME settings with the Cloudflare DNS token, a provided chain and key, or the names
  * of a self-signed certificate. Sending it over SSH instead of in user-data keeps the token and key out of the cloud's
  * metadata service, and a new certificate or token reaches the running VM without replacing it. Pure.
