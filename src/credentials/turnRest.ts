@@ -31,6 +31,7 @@ export interface MintRequest {
 
 /** Thrown for a request that cannot give a working credential; the message names the field and the fix. */
 export class CredentialError extends Error {
+  /** Always "CredentialError", so that logs and `instanceof`-free checks can tell it apart. */
   override name = "CredentialError";
 }
 
