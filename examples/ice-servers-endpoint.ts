@@ -20,8 +20,8 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type RequestListener, type Server } from "node:http";
 import { isIP } from "node:net";
-import { MAX_CREDENTIAL_TTL_SECONDS } from "../src/config/credentialLifetime";
-import { mintIceServers, userIdProblem, type IceServer } from "../src/credentials/turnRest";
+// In your backend: from "coturn-pulumi/credentials" (the same module, without Pulumi).
+import { MAX_CREDENTIAL_TTL_SECONDS, mintIceServers, userIdProblem, type IceServer } from "../src/credentials";
 
 /** The one path this endpoint serves. */
 export const ICE_SERVERS_PATH = "/ice-servers";

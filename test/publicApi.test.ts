@@ -2,7 +2,7 @@
  * The public API as a user gets it: `npm pack` builds the package (JavaScript, declarations, templates), the tarball
  * installs into a copy of examples/existing-program (a team's own Pulumi program that imports `coturn-pulumi` BY
  * PACKAGE NAME and creates one TURN region next to a resource of its own), the program type-checks against the
- * packed declarations, and it runs under the same mocks as the project's own program: the firewall, the static IP,
+ * packed declarations, where every export has TSDoc (what an editor shows a user), and it runs under the same mocks as the project's own program: the firewall, the static IP,
  * the user-data as a secret and exactly as rendered, outputs without secrets. `coturn-pulumi/credentials` loads alone.
  *
  * The copy sits in a dot-folder under examples/, so that the Pulumi SDKs it imports resolve to the project's own
@@ -16,6 +16,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, write
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import ts from "typescript";
 import { bindAddressFor } from "../src/plan/addresses";
 import { renderVm } from "../src/render/vmFiles";
 import { CASES, expectedIngress, ofType, only } from "./support/cloudCases";
@@ -34,9 +35,47 @@ interface PackedFile {
   readonly path: string;
 }
 
-/** Runs npm with `args` in `cwd`; its stdout. npm's own output on failure is in the error. */
+/** Runs npm with `args` in `cwd`; its stdout. Its stderr (the build's output) is kept out of the test report. */
 function npm(cwd: string, args: readonly string[]): string {
-  return execFileSync("npm", [...args, "--no-audit", "--no-fund", "--loglevel=error"], { cwd, encoding: "utf8", timeout: 240_000 });
+  try {
+    return execFileSync("npm", [...args, "--no-audit", "--no-fund", "--loglevel=error"], {
+      cwd,
+      encoding: "utf8",
+      timeout: 240_000,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+  } catch (error) {
+    const { stdout, stderr } = error as { stdout?: string; stderr?: string };
+    throw new Error(`npm ${args.join(" ")} failed in ${cwd}:\n${stdout ?? ""}${stderr ?? ""}`);
+  }
+}
+
+/** The TSDoc text of a symbol, empty when it has none. */
+function docOf(symbol: ts.Symbol, checker: ts.TypeChecker): string {
+  return ts.displayPartsToString(symbol.getDocumentationComment(checker)).trim();
+}
+
+/**
+ * The exports of the declaration file `entry`, and those without TSDoc: the export itself, or a property of an
+ * exported interface or class declared in the package (`packageDir`).
+ */
+function undocumentedExports(program: ts.Program, entry: string, packageDir: string): { exports: string[]; missing: string[] } {
+  const checker = program.getTypeChecker();
+  const source = program.getSourceFile(entry) ?? assert.fail(`${entry} is not in the program`);
+  const module = checker.getSymbolAtLocation(source) ?? assert.fail(`${entry} is not a module`);
+  const exports: string[] = [];
+  const missing: string[] = [];
+  for (const exported of checker.getExportsOfModule(module)) {
+    exports.push(exported.name);
+    const target = exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported;
+    if (docOf(target, checker) === "") missing.push(exported.name);
+    if (!(target.flags & (ts.SymbolFlags.Interface | ts.SymbolFlags.Class))) continue;
+    for (const member of checker.getPropertiesOfType(checker.getDeclaredTypeOfSymbol(target))) {
+      const declaredIn = member.declarations?.[0]?.getSourceFile().fileName ?? "";
+      if (declaredIn.startsWith(packageDir) && docOf(member, checker) === "") missing.push(`${exported.name}.${member.name}`);
+    }
+  }
+  return { exports, missing };
 }
 
 describe("the package a user installs (npm pack) in a Pulumi program of their own", () => {
@@ -88,11 +127,24 @@ describe("the package a user installs (npm pack) in a Pulumi program of their ow
     assert.ok(!existsSync(join(programDir, "node_modules", "@pulumi")), "the install brought a second copy of the Pulumi SDKs");
   });
 
-  test("the program type-checks against the packed declarations (strict)", () => {
-    execFileSync(process.execPath, [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", join(programDir, "tsconfig.json")], {
-      encoding: "utf8",
-      timeout: 120_000,
+  test("the program type-checks against the packed declarations (strict), and every export there has TSDoc", () => {
+    const { config } = ts.readConfigFile(join(programDir, "tsconfig.json"), (path) => ts.sys.readFile(path));
+    const { fileNames, options } = ts.parseJsonConfigFileContent(config, ts.sys, programDir);
+    const program = ts.createProgram(fileNames, options);
+    const errors = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, "\n"));
+    assert.deepEqual(errors, []);
+
+    const installed = join(programDir, "node_modules", PACKAGE.name);
+    const [main, credentials] = [PACKAGE.name, `${PACKAGE.name}/credentials`].map((specifier) => {
+      const resolved = ts.resolveModuleName(specifier, join(programDir, "index.ts"), options, ts.sys).resolvedModule?.resolvedFileName ?? "";
+      assert.ok(resolved.startsWith(installed), `${specifier} resolves to "${resolved}", not into the installed package`);
+      return undocumentedExports(program, resolved, installed);
     });
+    for (const name of ["TurnServer", "TurnServerArgs", "GeoDns", "GeoDnsArgs", "CloudAdapter", "cloudAdapter", "loadStackConfig", "mintTurnCredential"]) {
+      assert.ok(main.exports.includes(name), `${PACKAGE.name} does not export ${name}`);
+    }
+    assert.ok(credentials.exports.includes("mintTurnCredential") && credentials.exports.includes("verifyTurnCredential"));
+    assert.deepEqual([...main.missing, ...credentials.missing], [], "exports without TSDoc (what an editor shows a user)");
   });
 
   test("it creates its own resource and one region: the components, in its own project", () => {
