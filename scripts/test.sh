@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
-echo "==> type-checking (tsc --noEmit, strict)"
+echo "==> type-checking (tsc -b, strict; builds the package's dist/ on the way)"
 npm run --silent typecheck
 echo "==> running the tests (node --test)"
 npm test --silent

@@ -82,7 +82,9 @@ describe("the package a user installs (npm pack) in a Pulumi program of their ow
   const packDir = mkdtempSync(join(tmpdir(), "coturn-pack-"));
   const programDir = join(ROOT, "examples", `.installed-${process.pid}`);
   let packed: PackedFile[] = [];
-  let run: ProgramRun;
+  // Started once the program is installed and awaited by the tests that read it, so that the mock run (a child
+  // process) overlaps the type check (in this process).
+  let programRun: Promise<ProgramRun>;
 
   before(async () => {
     const [report] = JSON.parse(npm(ROOT, ["pack", "--json", "--pack-destination", packDir])) as Array<{
@@ -103,7 +105,8 @@ describe("the package a user installs (npm pack) in a Pulumi program of their ow
     );
     npm(programDir, ["install", "--prefer-offline", "--legacy-peer-deps", "--no-package-lock"]);
 
-    run = await runProgram(exampleConfig(AWS.stack), { path: join(programDir, "index.ts"), project: EXAMPLE_PROJECT });
+    programRun = runProgram(exampleConfig(AWS.stack), { path: join(programDir, "index.ts"), project: EXAMPLE_PROJECT });
+    programRun.catch(() => undefined); // read by the tests; an early failure must not be an unhandled rejection
   });
 
   after(() => {
@@ -147,7 +150,8 @@ describe("the package a user installs (npm pack) in a Pulumi program of their ow
     assert.deepEqual([...main.missing, ...credentials.missing], [], "exports without TSDoc (what an editor shows a user)");
   });
 
-  test("it creates its own resource and one region: the components, in its own project", () => {
+  test("it creates its own resource and one region: the components, in its own project", async () => {
+    const run = await programRun;
     assert.equal(run.error, undefined, `the program failed: ${run.error}`);
     assert.deepEqual(ofType(run, "aws:sns/topic:Topic").map((r) => r.name), ["realtime-alerts"]);
     assert.deepEqual(ofType(run, "coturn:index:TurnServer").map((r) => r.name), ["turn-eu"]);
@@ -155,26 +159,30 @@ describe("the package a user installs (npm pack) in a Pulumi program of their ow
     assert.equal(tags.tags["coturn:project"], EXAMPLE_PROJECT);
   });
 
-  test("the region's firewall opens exactly the configured listeners, the relay range and SSH from the deployer", () => {
+  test("the region's firewall opens exactly the configured listeners, the relay range and SSH from the deployer", async () => {
+    const run = await programRun;
     assert.deepEqual(AWS.ingress(run).sort(), expectedIngress(AWS.stack));
     assert.deepEqual(AWS.egress(run).sort(), ["tcp 443 0.0.0.0/0", "tcp 80 0.0.0.0/0", "udp all 0.0.0.0/0"]);
   });
 
-  test("the static IP is protected and reaches the VM", () => {
+  test("the static IP is protected and reaches the VM", async () => {
+    const run = await programRun;
     const [staticIp, ...others] = ofType(run, AWS.staticIpType);
     assert.deepEqual(others, []);
     assert.equal(staticIp.options.protect, true);
     AWS.assertAttached(run);
   });
 
-  test("the user-data is a secret and exactly what the project renders, with no TURN secret in it", () => {
+  test("the user-data is a secret and exactly what the project renders, with no TURN secret in it", async () => {
+    const run = await programRun;
     const userData = AWS.userData(only(run, AWS.vmType));
     const expected = renderVm(exampleStackConfig(AWS.stack), { publicIp: MOCK.publicIp, bind: bindAddressFor(AWS.cloud) }, MOCK_ACCESS).userData;
     assert.equal(userData, expected);
     assert.ok(!userData.includes(TEST_SECRET));
   });
 
-  test("outputs give the IP and iceServers without credentials, and carry no secret", () => {
+  test("outputs give the IP and iceServers without credentials, and carry no secret", async () => {
+    const run = await programRun;
     assert.equal(run.outputs.turnPublicIp, MOCK.publicIp);
     const iceServers = run.outputs.iceServers as Array<Record<string, unknown>>;
     assert.ok(iceServers.length > 0 && iceServers.every((s) => Array.isArray(s.urls) && !("credential" in s)), JSON.stringify(iceServers));
