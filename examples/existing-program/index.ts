@@ -1,11 +1,11 @@
 /**
  * A team's own Pulumi program that adds one hardened TURN region next to resources of its own, by installing
- * coturn-pulumi from npm (or its packed tarball) and importing it by package name. The region reads this stack's
- * `coturn:*` keys (the same keys as the project's own stacks: docs/config-reference.md), validated before anything
- * is created.
+ * coturn-pulumi from its packed tarball (`npm pack` in the project; it is not on the npm registry yet) and importing
+ * it by package name. The region reads this stack's `coturn:*` keys (the same keys as the project's own stacks:
+ * docs/config-reference.md), validated before anything is created.
  *
- *   npm install coturn-pulumi @pulumi/pulumi @pulumi/aws @pulumi/cloudflare @pulumi/command @pulumi/tls
- *   pulumi config set coturn:cloud aws && pulumi config set aws:region eu-central-1 && ...   # as in the quickstart
+ *   npm install <path>/coturn-pulumi-0.1.0.tgz @pulumi/pulumi @pulumi/aws @pulumi/cloudflare @pulumi/command @pulumi/tls
+ *   pulumi config set coturn:cloud aws && pulumi config set coturn:region eu-central-1 && ...   # as in the quickstart
  *   pulumi up
  *
  * test/publicApi.test.ts packs the project, installs the tarball beside a copy of this program and runs it under the
