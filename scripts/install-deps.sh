@@ -6,7 +6,9 @@
 # browser test, and what the TLS renewal test runs the VM's coturn-tls against: certbot with its Cloudflare DNS plugin
 # and jq (as on the VM), and pebble, Let's Encrypt's test ACME server; and what the boot test builds and boots its
 # Debian image with (debootstrap, systemd-nspawn from systemd-container, apt-ftparchive from apt-utils, nsenter from
-# util-linux).
+# util-linux); and the monitoring stack the VMs run and operators scrape with, for the metrics tests: mtail and
+# prometheus-node-exporter (as on the VM), and prometheus (its promtool tests the shipped alert rules, and a real
+# Prometheus scrapes the lab).
 # With the argument `local` (bash scripts/install-deps.sh local), only what `npm run local` needs: ca-certificates,
 # openssl and coturn, and `npm ci` only when node_modules is missing or older than package-lock.json (scripts/local.sh
 # runs this before every start, and must work offline once installed).
@@ -17,7 +19,8 @@ cd "$(dirname "$0")/.."
 mode="${1:-all}"
 case "$mode" in
   all) packages=(ca-certificates openssl cloud-init shellcheck coturn sqlite3 openssh-client sudo iproute2 nftables curl chromium
-    pebble certbot python3-certbot-dns-cloudflare jq debootstrap systemd-container apt-utils util-linux) ;;
+    pebble certbot python3-certbot-dns-cloudflare jq debootstrap systemd-container apt-utils util-linux
+    mtail prometheus-node-exporter prometheus) ;;
   local) packages=(ca-certificates openssl coturn) ;;
   *) echo "install-deps: unknown argument \"$mode\"; use no argument (everything) or \"local\" (only what npm run local needs)" >&2; exit 2 ;;
 esac
