@@ -26,6 +26,8 @@ export const PLACEHOLDER_ACCESS: VmAccess = {
   },
   deployPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG1vY2stZGVwbG95LWtleS1tb2NrLWRlcGxveS0wMDAw\n",
   tlsDeployPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG1vY2stdGxzLWRlcGxveS1rZXktbW9jay0wMDAw\n",
+  metricsReadPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG1vY2stbWV0cmljcy1yZWFkLWtleS1tb2NrLTAwMDA=\n",
+  opsDeployPublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG1vY2stbW9uaXRvcmluZy1kZXBsb3kta2V5LTAwMDA=\n",
 };
 
 /** An example stack's raw config: its stack name, config values, and which keys are secret. */

@@ -36,7 +36,14 @@ export function testVmAccess(): { access: VmAccess; deployPrivateKey: string } {
     const host = generateSshKeyPair("test-host");
     const deploy = generateSshKeyPair("test-deploy");
     const tlsDeploy = generateSshKeyPair("test-tls-deploy");
-    cached = { access: { hostKey: host, deployPublicKey: deploy.publicKey, tlsDeployPublicKey: tlsDeploy.publicKey }, deployPrivateKey: deploy.privateKey };
+    const metricsRead = generateSshKeyPair("test-metrics-read");
+    const opsDeploy = generateSshKeyPair("test-ops-deploy");
+    cached = {
+      access: { hostKey: host, deployPublicKey: deploy.publicKey, tlsDeployPublicKey: tlsDeploy.publicKey, metricsReadPublicKey: metricsRead.publicKey,
+        opsDeployPublicKey: opsDeploy.publicKey,
+      },
+      deployPrivateKey: deploy.privateKey,
+    };
   }
   return cached;
 }

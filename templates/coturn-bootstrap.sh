@@ -85,8 +85,6 @@ systemctl restart coturn
 for _ in $(seq 1 30); do
   if systemctl is-active --quiet coturn; then
     log "coturn is running"
-    log "renewing the TLS certificate twice a day"
-    systemctl enable --now coturn-tls-renew.timer
     install -d -m 0755 "$(dirname "$ready_marker")"
     date -u +%Y-%m-%dT%H:%M:%SZ > "$ready_marker"
     exit 0

@@ -20,7 +20,7 @@ import { withLocalAuthSecret } from "../src/local/localStack";
 import { bindAddressFor } from "../src/plan/addresses";
 import { certificateNames } from "../src/plan/dns";
 import { renderLocalTurnserverConf, renderVm } from "../src/render/vmFiles";
-import { DEPLOY_USER, SECRETS_APPLY_COMMAND, TLS_DELIVER_COMMAND } from "../src/render/deployChannel";
+import { DEPLOY_USER, METRICS_READ_COMMAND, OPS_INSTALL_COMMAND, SECRETS_APPLY_COMMAND, TLS_DELIVER_COMMAND } from "../src/render/deployChannel";
 import { TEST_SECRET, exampleConfig } from "./support/program";
 import { testVmAccess } from "../lab/sshKeys";
 
@@ -103,6 +103,8 @@ test("every cloud's rendered user-data passes cloud-init's schema check and fits
         [
           `restrict,command="${SECRETS_APPLY_COMMAND}" ${access.deployPublicKey.trim()}`,
           `restrict,command="${TLS_DELIVER_COMMAND}" ${access.tlsDeployPublicKey.trim()}`,
+          `restrict,command="${METRICS_READ_COMMAND}" ${access.metricsReadPublicKey.trim()}`,
+          `restrict,command="${OPS_INSTALL_COMMAND}" ${access.opsDeployPublicKey.trim()}`,
         ],
         name,
       );

@@ -105,8 +105,16 @@ export async function bootStack(options: BootOptions): Promise<BootReport> {
   const qemu = options.guest === "qemu";
   requireCommands([...BOOT_TEST_COMMANDS, ...(qemu ? QEMU_COMMANDS : [])]);
   const image = ensureBootImage(log, qemu ? QEMU_IMAGE_RECIPE : IMAGE_RECIPE);
-  const keys = { host: generateSshKeyPair("boot-host"), deploy: generateSshKeyPair("boot-deploy"), tls: generateSshKeyPair("boot-tls-deploy") };
-  const access: VmAccess = { hostKey: keys.host, deployPublicKey: keys.deploy.publicKey, tlsDeployPublicKey: keys.tls.publicKey };
+  const keys = {
+    host: generateSshKeyPair("boot-host"),
+    deploy: generateSshKeyPair("boot-deploy"),
+    tls: generateSshKeyPair("boot-tls-deploy"),
+    metrics: generateSshKeyPair("boot-metrics-read"),
+    monitoring: generateSshKeyPair("boot-ops-deploy"),
+  };
+  const access: VmAccess = { hostKey: keys.host, deployPublicKey: keys.deploy.publicKey, tlsDeployPublicKey: keys.tls.publicKey, metricsReadPublicKey: keys.metrics.publicKey,
+    opsDeployPublicKey: keys.monitoring.publicKey,
+  };
   // Under qemu the harness has no nsenter: it logs in as the stack's admin user, with a key added for this boot.
   const admin = qemu ? generateSshKeyPair("boot-admin") : undefined;
   const config: ServerConfig = admin

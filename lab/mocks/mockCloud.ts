@@ -52,6 +52,10 @@ export const MOCK_ACCESS: VmAccess = PLACEHOLDER_ACCESS;
 export const MOCK_DEPLOY_PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nbW9jayBkZXBsb3kga2V5\n-----END OPENSSH PRIVATE KEY-----\n";
 /** The TLS deploy key's private half in the mock. */
 export const MOCK_TLS_DEPLOY_PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nbW9jayB0bHMgZGVwbG95IGtleQ==\n-----END OPENSSH PRIVATE KEY-----\n";
+/** The operations deploy key's private half in the mock. */
+export const MOCK_OPS_DEPLOY_PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nbW9jayBtb25pdG9yaW5nIGtleQ==\n-----END OPENSSH PRIVATE KEY-----\n";
+/** The metrics read key's private half in the mock. */
+export const MOCK_METRICS_READ_PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nbW9jayBtZXRyaWNzIHJlYWQga2V5\n-----END OPENSSH PRIVATE KEY-----\n";
 
 /** The marker Pulumi wraps secret inputs in when they reach a mock. */
 export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
@@ -113,9 +117,14 @@ export function mockOutputs(type: string, name: string, inputs: Record<string, u
         ? { privateKeyOpenssh: MOCK_ACCESS.hostKey.privateKey, publicKeyOpenssh: MOCK_ACCESS.hostKey.publicKey }
         : name.endsWith("-tls-deploy-key")
           ? { privateKeyOpenssh: MOCK_TLS_DEPLOY_PRIVATE_KEY, publicKeyOpenssh: MOCK_ACCESS.tlsDeployPublicKey }
-          : { privateKeyOpenssh: MOCK_DEPLOY_PRIVATE_KEY, publicKeyOpenssh: MOCK_ACCESS.deployPublicKey };
+          : name.endsWith("-metrics-read-key")
+            ? { privateKeyOpenssh: MOCK_METRICS_READ_PRIVATE_KEY, publicKeyOpenssh: MOCK_ACCESS.metricsReadPublicKey }
+            : name.endsWith("-ops-deploy-key")
+              ? { privateKeyOpenssh: MOCK_OPS_DEPLOY_PRIVATE_KEY, publicKeyOpenssh: MOCK_ACCESS.opsDeployPublicKey }
+              : { privateKeyOpenssh: MOCK_DEPLOY_PRIVATE_KEY, publicKeyOpenssh: MOCK_ACCESS.deployPublicKey };
     case "command:remote:Command": {
       const stdin = String(unwrapSecret(inputs.stdin) ?? "");
+      if (name.endsWith("-ops-files")) return { stdout: mockInstalledOpsFiles(stdin), stderr: "" };
       return { stdout: name.endsWith("-tls-certificate") ? mockInstalledCertificate(stdin) : mockAppliedSecretSet(stdin), stderr: "" };
     }
     default:
@@ -126,4 +135,10 @@ export function mockOutputs(type: string, name: string, inputs: Record<string, u
 /** The id a cloud gives a new resource: Droplet ids are numbers, which the Reserved IP assignment takes. */
 export function mockId(type: string, name: string): string {
   return type === "digitalocean:index/droplet:Droplet" ? "424242" : `${name}-id`;
+}
+
+/** What coturn-ops install prints for a file set: how many files, all new. */
+function mockInstalledOpsFiles(stdin: string): string {
+  const files = (JSON.parse(stdin) as { files: unknown[] }).files.length;
+  return `${JSON.stringify({ files, changed: files, sha256: "0".repeat(64) })}\n`;
 }

@@ -26,6 +26,10 @@ export interface GeneratedVmAccess {
   readonly deployPrivateKey: pulumi.Output<string>;
   /** Private half of the key that may only deliver the TLS material (OpenSSH format, secret). */
   readonly tlsDeployPrivateKey: pulumi.Output<string>;
+  /** Private half of the key that may only read the metrics (OpenSSH format, secret; `npm run status` uses it). */
+  readonly metricsReadPrivateKey: pulumi.Output<string>;
+  /** Private half of the key that may only install the operations files (OpenSSH format, secret). */
+  readonly opsDeployPrivateKey: pulumi.Output<string>;
   /** The host key's public half, which the connection must see. */
   readonly hostPublicKey: pulumi.Output<string>;
 }
@@ -35,16 +39,22 @@ export function generateVmAccess(name: string, opts: pulumi.ComponentResourceOpt
   const hostKey = new tls.PrivateKey(`${name}-ssh-host-key`, { algorithm: "ED25519" }, opts);
   const deployKey = new tls.PrivateKey(`${name}-secrets-deploy-key`, { algorithm: "ED25519" }, opts);
   const tlsDeployKey = new tls.PrivateKey(`${name}-tls-deploy-key`, { algorithm: "ED25519" }, opts);
+  const metricsReadKey = new tls.PrivateKey(`${name}-metrics-read-key`, { algorithm: "ED25519" }, opts);
+  const opsDeployKey = new tls.PrivateKey(`${name}-ops-deploy-key`, { algorithm: "ED25519" }, opts);
   return {
     vmAccess: pulumi
-      .all([hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh, deployKey.publicKeyOpenssh, tlsDeployKey.publicKeyOpenssh])
-      .apply(([privateKey, publicKey, deployPublicKey, tlsDeployPublicKey]) => ({
+      .all([hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh, deployKey.publicKeyOpenssh, tlsDeployKey.publicKeyOpenssh, metricsReadKey.publicKeyOpenssh, opsDeployKey.publicKeyOpenssh])
+      .apply(([privateKey, publicKey, deployPublicKey, tlsDeployPublicKey, metricsReadPublicKey, opsDeployPublicKey]) => ({
         hostKey: { privateKey, publicKey },
         deployPublicKey,
         tlsDeployPublicKey,
+        metricsReadPublicKey,
+        opsDeployPublicKey,
       })),
     deployPrivateKey: deployKey.privateKeyOpenssh,
     tlsDeployPrivateKey: tlsDeployKey.privateKeyOpenssh,
+    metricsReadPrivateKey: metricsReadKey.privateKeyOpenssh,
+    opsDeployPrivateKey: opsDeployKey.privateKeyOpenssh,
     hostPublicKey: hostKey.publicKeyOpenssh,
   };
 }

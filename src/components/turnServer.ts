@@ -11,9 +11,12 @@ import { plannedDnsRecords } from "../plan/dns";
 import { firewallPlan } from "../plan/firewall";
 import type { InstalledCertificate } from "../render/tlsDocument";
 import { renderUserData } from "../render/vmFiles";
+import { DEPLOY_USER } from "../render/deployChannel";
+import type { MetricsReadAccess } from "../monitoring/metricsReadAccess";
 import { createCloudflareRecords, dnsRecordOutputs, type DnsRecordOutput } from "./dnsRecords";
 import { deliverAuthSecrets, generateVmAccess } from "./secretDelivery";
 import { deliverTlsCertificate } from "./tlsDelivery";
+import { deliverOpsFiles } from "./opsDelivery";
 import { EPHEMERAL_TAG, EXPIRES_AT_TAG } from "../config/stackTags";
 
 /** Inputs of `TurnServer`. */
@@ -44,6 +47,8 @@ export class TurnServer extends pulumi.ComponentResource {
   readonly tlsCertificate: pulumi.Output<InstalledCertificate> | undefined;
   /** Fingerprints of the secrets the VM's coturn accepts, as the VM reported them after applying them. */
   readonly acceptedSecretFingerprints: pulumi.Output<string[]>;
+  /** How `npm run status` reads the server's metrics over SSH (a secret: it holds the read key). */
+  readonly metricsAccess: pulumi.Output<MetricsReadAccess>;
 
   /** Creates the server. */
   constructor(name: string, args: TurnServerArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -73,8 +78,10 @@ export class TurnServer extends pulumi.ComponentResource {
     );
     const delivery = deliverAuthSecrets(name, { host, access, authSecrets: config.authSecrets }, { parent: this });
     this.acceptedSecretFingerprints = delivery.acceptedSecretFingerprints;
+    // The certificate manager is an operations file: installed first.
+    const ops = deliverOpsFiles(name, { host, access, config }, { parent: this });
     const usesTls = config.listeners.has("tls") || config.listeners.has("dtls");
-    this.tlsCertificate = usesTls ? deliverTlsCertificate(name, { host, access, config }, { parent: this }).certificate : undefined;
+    this.tlsCertificate = usesTls ? deliverTlsCertificate(name, { host, access, config }, { parent: this, dependsOn: [ops] }).certificate : undefined;
     const records = plannedDnsRecords(config);
     if (config.cloudflare) createCloudflareRecords(name, config.cloudflare, records, host.publicIp, { parent: this });
     this.dnsRecords = dnsRecordOutputs(records, host.publicIp, config.cloudflare !== undefined);
@@ -83,6 +90,11 @@ export class TurnServer extends pulumi.ComponentResource {
     this.imageName = host.imageName;
     this.urls = turnUrls(config).map((u) => u.url);
     this.iceServers = iceServersTemplate(config);
+    this.metricsAccess = pulumi.secret(
+      pulumi
+        .all([host.sshAddress, access.hostPublicKey, access.metricsReadPrivateKey])
+        .apply(([address, hostPublicKey, privateKey]) => ({ server: name, address, user: DEPLOY_USER, hostPublicKey: hostPublicKey.trim(), privateKey })),
+    );
     this.registerOutputs({
       publicIp: this.publicIp,
       urls: this.urls,

@@ -56,6 +56,7 @@ export function assembleRegionStack(raw: RawStackConfig, c: ParsedConfigKeys): S
     instanceType: effectiveInstanceType(c) ?? "",
     image: c.image ?? CLOUD_PROFILES[c.cloud].defaultImage,
     ssh: { allowedCidrs: c.ssh.allowedCidrs, publicKeys: c.ssh.publicKeys },
+    metrics: { scraperCidrs: c.monitoring.allowedCidrs, ...(c.metricsPassword === undefined ? {} : { password: c.metricsPassword }) },
     tags: c.tags,
     ephemeral: isEphemeral(c) ? ephemeralStack(raw, c.ephemeral) : undefined,
     regionDomain: c.regionDomain ?? `${c.region}.${c.domain}`,

@@ -1,7 +1,7 @@
 /**
  * Rules across the keys of a region or local stack, each run only when the keys it needs parsed: the stack's kind
  * against the command, sizing, the cloud's names, ports and listeners, secrets, TLS and DNS, the test-stack tags,
- * SSH and a rotation in progress. The global stack's rules are in `globalStackConfig.ts`.
+ * SSH, the metrics keys (monitoringRules.ts) and a rotation in progress. The global stack's rules are in `globalStackConfig.ts`.
  */
 import { GLOBAL_CLOUD, LISTENER_PORTS, LOCAL_CLOUD, type ConfigKey, type DeployCloud, type ParsedConfigKeys } from "./schema";
 import { ipv4CidrProblem, parsePortRange } from "./valueFormats";
@@ -11,6 +11,7 @@ import { fullKey, type RawStackConfig, type StackKind } from "./rawStackConfig";
 import { effectiveInstanceType, sizingOf } from "./derivedSettings";
 import { acmeAndDnsProblems, tlsProblems } from "./tlsAndDnsRules";
 import { ephemeralProblems } from "./testStackRules";
+import { monitoringProblems } from "./monitoringRules";
 
 type Parsed = Partial<ParsedConfigKeys>;
 
@@ -30,6 +31,7 @@ export function crossKeyProblems(c: Parsed, raw: RawStackConfig, expected: Stack
     ...tlsProblems(c, raw),
     ...(local ? [] : [...acmeAndDnsProblems(c, raw), ...ephemeralProblems(c, raw)]),
     ...sshProblems(c, expected),
+    ...(local ? [] : monitoringProblems(c)),
     ...rotationProblems(c),
   ];
 }

@@ -19,6 +19,8 @@ export const CLOUD_ONLY_KEYS = [
   "instanceType",
   "image",
   "ssh",
+  "monitoring",
+  "metricsPassword",
   "tags",
   "ephemeral",
   "rotation",

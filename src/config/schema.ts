@@ -260,6 +260,26 @@ export const configKeySchemas = {
     })
     .prefault({})
     .describe("SSH access: secret delivery from `pulumi up`, and optional admin logins."),
+  monitoring: z
+    .strictObject({
+      allowedCidrs: z
+        .array(z.string())
+        .default([])
+        .describe(
+          "IPv4 CIDRs of the Prometheus servers that may scrape the metrics endpoint (TCP 9100, TLS with the server's certificate and " +
+            "basic auth as user `prometheus` with `coturn:metricsPassword`). Empty (the default): the endpoint listens on loopback only " +
+            "and no port is opened; `npm run status` reads the metrics over SSH. Not wider than /16.",
+        ),
+    })
+    .prefault({})
+    .describe("Metrics: who may scrape them. Reading them over SSH (`npm run status`) needs nothing here."),
+  metricsPassword: z
+    .string()
+    .optional()
+    .describe(
+      "Secret (`--secret`, 24+ characters): the basic-auth password scrapers send as user `prometheus`. Required when " +
+        "`monitoring.allowedCidrs` lists a scraper. On the VM only its bcrypt hash; changing it replaces the VM.",
+    ),
   tags: z
     .record(z.string().min(1, { error: "is empty. Give the tag a name" }), z.string())
     .default({})
@@ -376,7 +396,7 @@ export const stackConfigSchema = z.strictObject(configKeySchemas);
 export type ConfigKey = keyof typeof configKeySchemas;
 
 /** Keys whose value must be stored encrypted (`pulumi config set --secret`). */
-export const SECRET_KEYS: readonly ConfigKey[] = ["authSecret", "previousAuthSecrets", "tlsPrivateKey", "cloudflareApiToken", "acmeDnsApiToken"];
+export const SECRET_KEYS: readonly ConfigKey[] = ["authSecret", "previousAuthSecrets", "tlsPrivateKey", "cloudflareApiToken", "acmeDnsApiToken", "metricsPassword"];
 
 /** Parsed config before defaults that depend on other keys are applied. */
 export type ParsedConfigKeys = z.output<typeof stackConfigSchema>;

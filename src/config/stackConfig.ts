@@ -62,6 +62,14 @@ export interface SshAccess {
   readonly publicKeys: readonly string[];
 }
 
+/** Who may scrape a server's metrics (see src/monitoring). Nobody by default: they are read over SSH. */
+export interface MetricsAccess {
+  /** IPv4 CIDRs of Prometheus servers allowed to scrape over TLS with basic auth; empty = loopback only. */
+  readonly scraperCidrs: readonly string[];
+  /** The scrapers' basic-auth password (a secret), when scrapers are allowed. */
+  readonly password?: string;
+}
+
 /** A secret rotation in progress, as `npm run rotate` records it in stack config. */
 export interface RotationState {
   /** `added`: the new secret is active and deployed or about to be; `switched`: apps mint with it. */
@@ -114,6 +122,8 @@ export interface StackConfig extends CoturnSettings {
   readonly image: ImageChoice;
   /** SSH access. */
   readonly ssh: SshAccess;
+  /** Who may scrape the metrics. */
+  readonly metrics: MetricsAccess;
   /** Extra resource tags. */
   readonly tags: Readonly<Record<string, string>>;
   /** A throw-away test stack's time to live and expiry; undefined for a lasting stack. */

@@ -1,9 +1,10 @@
 /**
  * The firewall a TURN server needs, cloud-neutral: exactly the configured listeners and relay range in, SSH only
- * from configured CIDRs, and out only what coturn and the bootstrap use.
+ * from configured CIDRs, metrics only from listed scrapers, and out only what coturn and the bootstrap use.
  */
 import { LISTENER_PORTS } from "../config/schema";
 import type { StackConfig } from "../config/stackConfig";
+import { METRICS_PORT } from "../monitoring/metricCatalog";
 
 /** One allowed flow through the firewall. */
 export interface FirewallRule {
@@ -44,6 +45,10 @@ export function firewallPlan(config: StackConfig): FirewallPlan {
     rule("relay", "udp", config.relayPorts.min, config.relayPorts.max, ANYWHERE, "relayed media from peers"),
     ...(config.ssh.allowedCidrs.length > 0
       ? [rule("ssh", "tcp", 22, 22, config.ssh.allowedCidrs, "SSH from configured addresses only")]
+      : []),
+    // Closed unless scrapers are listed: the metrics are read over SSH by default.
+    ...(config.metrics.scraperCidrs.length > 0
+      ? [rule("metrics", "tcp", METRICS_PORT, METRICS_PORT, config.metrics.scraperCidrs, "metrics for the listed Prometheus scrapers (TLS, basic auth)")]
       : []),
   ];
   const egress: FirewallRule[] = [

@@ -11,6 +11,7 @@ import type { StackConfig } from "../config/stackConfig";
 import type { IceServerTemplate } from "../plan/endpoints";
 import { serverIdentity } from "../plan/dns";
 import type { InstalledCertificate } from "../render/tlsDocument";
+import type { MetricsReadAccess } from "../monitoring/metricsReadAccess";
 
 /** One server of a region, as the region stack outputs it. */
 export interface RegionServerOutput {
@@ -54,6 +55,8 @@ export interface RegionStackOutputs {
   readonly instanceId: pulumi.Input<string>;
   /** Official image a new VM boots from (on AWS, a newer image shows up in `pulumi preview` as a VM replacement). */
   readonly imageName: pulumi.Input<string>;
+  /** How `npm run status` reads each server's metrics over SSH (a secret: it holds the read keys). */
+  readonly metricsAccess: pulumi.Input<MetricsReadAccess[]>;
 }
 
 /** Resource name of server `index` (1-based) of a region stack. */
@@ -94,5 +97,6 @@ export function regionStack(config: StackConfig, project: string): RegionStackOu
       .apply((lists) => lists[0].filter((fingerprint) => lists.every((list) => list.includes(fingerprint)))),
     instanceId: first.instanceId,
     imageName: first.imageName,
+    metricsAccess: pulumi.secret(pulumi.all(servers.map((s) => s.metricsAccess))),
   };
 }

@@ -44,7 +44,16 @@ export function readTemplate(name: string): string {
  * a comment (the artifact tests run bash -n and shellcheck on this form, and the runtime tests run it).
  */
 export function readShellScript(name: string): string {
-  const [shebang, ...body] = readTemplate(name).split("\n");
+  return withoutComments(name, readTemplate(name));
+}
+
+/** Like `readShellScript`, for a shell script that is a Handlebars template. */
+export function renderShellScript(name: string, context: object): string {
+  return withoutComments(name, renderTemplate(name, context));
+}
+
+function withoutComments(name: string, script: string): string {
+  const [shebang, ...body] = script.split("\n");
   const kept = body.filter((line) => {
     const trimmed = line.trim();
     return trimmed !== "" && (!trimmed.startsWith("#") || trimmed.startsWith("# shellcheck "));

@@ -12,25 +12,17 @@ import { relayLintProblems } from "./relayLint";
 import {
   DEPLOY_USER,
   SECRETS_SCRIPT_PATH,
-  TLS_SCRIPT_PATH,
   USER_DB_PATH,
   deployAuthorizedKeys,
   deploySudoersRules,
   type VmAccess,
 } from "./deployChannel";
 import { readShellScript, readTemplate, renderTemplate } from "./templates";
+import type { VmFile } from "./vmFile";
+import type { OpsFile } from "./monitoringFiles";
+import { opsFiles, opsInstallerFile } from "./opsFiles";
 
-/** One file written onto the VM by cloud-init. */
-export interface VmFile {
-  /** Absolute path on the VM. */
-  readonly path: string;
-  /** Octal mode as written by cloud-init (the bootstrap script tightens group ownership afterwards). */
-  readonly mode: string;
-  /** Why the file is there, rendered as a comment in user-data. */
-  readonly purpose: string;
-  /** File content, ending in a newline. */
-  readonly content: string;
-}
+export type { VmFile } from "./vmFile";
 
 /** Everything rendered for one VM. */
 export interface RenderedVm {
@@ -40,6 +32,8 @@ export interface RenderedVm {
   readonly files: readonly VmFile[];
   /** The complete `#cloud-config` user-data. */
   readonly userData: string;
+  /** The operations files `pulumi up` sends over SSH once the VM runs (coturn-ops install; see opsFiles.ts). */
+  readonly opsFiles: readonly OpsFile[];
 }
 
 /** Where coturn reads its certificate chain and key on the VM. */
@@ -187,30 +181,12 @@ export function renderVm(config: ServerConfig, addresses: VmAddresses, access: V
       content: readShellScript("coturn-secrets.sh"),
     },
     {
-      path: TLS_SCRIPT_PATH,
-      mode: "0755",
-      purpose: "installs the TLS certificate (ACME, provided or self-signed) where coturn reads it, reloads it with SIGUSR2, renews it",
-      content: readShellScript("coturn-tls.sh"),
-    },
-    {
       path: `/etc/sudoers.d/${DEPLOY_USER}`,
       mode: "0440",
-      purpose: `lets ${DEPLOY_USER} run those two commands as root, nothing else`,
+      purpose: `lets ${DEPLOY_USER} run the three delivery commands as root, nothing else`,
       content:
-        `# pulumi up delivers the TURN secrets and the TLS material as ${DEPLOY_USER}; each of its SSH keys is forced to run one of these.\n` +
+        `# pulumi up delivers the TURN secrets, the TLS material and the operations files as ${DEPLOY_USER}; each of its SSH keys is forced to run one of these.\n` +
         deploySudoersRules().map((rule) => `${rule}\n`).join(""),
-    },
-    {
-      path: "/etc/systemd/system/coturn-tls-renew.service",
-      mode: "0644",
-      purpose: "renews the TLS certificate; fails loudly and keeps the old one serving when renewal fails",
-      content: readTemplate("coturn-tls-renew.service"),
-    },
-    {
-      path: "/etc/systemd/system/coturn-tls-renew.timer",
-      mode: "0644",
-      purpose: "runs the renewal twice a day",
-      content: readTemplate("coturn-tls-renew.timer"),
     },
     {
       path: DROP_IN_PATH,
@@ -262,6 +238,7 @@ export function renderVm(config: ServerConfig, addresses: VmAddresses, access: V
           },
         ]
       : []),
+    opsInstallerFile(),
     {
       path: "/usr/local/sbin/coturn-bootstrap",
       mode: "0755",
@@ -269,7 +246,7 @@ export function renderVm(config: ServerConfig, addresses: VmAddresses, access: V
       content: readShellScript("coturn-bootstrap.sh"),
     },
   ];
-  const packages = vmPackages({ acme: config.tls.mode === "acme", tls443, anchor });
+  const packages = vmPackages({ acme: config.tls.mode === "acme" });
   const sysctl = files.find((f) => f.path === SYSCTL_PATH)?.content ?? "";
   const lint = relayLintProblems(turnserverConf, sysctl, config.sizing);
   if (lint.length > 0) throw new RelayLintError(lint);
@@ -283,17 +260,13 @@ export function renderVm(config: ServerConfig, addresses: VmAddresses, access: V
     hostKey: { privateKey: withNewline(access.hostKey.privateKey), publicKey: access.hostKey.publicKey.trim() },
     certificateNames: certificateNames(config).join(","),
   });
-  return { turnserverConf, files, userData };
+  return { turnserverConf, files, userData, opsFiles: opsFiles(config, TLS_PATHS) };
 }
 
 /** What decides which packages a VM installs at first boot. */
 export interface PackageNeeds {
   /** TLS certificates from an ACME CA through certbot's Cloudflare DNS plugin. */
   readonly acme: boolean;
-  /** TURN over TLS on TCP 443, redirected by nftables. */
-  readonly tls443: boolean;
-  /** DigitalOcean's anchor address, read from the metadata service with curl. */
-  readonly anchor: boolean;
 }
 
 /** The Debian packages cloud-init installs on a VM at first boot. */
@@ -304,24 +277,27 @@ export function vmPackages(needs: PackageNeeds): string[] {
     "openssl",
     "jq",
     "unattended-upgrades",
+    // Monitoring: the exporter, mtail for coturn's log, nftables for the per-listener counters, curl to read them.
+    "prometheus-node-exporter",
+    "mtail",
+    "nftables",
+    "curl",
     ...(needs.acme ? ["certbot", "python3-certbot-dns-cloudflare"] : []),
-    ...(needs.tls443 ? ["nftables"] : []),
-    ...(needs.anchor ? ["curl"] : []),
   ];
 }
 
 /** Every package any stack's VM may install (every need switched on). */
 export function everyVmPackage(): string[] {
-  return vmPackages({ acme: true, tls443: true, anchor: true });
+  return vmPackages({ acme: true });
 }
 
 function withNewline(text: string): string {
   return text.endsWith("\n") ? text : `${text}\n`;
 }
 
-/** The content of one rendered VM file; throws when the VM has no such file. */
+/** The content of one rendered VM file (from the user-data or the operations files); throws when there is none. */
 export function vmFile(vm: RenderedVm, path: string): string {
-  const file = vm.files.find((f) => f.path === path);
+  const file = [...vm.files, ...vm.opsFiles].find((f) => f.path === path);
   if (!file) throw new Error(`the rendered VM has no ${path}`);
   return file.content;
 }
