@@ -136,6 +136,7 @@ test("every shell script passes shellcheck", () => {
   requireTool("shellcheck", "shellcheck");
   const scripts = [
     ...readdirSync(join(ROOT, "templates")).filter((f) => f.endsWith(".sh")).map((f) => join(ROOT, "templates", f)),
+    ...readdirSync(join(ROOT, "templates", "monitoring")).filter((f) => f.endsWith(".sh")).map((f) => join(ROOT, "templates", "monitoring", f)),
     ...readdirSync(join(ROOT, "scripts")).filter((f) => f.endsWith(".sh")).map((f) => join(ROOT, "scripts", f)),
     join(ROOT, ".ci", "run"),
   ];
@@ -149,14 +150,23 @@ test("the VM's copies of the scripts (comments removed for EC2's size limit) kee
   const dir = mkdtempSync(join(tmpdir(), "vm-scripts-"));
   try {
     const { rendered } = variants().find((v) => v.name.startsWith("digitalocean")) ?? variants()[0];
-    const scripts = rendered.files.filter((f) => f.content.startsWith("#!/bin/bash"));
-    assert.ok(scripts.length >= 4, `expected the bootstrap, secrets, TLS and anchor scripts, found ${scripts.map((f) => f.path).join(", ")}`);
+    const scripts = [...rendered.files, ...rendered.opsFiles].filter((f) => f.content.startsWith("#!/bin/bash"));
+    assert.ok(scripts.length >= 8, `expected the bootstrap, secrets, TLS, anchor, operations and monitoring scripts, found ${scripts.map((f) => f.path).join(", ")}`);
     const paths = scripts.map((f, i) => {
       const path = join(dir, `${i}-${basename(f.path)}`);
       writeFileSync(path, f.content);
-      const template = readFileSync(join(ROOT, "templates", `${basename(f.path)}.sh`), "utf8");
+      // The second line names the template; in a Handlebars one, each {{field}} stands for what was rendered there.
+      const name = /^# templates\/(\S+) of coturn-pulumi/.exec(f.content.split("\n")[1] ?? "")?.[1];
+      assert.ok(name, `${f.path}: the VM copy does not name its template`);
+      const template = readFileSync(join(ROOT, "templates", name), "utf8");
       const code = (text: string): string[] => text.split("\n").filter((l) => l.trim() !== "" && !l.trim().startsWith("#"));
-      assert.deepEqual(code(f.content), code(template), `${f.path}: the VM copy must differ from the template only in comments`);
+      const expected = code(template);
+      const actual = code(f.content);
+      assert.equal(actual.length, expected.length, `${f.path}: the VM copy must keep every code line of templates/${name}`);
+      for (const [k, line] of expected.entries()) {
+        const pattern = new RegExp(`^${line.split(/\{\{[^}]+\}\}/).map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join(".+")}$`);
+        assert.match(actual[k], pattern, `${f.path}: the VM copy must differ from templates/${name} only in comments`);
+      }
       assert.ok(!f.content.split("\n").slice(2).some((l) => l.trim().startsWith("#") && !l.trim().startsWith("# shellcheck ")), `${f.path}: a comment is left`);
       const syntax = spawnSync("bash", ["-n", path], { encoding: "utf8" });
       assert.equal(syntax.status, 0, `${f.path}: ${syntax.stderr}`);
@@ -186,7 +196,7 @@ function optionNames(conf: string): string[] {
     .map((line) => line.split("=")[0].trim());
 }
 
-test("the deploy user's sudoers file passes visudo and allows the secrets and TLS delivery commands only", () => {
+test("the deploy user's sudoers file passes visudo and allows the secrets, TLS and operations delivery commands only", () => {
   requireTool("visudo", "sudo");
   const dir = mkdtempSync(join(tmpdir(), "sudoers-"));
   try {
@@ -201,7 +211,7 @@ test("the deploy user's sudoers file passes visudo and allows the secrets and TL
       const rules = sudoers.content.split("\n").filter((l) => l.trim() && !l.startsWith("#"));
       assert.deepEqual(
         rules,
-        [SECRETS_APPLY_COMMAND, TLS_DELIVER_COMMAND].map((command) => `${DEPLOY_USER} ALL=(root) NOPASSWD: ${command.replace(/^sudo -n /, "")}`),
+        [SECRETS_APPLY_COMMAND, TLS_DELIVER_COMMAND, OPS_INSTALL_COMMAND].map((command) => `${DEPLOY_USER} ALL=(root) NOPASSWD: ${command.replace(/^sudo -n /, "")}`),
       );
     }
     // The check can fail: a broken rule is refused.

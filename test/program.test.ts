@@ -5,15 +5,17 @@
  * errors before any resource. Then what only one cloud has.
  */
 import assert from "node:assert/strict";
+import bcrypt from "bcryptjs";
 import { before, describe, test } from "node:test";
 import { GCP_TURN_TAG } from "../src/clouds/gcp";
 import type { DeployCloud } from "../src/config/schema";
 import { ANCHOR_ADDRESS_PLACEHOLDER, bindAddressFor } from "../src/plan/addresses";
 import { secretFingerprint } from "../src/credentials/turnRest";
-import { DEPLOY_USER, SECRETS_APPLY_COMMAND, TLS_DELIVER_COMMAND, secretSetDocument } from "../src/render/deployChannel";
+import { DEPLOY_USER, METRICS_READ_COMMAND, OPS_INSTALL_COMMAND, SECRETS_APPLY_COMMAND, TLS_DELIVER_COMMAND, secretSetDocument } from "../src/render/deployChannel";
+import { opsInstallDocument } from "../src/render/opsFiles";
 import { renderUserData, renderVm } from "../src/render/vmFiles";
 import { CASES, expectedIngress, ofType, only, secretValue, type CloudCase, type Resource } from "./support/cloudCases";
-import { MOCK, MOCK_ACCESS, MOCK_DEPLOY_PRIVATE_KEY, MOCK_TLS_DEPLOY_PRIVATE_KEY } from "../lab/mocks/mockCloud";
+import { MOCK, MOCK_ACCESS, MOCK_DEPLOY_PRIVATE_KEY, MOCK_OPS_DEPLOY_PRIVATE_KEY, MOCK_TLS_DEPLOY_PRIVATE_KEY } from "../lab/mocks/mockCloud";
 import {
   TEST_CLOUDFLARE_TOKEN,
   TEST_SECRET,
@@ -30,6 +32,7 @@ import {
 const EPHEMERAL_EXPIRY = `${new Date(Date.now() + 3 * 3_600_000).toISOString().slice(0, 19)}Z`;
 
 const OTHER_SECRET = "0ther-test-secret-Zm9vYmFyYmF6cXV4LWNvdHVybi1wdWx1bWktdGVzdHM";
+const METRICS_PASSWORD = "scraper-password-for-the-program-tests-0123";
 const SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKey ops@example.com";
 
 /** The remote command that delivers the TURN secrets. */
@@ -40,6 +43,11 @@ function secretsDelivery(run: ProgramRun): Resource {
 /** The remote command that delivers the TLS material. */
 function tlsDelivery(run: ProgramRun): Resource {
   return only(run, "command:remote:Command", "-tls-certificate");
+}
+
+/** The remote command that installs the operations files (TLS manager, monitoring). */
+function opsDelivery(run: ProgramRun): Resource {
+  return only(run, "command:remote:Command", "-ops-files");
 }
 
 /** The id the mocked cloud gave the VM, as `instanceId` reports it. */
@@ -76,13 +84,18 @@ for (const c of CASES) {
       }),
       ephemeral: withValues(base, { ...ephemeralValues("4h", EPHEMERAL_EXPIRY), "coturn:listeners": '["udp","tls"]', "coturn:relayPorts": "50000-50999" }),
       smallestForTests: withValues(base, { ...ephemeralValues("4h", EPHEMERAL_EXPIRY), "coturn:instanceType": undefined }),
+      scrapers: withValues(
+        base,
+        { "coturn:monitoring": JSON.stringify({ allowedCidrs: ["198.51.100.9/32"] }), "coturn:metricsPassword": METRICS_PASSWORD },
+        ["coturn:metricsPassword"],
+      ),
       impossible: withValues(base, c.impossible.changes),
       ...(c.missingProvider ? { missingProvider: withValues(base, c.missingProvider.changes) } : {}),
     };
     before(async () => {
       const entries = await Promise.all(Object.entries(variants).map(async ([name, config]) => [name, await runProgram(config)] as const));
       Object.assign(runs, Object.fromEntries(entries));
-      for (const name of ["base", "otherSecret", "otherQuota", "ssh", "ephemeral", "smallestForTests"]) {
+      for (const name of ["base", "otherSecret", "otherQuota", "ssh", "ephemeral", "smallestForTests", "scrapers"]) {
         assert.equal(runs[name].error, undefined, `${name}: program failed: ${runs[name].error}`);
       }
     });
@@ -148,7 +161,7 @@ for (const c of CASES) {
       assert.match(userData, /^ +userdb=\/var\/lib\/turn\/turndb$/m);
       assert.match(userData, new RegExp(`^ +external-ip=${MOCK.publicIp.replace(/\./g, "\\.")}/`, "m"));
       const keys = ofType(runs.base, "tls:index/privateKey:PrivateKey");
-      assert.deepEqual(keys.map((k) => k.inputs.algorithm), ["ED25519", "ED25519", "ED25519"], "host key and two deploy keys");
+      assert.deepEqual(keys.map((k) => k.inputs.algorithm), Array(5).fill("ED25519"), "host key, three deploy keys and the metrics read key");
       assert.ok(!userData.includes(TEST_CLOUDFLARE_TOKEN), "the DNS token must not be in user-data");
       assert.doesNotMatch(userData, /BEGIN (EC |RSA )?PRIVATE KEY/, "no TLS key in user-data");
     });
@@ -169,6 +182,44 @@ for (const c of CASES) {
       assert.deepEqual(delivery.inputs.triggers, [mockVmId(c, vm)], "a replaced VM gets the secrets again");
       assert.ok(delivery.options.dependsOn.some((urn) => urn.endsWith(`::${vm.name}`)), "it runs once the VM exists");
       assert.deepEqual(runs.base.outputs.acceptedSecretFingerprints, [secretFingerprint(TEST_SECRET)]);
+    });
+
+    test("the operations files go over SSH to coturn-ops with their own key, as a secret, before the TLS delivery", () => {
+      const delivery = opsDelivery(runs.base);
+      const connection = secretValue(delivery.inputs.connection, "connection") as Record<string, unknown>;
+      assert.equal(connection.host, c.sshAddress);
+      assert.equal(connection.privateKey, MOCK_OPS_DEPLOY_PRIVATE_KEY, "the key whose forced command is coturn-ops install");
+      assert.equal(connection.hostKey, MOCK_ACCESS.hostKey.publicKey.trim());
+      assert.equal(delivery.inputs.create, OPS_INSTALL_COMMAND);
+      const config = exampleStackConfig(c.stack);
+      const expected = renderVm(config, { publicIp: MOCK.publicIp, bind: bindAddressFor(c.cloud) }, MOCK_ACCESS).opsFiles;
+      assert.equal(secretValue(delivery.inputs.stdin, "stdin"), opsInstallDocument(expected), "exactly the rendered operations files");
+      const paths = expected.map((f) => f.path);
+      for (const path of ["/usr/local/sbin/coturn-tls", "/etc/coturn/mtail/coturn.mtail", "/usr/local/sbin/coturn-metrics-collect", METRICS_READ_COMMAND]) {
+        assert.ok(paths.includes(path), `${path} is delivered`);
+      }
+      assert.ok(delivery.options.additionalSecretOutputs.includes("stdin"));
+      assert.deepEqual(delivery.inputs.triggers, [mockVmId(c, only(runs.base, c.vmType))], "a replaced VM gets them again");
+      assert.ok(tlsDelivery(runs.base).options.dependsOn.some((urn) => urn.endsWith(`::${delivery.name}`)), "the TLS delivery needs coturn-tls installed first");
+    });
+
+    test("metrics: closed to the world by default; listed scrapers get TCP 9100 and a bcrypt hash, never the password", () => {
+      assert.ok(!c.ingress(runs.base).some((r) => r.startsWith("tcp 9100 ")), "no metrics port without scrapers");
+      assert.deepEqual(c.ingress(runs.scrapers).sort(), [...expectedIngress(c.stack), "tcp 9100 198.51.100.9/32"].sort());
+      const document = JSON.parse(String(secretValue(opsDelivery(runs.scrapers).inputs.stdin, "stdin"))) as { files: Array<{ path: string; group: string; content: string }> };
+      const web = document.files.find((f) => f.path === "/etc/coturn/metrics-web.yml");
+      assert.ok(web, "the web config is delivered with scrapers");
+      assert.equal(web.group, "prometheus");
+      const hash = /prometheus: (\S+)/.exec(web.content)?.[1] ?? "";
+      assert.ok(bcrypt.compareSync(METRICS_PASSWORD, hash), "the hash is the password's");
+      const dropIn = document.files.find((f) => f.path.startsWith("/etc/systemd/system/prometheus-node-exporter.service.d/"));
+      assert.match(dropIn?.content ?? "", /--web\.listen-address=:9100 --web\.config\.file=\/etc\/coturn\/metrics-web\.yml/);
+      const baseDocument = String(secretValue(opsDelivery(runs.base).inputs.stdin, "stdin"));
+      assert.match(baseDocument, /--web\.listen-address=127\.0\.0\.1:9100 /, "loopback only without scrapers");
+      assert.doesNotMatch(baseDocument, /metrics-web\.yml"/);
+      const everything = JSON.stringify([runs.scrapers.resources.map((r) => r.inputs), runs.scrapers.outputs]);
+      assert.ok(!everything.includes(METRICS_PASSWORD), "the scrapers' password is in no resource and no output");
+      assert.deepEqual(only(runs.scrapers, c.vmType).inputs, only(runs.base, c.vmType).inputs, "scrapers change no VM input: no new VM");
     });
 
     test("the TLS material goes over SSH to coturn-tls with its own key, as a secret, and the VM's report is the output", () => {
@@ -244,7 +295,12 @@ for (const c of CASES) {
     test("outputs give the static IP, the URLs and an iceServers template, and carry no secret", () => {
       assert.equal(runs.base.outputs.publicIp, MOCK.publicIp);
       assert.ok(Array.isArray(runs.base.outputs.urls) && runs.base.outputs.urls.length >= 4);
-      const values = JSON.stringify(Object.values(runs.base.outputs));
+      // The one secret output: the metrics read keys of npm run status, one per server.
+      assert.deepEqual(runs.base.secretOutputs, ["metricsAccess"]);
+      const access = runs.base.outputs.metricsAccess as Array<{ server: string; user: string; privateKey: string }>;
+      assert.deepEqual(access.map((a) => [a.server, a.user]), [[runs.base.outputs.servers ? (runs.base.outputs.servers as Array<{ name: string }>)[0].name : "", DEPLOY_USER]]);
+      assert.match(access[0].privateKey, /PRIVATE KEY/);
+      const values = JSON.stringify(Object.entries(runs.base.outputs).filter(([name]) => name !== "metricsAccess").map(([, value]) => value));
       assert.ok(!values.includes(TEST_SECRET), "an output contains the auth secret");
       assert.ok(!values.includes(TEST_CLOUDFLARE_TOKEN), "an output contains the Cloudflare token");
       assert.ok(!/credential|password|secret|PRIVATE KEY/i.test(values), "an output looks like it carries a credential");

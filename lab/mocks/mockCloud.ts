@@ -10,6 +10,8 @@ export interface ProgramRun {
   resources: Array<{ type: string; name: string; inputs: Record<string, unknown>; options: RecordedOptions }>;
   invokes: Array<{ token: string; inputs: Record<string, unknown> }>;
   outputs: Record<string, unknown>;
+  /** Names of the outputs the program marked secret (their values are in `outputs`, unwrapped). */
+  secretOutputs?: string[];
   /** Stacks the program read through StackReferences, in order. */
   stackReferences?: string[];
   error?: string;

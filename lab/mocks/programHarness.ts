@@ -94,6 +94,7 @@ async function main(): Promise<void> {
       new Promise((resolve) => (pulumi.output(value) as unknown as pulumi.Output<unknown>).apply((v) => resolve(v)));
     for (const [name, value] of Object.entries(program)) {
       run.outputs[name] = await Promise.race([settle(value), timeout]);
+      if (await pulumi.isSecret(pulumi.output(value))) (run.secretOutputs ??= []).push(name);
     }
     // Let registrations started by the last outputs reach the mock.
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -102,8 +103,8 @@ async function main(): Promise<void> {
     const kind = pulumi.RunError.isInstance(error) ? "RunError" : error instanceof Error ? error.name : "thrown";
     run.error = `${kind}: ${error instanceof Error ? error.message : String(error)}`;
   }
-  process.stdout.write(`${JSON.stringify(run)}\n`);
-  process.exit(0);
+  // Exit once the whole run is written: a large run would be cut off in the pipe by an immediate exit.
+  process.stdout.write(`${JSON.stringify(run)}\n`, () => process.exit(0));
 }
 
 main().catch((error: unknown) => {
