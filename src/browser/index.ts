@@ -46,6 +46,7 @@ export interface WatchOptions {
 
 /** Thrown by `IceClient.connect` when the call failed even through TURN. */
 export class CallFailedError extends Error {
+  /** Always "CallFailedError". */
   override name = "CallFailedError";
   /** Why the last attempt failed. */
   readonly reason: FailureReason;
@@ -62,6 +63,7 @@ export class CallFailedError extends Error {
 
 /** Thrown when `/ice-servers` does not answer with credentials; `status` is the HTTP status (0: no answer). */
 export class IceServersError extends Error {
+  /** Always "IceServersError". */
   override name = "IceServersError";
   /** The HTTP status, or 0 when the request itself failed. */
   readonly status: number;
@@ -212,11 +214,17 @@ export interface ConnectedCall {
 
 /** Fetches, caches and refreshes TURN credentials for an app, and reports call outcomes. */
 export class IceClient {
+  /** The settings given. */
   private readonly options: IceClientOptions;
+  /** The credentials in use and when to fetch new ones. */
   private current: { servers: RTCIceServer[]; refreshAtMs: number } | undefined;
+  /** The fetch under way, shared by concurrent callers. */
   private pending: Promise<RTCIceServer[]> | undefined;
+  /** The refresh timer. */
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /** Connections whose credentials are kept fresh. */
   private readonly live = new Set<RTCPeerConnection>();
+  /** Set by close(). */
   private closed = false;
 
   /** Creates the client; nothing is fetched until a configuration is asked for. */
@@ -305,6 +313,7 @@ export class IceClient {
     this.live.clear();
   }
 
+  /** Fetches /ice-servers and schedules the next refresh. */
   private async fetchServers(): Promise<RTCIceServer[]> {
     const url = this.options.iceServersUrl;
     let response: Response;
@@ -327,6 +336,7 @@ export class IceClient {
     return answer.iceServers;
   }
 
+  /** Runs refresh() in `delayMs` (at least 1 s). */
   private schedule(delayMs: number): void {
     clearTimeout(this.timer);
     if (this.closed) return;
@@ -334,6 +344,7 @@ export class IceClient {
     this.timer = setTimeout(() => void this.refresh(), Math.min(Math.max(delayMs, 1000), 2 ** 31 - 1));
   }
 
+  /** Fetches new credentials for the live connections (none: nothing fetched until asked). */
   private async refresh(): Promise<void> {
     for (const pc of this.live) if (pc.connectionState === "closed") this.live.delete(pc);
     if (this.live.size === 0) return; // Fetched again on the next call; no idle traffic.
@@ -347,6 +358,7 @@ export class IceClient {
     }
   }
 
+  /** Hands an error to onError (default: console.warn). */
   private warn(error: Error): void {
     (this.options.onError ?? ((e: Error) => console.warn(`coturn-pulumi/browser: ${e.message}`)))(error);
   }
