@@ -1,7 +1,8 @@
 // examples/ice-servers-endpoint.ts: the `/ice-servers` endpoint example, run as a real child process on loopback
 // (HTTP behaviour, CORS, refusals of bad environment, its logs), its handler inside this process (hook failures,
 // option checks), and its credentials against the lab's real coturn running the AWS example stack's production
-// config. The lab needs root (CI runs as root): `sudo node --import tsx --test test/iceEndpoint.test.ts`.
+// config; POST /ice-report (auth, refusals, rate limit) and the exact counts of its metrics, in process and over
+// loopback with the separate metrics listener. The lab needs root (CI runs as root): `sudo node --import tsx --test test/iceEndpoint.test.ts`.
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
