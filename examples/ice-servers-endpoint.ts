@@ -1,8 +1,10 @@
 /**
  * An `/ice-servers` endpoint for your backend: `GET /ice-servers` answers the signed-in user with credentialed TURN
  * `iceServers` for `new RTCPeerConnection({ iceServers })`, minted with coturn's TURN REST API (use-auth-secret) from
- * the stack's shared secret. Node's own `node:http`, no framework: copy `createIceServersHandler` into your backend,
- * or run this file as it is behind your HTTPS reverse proxy.
+ * the stack's shared secret. `POST /ice-report` takes the apps' call outcomes (the browser module,
+ * `coturn-pulumi/browser`, sends them) and counts them in Prometheus metrics, served on a separate listener
+ * (METRICS_PORT) that app users never reach. Node's own `node:http`, no framework: copy `createIceServersHandler`
+ * (and examples/ice-report.ts) into your backend, or run this file as it is behind your HTTPS reverse proxy.
  *
  *   TURN_AUTH_SECRET=… TURN_URLS="$(pulumi stack output urls --json)" DEMO_BEARER_TOKEN=… npm run ice-endpoint
  *
@@ -12,6 +14,9 @@
  *   ALLOWED_ORIGIN       optional: the one web origin allowed to call it cross-origin, e.g. https://app.example.com
  *   TURN_CREDENTIAL_TTL  optional: credential lifetime in seconds, 1 to 86400 (default 3600)
  *   HOST, PORT           optional: where to listen (default 127.0.0.1 and 8080; PORT=0 picks a free port)
+ *   METRICS_PORT         optional: serve GET /metrics (Prometheus) on this port of a separate listener (default: off;
+ *                        0 picks a free port)
+ *   METRICS_HOST         optional: where the metrics listener binds (default 127.0.0.1: only this machine's scraper)
  *   DEMO_BEARER_TOKEN    required by the DEMO authentication only (16+ characters); replace `demoBearerAuthenticate`
  *                        with your app's session check and this goes away.
  *
@@ -22,6 +27,19 @@ import { createServer, type IncomingMessage, type RequestListener, type Server }
 import { isIP } from "node:net";
 // In your backend: from "coturn-pulumi/credentials" (the same module, without Pulumi).
 import { MAX_CREDENTIAL_TTL_SECONDS, mintIceServers, userIdProblem, type IceServer } from "../src/credentials";
+import {
+  ICE_REPORT_PATH,
+  IceReportMetrics,
+  MAX_REPORT_BYTES,
+  TokenBuckets,
+  createMetricsHandler,
+  isJsonContentType,
+  parseIceReport,
+  readBody,
+  type RateLimitOptions,
+} from "./ice-report";
+
+export { ICE_REPORT_PATH, IceReportMetrics, createMetricsHandler, type RateLimitOptions } from "./ice-report";
 
 /** The one path this endpoint serves. */
 export const ICE_SERVERS_PATH = "/ice-servers";
@@ -74,8 +92,12 @@ export interface IceServersHandlerOptions {
   readonly log?: (line: string) => void;
   /** The `WWW-Authenticate` header of a 401. Default: DEFAULT_CHALLENGE. */
   readonly wwwAuthenticate?: string;
-  /** Clock to mint against (tests pass a fixed one). Default: now. */
+  /** Clock to mint against and to refill the report rate limit with (tests pass a fixed one). Default: now. */
   readonly now?: () => Date;
+  /** Where `POST /ice-report` counts reports; serve it with `createMetricsHandler`. Default: a registry of its own. */
+  readonly metrics?: IceReportMetrics;
+  /** The per-user rate limit of `POST /ice-report`. Default: a burst of 20, then 10 a minute, 10000 users tracked. */
+  readonly rateLimit?: RateLimitOptions;
 }
 
 /** The body of a 200 answer. */
@@ -225,6 +247,7 @@ interface Reply {
 }
 
 const ALLOW = "GET, OPTIONS";
+const ALLOW_REPORT = "POST, OPTIONS";
 
 /** A short, single-line, quoted form of an untrusted value for a log line. */
 function quoted(value: string, max = 100): string {
@@ -244,6 +267,10 @@ function describeError(error: unknown): string {
  *   it throws or returns an id coturn cannot use.
  * - `OPTIONS /ice-servers`: the CORS preflight. 204 with `Access-Control-Allow-*` for the allowed origin, 403 for
  *   any other origin, 204 with `Allow` when it is no preflight at all.
+ * - `POST /ice-report`: a call outcome (`IceReport` as JSON, at most MAX_REPORT_BYTES), authenticated like
+ *   `/ice-servers`: 204 when counted in `metrics`; 401; 415 unless `Content-Type: application/json`; 429 with
+ *   `Retry-After` past the user's rate limit; 413 for a larger body; 400 naming the bad field. Its preflight allows
+ *   POST with Authorization and Content-Type. Its log line adds the outcome and reason, nothing else of the body.
  * - Other methods: 405 with `Allow`; other paths: 404.
  *
  * CORS headers go only to the exact allowed origin, on every answer (so its pages can read a 401); every answer has
@@ -257,6 +284,8 @@ export function createIceServersHandler(options: IceServersHandlerOptions): Requ
   const log = options.log ?? ((line: string) => console.log(line));
   const challenge = options.wwwAuthenticate ?? DEFAULT_CHALLENGE;
   const now = options.now ?? (() => new Date());
+  const metrics = options.metrics ?? new IceReportMetrics();
+  const buckets = new TokenBuckets(options.rateLimit);
 
   const corsHeaders = (origin: string | undefined): Record<string, string> => {
     if (settings.allowedOrigin === undefined || origin !== settings.allowedOrigin) return {};
@@ -266,44 +295,92 @@ export function createIceServersHandler(options: IceServersHandlerOptions): Requ
     };
   };
 
-  const answer = async (request: IncomingMessage, path: string, origin: string | undefined): Promise<Reply> => {
-    if (path !== ICE_SERVERS_PATH) {
-      return { status: 404, body: { error: `not found: this endpoint serves GET ${ICE_SERVERS_PATH}` } };
+  /** The user a request belongs to, or the reply that refuses it. */
+  const authenticated = async (request: IncomingMessage): Promise<{ user: string } | { refused: Reply }> => {
+    let user: unknown;
+    try {
+      user = await options.authenticate(request);
+    } catch (error) {
+      return { refused: { status: 500, body: { error: "internal error" }, note: `authenticate() threw ${describeError(error)}` } };
     }
+    if (user === undefined) {
+      return { refused: { status: 401, headers: { "www-authenticate": challenge }, body: { error: "authentication required" } } };
+    }
+    if (typeof user !== "string") {
+      return { refused: { status: 500, body: { error: "internal error" }, note: `authenticate() returned a ${typeof user}, not a user id string or undefined` } };
+    }
+    // The user id comes from the app, not the client: an id coturn cannot use is the app's bug, hence 500.
+    const unusable = userIdProblem(user);
+    if (unusable !== undefined) {
+      return { refused: { status: 500, body: { error: "internal error" }, user, note: `authenticate() returned an unusable id: ${unusable}` } };
+    }
+    return { user };
+  };
+
+  /** `POST /ice-report`, after the method check. */
+  const acceptReport = async (request: IncomingMessage): Promise<Reply> => {
+    const auth = await authenticated(request);
+    if ("refused" in auth) return auth.refused;
+    const { user } = auth;
+    // Refused before the body is read: the connection closes rather than draining what the client still sends.
+    const close = { connection: "close" };
+    const contentType = request.headers["content-type"];
+    if (!isJsonContentType(contentType)) {
+      metrics.refuse("415");
+      const got = contentType === undefined ? "none" : quoted(contentType, 60);
+      return { status: 415, headers: close, user, body: { error: `Content-Type is ${got}: send the report as JSON with Content-Type: application/json` }, note: "not JSON" };
+    }
+    const wait = buckets.take(user, now().getTime());
+    if (wait > 0) {
+      metrics.refuse("429");
+      return { status: 429, headers: { ...close, "retry-after": String(wait) }, user, body: { error: `too many reports: try again in ${wait} s` }, note: "rate limited" };
+    }
+    const text = await readBody(request, MAX_REPORT_BYTES);
+    if (text === undefined) {
+      metrics.refuse("413");
+      return { status: 413, headers: close, user, body: { error: `the report is larger than ${MAX_REPORT_BYTES} bytes: a report is one small JSON object` }, note: "too large" };
+    }
+    const parsed = parseIceReport(text);
+    if ("problem" in parsed) {
+      metrics.refuse("400");
+      return { status: 400, user, body: { error: parsed.problem }, note: "bad report" };
+    }
+    metrics.record(parsed.report);
+    const { report } = parsed;
+    return { status: 204, user, note: report.outcome === "failed" ? `outcome=failed reason=${report.reason}` : "outcome=connected" };
+  };
+
+  const answer = async (request: IncomingMessage, path: string, origin: string | undefined): Promise<Reply> => {
+    if (path !== ICE_SERVERS_PATH && path !== ICE_REPORT_PATH) {
+      return { status: 404, body: { error: `not found: this endpoint serves GET ${ICE_SERVERS_PATH} and POST ${ICE_REPORT_PATH}` } };
+    }
+    const report = path === ICE_REPORT_PATH;
     if (request.method === "OPTIONS") {
-      if (origin === undefined) return { status: 204, headers: { allow: ALLOW } };
+      if (origin === undefined) return { status: 204, headers: { allow: report ? ALLOW_REPORT : ALLOW } };
       if (origin !== settings.allowedOrigin) {
         return { status: 403, body: { error: "origin not allowed" }, note: "preflight from an origin that is not the allowed one" };
       }
       return {
         status: 204,
         headers: {
-          "access-control-allow-methods": "GET",
-          "access-control-allow-headers": "Authorization",
+          "access-control-allow-methods": report ? "POST" : "GET",
+          "access-control-allow-headers": report ? "Authorization, Content-Type" : "Authorization",
           "access-control-max-age": String(PREFLIGHT_MAX_AGE_SECONDS),
         },
       };
     }
+    if (report) {
+      if (request.method !== "POST") {
+        return { status: 405, headers: { allow: ALLOW_REPORT }, body: { error: `method not allowed: use POST ${ICE_REPORT_PATH}` } };
+      }
+      return acceptReport(request);
+    }
     if (request.method !== "GET") {
       return { status: 405, headers: { allow: ALLOW }, body: { error: `method not allowed: use GET ${ICE_SERVERS_PATH}` } };
     }
-    let user: unknown;
-    try {
-      user = await options.authenticate(request);
-    } catch (error) {
-      return { status: 500, body: { error: "internal error" }, note: `authenticate() threw ${describeError(error)}` };
-    }
-    if (user === undefined) {
-      return { status: 401, headers: { "www-authenticate": challenge }, body: { error: "authentication required" } };
-    }
-    if (typeof user !== "string") {
-      return { status: 500, body: { error: "internal error" }, note: `authenticate() returned a ${typeof user}, not a user id string or undefined` };
-    }
-    // The user id comes from the app, not the client: an id coturn cannot use is the app's bug, hence 500.
-    const unusable = userIdProblem(user);
-    if (unusable !== undefined) {
-      return { status: 500, body: { error: "internal error" }, user, note: `authenticate() returned an unusable id: ${unusable}` };
-    }
+    const auth = await authenticated(request);
+    if ("refused" in auth) return auth.refused;
+    const { user } = auth;
     const minted = mintIceServers({ secret: settings.secret, user, ttlSeconds: settings.ttlSeconds, now: now(), urls: settings.browserUrls });
     const body: IceServersResponse = { iceServers: minted.iceServers, expiresAt: minted.expiresAt.toISOString() };
     return { status: 200, body, user };
@@ -413,6 +490,8 @@ export interface EndpointEnvironment {
   readonly port: number;
   /** The DEMO authentication's token (DEMO_BEARER_TOKEN). */
   readonly demoToken: string;
+  /** Where the metrics listener listens (METRICS_HOST, METRICS_PORT); undefined when METRICS_PORT is unset. */
+  readonly metrics?: { readonly host: string; readonly port: number };
 }
 
 /** Splits TURN_URLS: a JSON array (`pulumi stack output urls --json`) or comma-separated. */
@@ -476,6 +555,24 @@ export function readEnvironment(env: NodeJS.ProcessEnv): EndpointEnvironment {
     problems.push(`PORT ${JSON.stringify(rawPort)} is not a port number from 0 to 65535: use e.g. 8080 (0 picks a free port)`);
   }
 
+  let metrics: EndpointEnvironment["metrics"];
+  const rawMetricsPort = env.METRICS_PORT ?? "";
+  const metricsHost = env.METRICS_HOST === undefined || env.METRICS_HOST === "" ? "127.0.0.1" : env.METRICS_HOST;
+  if (rawMetricsPort !== "") {
+    const metricsPort = /^\d{1,5}$/.test(rawMetricsPort) ? Number(rawMetricsPort) : NaN;
+    if (!(metricsPort >= 0 && metricsPort <= 65535)) {
+      problems.push(`METRICS_PORT ${JSON.stringify(rawMetricsPort)} is not a port number from 0 to 65535: use e.g. 9464, or leave it unset to serve no metrics`);
+    } else if (metricsPort !== 0 && metricsPort === port && metricsHost === host) {
+      problems.push(`METRICS_PORT ${metricsPort} is the app's PORT: the metrics need a listener of their own (e.g. 9464), which app users never reach`);
+    }
+    metrics = { host: metricsHost, port: metricsPort };
+  } else if (env.METRICS_HOST !== undefined && env.METRICS_HOST !== "") {
+    problems.push(`METRICS_HOST is set but METRICS_PORT is not: set METRICS_PORT (e.g. 9464) to serve metrics, or unset METRICS_HOST`);
+  }
+  if (!isIP(metricsHost) && !/^[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/.test(metricsHost)) {
+    problems.push(`METRICS_HOST ${JSON.stringify(metricsHost)} is not an IP address or host name: use 127.0.0.1 (a scraper on this machine) or the address your scraper reaches`);
+  }
+
   const demoToken = env.DEMO_BEARER_TOKEN ?? "";
   if (demoToken.length < MIN_DEMO_TOKEN_LENGTH || /\s/.test(demoToken)) {
     problems.push(
@@ -485,15 +582,21 @@ export function readEnvironment(env: NodeJS.ProcessEnv): EndpointEnvironment {
     );
   }
   if (problems.length > 0) throw new IceEndpointConfigError(problems);
-  return { options: { secret, urls, ttlSeconds, ...(allowedOrigin === undefined ? {} : { allowedOrigin }) }, host, port, demoToken };
+  return {
+    options: { secret, urls, ttlSeconds, ...(allowedOrigin === undefined ? {} : { allowedOrigin }) },
+    host,
+    port,
+    demoToken,
+    ...(metrics === undefined ? {} : { metrics }),
+  };
 }
 
-/** `http://host:port/ice-servers`, with brackets for IPv6. */
-function endpointUrl(server: Server): string {
+/** `http://host:port/ice-servers` (or another path), with brackets for IPv6. */
+function endpointUrl(server: Server, path = ICE_SERVERS_PATH): string {
   const address = server.address();
   if (address === null || typeof address === "string") return String(address);
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
-  return `http://${host}:${address.port}${ICE_SERVERS_PATH}`;
+  return `http://${host}:${address.port}${path}`;
 }
 
 /** Runs the endpoint until SIGTERM or SIGINT. */
@@ -507,8 +610,10 @@ function main(): void {
     process.exit(2);
   }
   const { options, host, port, demoToken } = environment;
+  const metrics = new IceReportMetrics();
   const handler = createIceServersHandler({
     ...options,
+    metrics,
     // DEMO ONLY: replace with your app's session check, e.g. async (req) => (await sessions.fromRequest(req))?.userId.
     authenticate: demoBearerAuthenticate(demoToken),
     log: (line) => console.log(`${new Date().toISOString()} ${line}`),
@@ -529,6 +634,19 @@ function main(): void {
         `CORS ${options.allowedOrigin === undefined ? "off (same-origin callers only)" : `for ${options.allowedOrigin}`}`,
     );
     console.error("ice-servers-endpoint: DEMO authentication (one bearer token from DEMO_BEARER_TOKEN): replace demoBearerAuthenticate with your session check");
+    if (metricsServer !== undefined && environment.metrics !== undefined) {
+      const { host: mHost, port: mPort } = environment.metrics;
+      metricsServer.listen(mPort, mHost, () => console.log(`metrics listening on ${endpointUrl(metricsServer as Server, "/metrics")} (Prometheus; keep it off the app's network)`));
+    }
+  });
+
+  // The metrics listener: its own port (and by default loopback), so that app users never see it.
+  const metricsServer = environment.metrics === undefined ? undefined : createServer(createMetricsHandler(metrics));
+  metricsServer?.on("error", (error: NodeJS.ErrnoException) => {
+    const where = `${environment.metrics?.host}:${environment.metrics?.port}`;
+    const hint = error.code === "EADDRINUSE" ? ": another process uses it; pick another METRICS_PORT" : error.code === "EADDRNOTAVAIL" ? ": this machine has no such address; check METRICS_HOST" : "";
+    console.error(`ice-servers-endpoint: cannot listen for metrics on ${where} (${error.code ?? error.message})${hint}`);
+    process.exit(1);
   });
 
   let stopping = false;
@@ -536,6 +654,8 @@ function main(): void {
     if (stopping) return;
     stopping = true;
     console.log(`ice-servers-endpoint: ${signal}, finishing open requests`);
+    metricsServer?.close();
+    metricsServer?.closeAllConnections();
     server.close(() => console.log("ice-servers-endpoint: stopped"));
     server.closeIdleConnections();
     // Bounded: requests still running after 5 s are cut, and the process ends after 8 s whatever holds it.

@@ -15,6 +15,11 @@
  * - Control: with only STUN the browsers gather server-reflexive candidates on their NATs' addresses (so the lab
  *   works), send connectivity checks to each other's reflexive address, and each NAT drops the other's checks for
  *   want of a mapping (counted by an nft counter): they never connect, so the relay is what makes the call work.
+ * - The apps' view: each page loads the browser module (`coturn-pulumi/browser`, bundled by esbuild) from an app
+ *   origin, fetches its credentials from the example `/ice-servers` endpoint running on a lab host (cross-origin,
+ *   bearer token, CORS), and posts its call's outcome to `/ice-report`; the endpoint's `/metrics` (its loopback
+ *   listener, read inside the lab host) then counts exactly 2 relayed successes per transport and the control's 2
+ *   failures with reason no-relay-candidate.
  *
  * Needs root (network namespaces), coturn, nftables and /usr/bin/chromium; run with
  * `node --import tsx --test test/browser.test.ts`.
@@ -25,11 +30,36 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { buildSync } from "esbuild";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
-import { mintTurnCredential } from "../src/credentials/turnRest";
 import { spkiSha256 } from "../src/local/selfSigned";
 import { CLOUD_LAB, LAB_SECRET, startCloudLab, type CloudLab } from "../lab/cloudLab";
-import { requireCommands } from "../lab/netlab";
+import { LAB_INTERNET, requireCommands, waitFor, type LabProcess } from "../lab/netlab";
+
+const ROOT = join(__dirname, "..");
+
+/** The example endpoint on a lab host of its own: what the pages fetch credentials from and report to. */
+const APP_HOST = { name: "app", ip: `${LAB_INTERNET.prefix}.50`, port: 8080, metricsPort: 9464 } as const;
+const ICE_SERVERS_URL = `http://${APP_HOST.ip}:${APP_HOST.port}/ice-servers`;
+/** The web app's origin: the pages are served from it (by Playwright's router), so the endpoint is cross-origin. */
+const APP_ORIGIN = "http://app.localhost:8000";
+/** The DEMO bearer token the endpoint accepts, fresh per run. */
+const DEMO_TOKEN = `demo-token-${randomBytes(12).toString("hex")}`;
+
+/** The browser module as an app's bundler would ship it: one script that defines `window.coturnBrowser`. */
+function browserModuleBundle(): string {
+  const result = buildSync({
+    entryPoints: [join(ROOT, "src", "browser", "index.ts")],
+    bundle: true,
+    format: "iife",
+    globalName: "coturnBrowser",
+    platform: "browser",
+    target: "chrome110",
+    write: false,
+    logLevel: "silent",
+  });
+  return result.outputFiles[0].text;
+}
 
 /** The browser binary (Debian's chromium package). */
 const CHROMIUM = "/usr/bin/chromium";
@@ -101,6 +131,7 @@ window.lab = (() => {
   let pc = null;
   let channel = null;
   let record = null;
+  let watched = null;
   const log = (text) => console.log("[lab] " + text);
   // Polls ready() every 20 ms; rejects after timeoutMs with what() (evaluated then, so it shows the latest state).
   const until = (what, ready, timeoutMs) => new Promise((resolve, reject) => {
@@ -131,10 +162,12 @@ window.lab = (() => {
     protocol: s.protocol ?? null, relayProtocol: s.relayProtocol ?? null, url: s.url ?? null,
   });
   return {
-    create(config, offerer) {
+    create(config, offerer, watchMs) {
       if (pc) pc.close();
       record = { iceStates: [], connectionStates: [], gatheringStates: [], candidates: [], candidateErrors: [], channelStates: [], messages: [], errors: [] };
       pc = new RTCPeerConnection(config);
+      // The browser module watches the call from its start, as an app would (before any description is set).
+      watched = window.coturnBrowser.watchConnection(pc, { timeoutMs: watchMs });
       pc.oniceconnectionstatechange = () => { record.iceStates.push(pc.iceConnectionState); log("ice " + pc.iceConnectionState); };
       pc.onconnectionstatechange = () => record.connectionStates.push(pc.connectionState);
       pc.onicegatheringstatechange = () => record.gatheringStates.push(pc.iceGatheringState);
@@ -178,6 +211,20 @@ window.lab = (() => {
       return pc.iceConnectionState;
     },
     send(text) { channel.send(text); },
+    // Credentials as an app gets them: the module's client, the app's bearer token, a cross-origin GET.
+    async fetchIceServers(url, token) {
+      const client = new window.coturnBrowser.IceClient({ iceServersUrl: url, headers: () => ({ authorization: "Bearer " + token }) });
+      try { return await client.iceServers(); } finally { client.close(); }
+    },
+    // The call's outcome as the module read it, posted to /ice-report beside the endpoint.
+    async postOutcome(url, token) {
+      const errors = [];
+      const client = new window.coturnBrowser.IceClient({ iceServersUrl: url, headers: () => ({ authorization: "Bearer " + token }), onError: (e) => errors.push(e.message) });
+      const report = await watched;
+      const posted = report ? await client.report(report) : false;
+      client.close();
+      return { report: report ?? null, posted, errors };
+    },
     async waitMessages(count, timeoutMs) {
       await until(() => count + " messages (got " + record.messages.length + ")", () => record.messages.length >= count, timeoutMs);
       return record.messages.slice();
@@ -270,6 +317,16 @@ interface PageReport {
   readonly channel: string | null;
 }
 
+/** What a page's postOutcome returns. */
+interface PostedOutcome {
+  readonly report: { outcome: string; localCandidateType?: string; remoteCandidateType?: string; protocol?: string; rttSeconds?: number; reason?: string } | null;
+  readonly posted: boolean;
+  readonly errors: string[];
+}
+
+/** Every outcome the pages posted, in order. */
+const posted: PostedOutcome[] = [];
+
 /** A browser running in one home network. */
 interface LabBrowser {
   readonly home: Home;
@@ -296,11 +353,12 @@ async function call<T>(browser: LabBrowser, method: string, args: readonly unkno
 }
 
 let cloud: CloudLab | undefined;
+let endpoint: LabProcess | undefined;
 const browsers: LabBrowser[] = [];
 const scratchDirs: string[] = [];
 
 /** Builds one home network (NAT router + browser host) on the lab and starts Chromium inside it. */
-async function startHome(lab: CloudLab, home: Home, pin: string): Promise<LabBrowser> {
+async function startHome(lab: CloudLab, home: Home, pin: string, bundle: string): Promise<LabBrowser> {
   const { lab: net } = lab;
   const router = net.addHost(home.nat);
   const host = net.addHost(home.name);
@@ -326,7 +384,10 @@ async function startHome(lab: CloudLab, home: Home, pin: string): Promise<LabBro
   browsers.push(browser);
   page.on("console", (message) => browser.console.push(`${message.type()}: ${message.text()}`));
   page.on("pageerror", (error) => browser.console.push(`pageerror: ${error.message}`));
-  await page.setContent(`<!doctype html><title>${home.name}</title><script>${PAGE_SCRIPT}</script>`);
+  // The page comes from the app's origin (served by Playwright, not the network) with the module and the test's script.
+  const html = `<!doctype html><title>${home.name}</title><script>${bundle}</script><script>${PAGE_SCRIPT}</script>`;
+  await page.route(`${APP_ORIGIN}/**`, (route) => route.fulfill({ status: 200, contentType: "text/html; charset=utf-8", body: html }));
+  await page.goto(`${APP_ORIGIN}/call`);
   return browser;
 }
 
@@ -368,9 +429,9 @@ async function inCall(body: () => Promise<void>): Promise<void> {
 }
 
 /** Non-trickle signalling through the test process: offer from Alice, answer from Bob, both fully gathered. */
-async function connect(alice: LabBrowser, bob: LabBrowser, config: object): Promise<{ offer: string; answer: string }> {
-  await call(alice, "create", [config, true]);
-  await call(bob, "create", [config, false]);
+async function connect(alice: LabBrowser, bob: LabBrowser, config: object, watchMs: number): Promise<{ offer: string; answer: string }> {
+  await call(alice, "create", [config, true, watchMs]);
+  await call(bob, "create", [config, false, watchMs]);
   const offer = await call<string>(alice, "offer", [GATHER_MS]);
   const answer = await call<string>(bob, "answer", [offer, GATHER_MS]);
   await call(alice, "accept", [answer]);
@@ -427,10 +488,28 @@ function bothBrowsers(): [LabBrowser, LabBrowser] {
 describe("browser call through the production coturn across two symmetric NATs", { timeout: 120_000 }, () => {
   before(
     async () => {
-      requireCommands([[CHROMIUM, "chromium"]]);
+      requireCommands([[CHROMIUM, "chromium"], ["/usr/bin/curl", "curl"]]);
       cloud = await startCloudLab({ tag: `br${process.pid}` });
       const pin = spkiSha256(readFileSync(cloud.certificatePath, "utf8"));
-      for (const home of HOMES) await startHome(cloud, home, pin);
+      // The example endpoint on a lab host of its own, with the lab's secret; its metrics listener on the host's
+      // loopback (the default), which only a process inside that host can read.
+      const app = cloud.lab.addHost(APP_HOST.name);
+      cloud.lab.attachToInternet(app, "eth0", APP_HOST.ip);
+      const started = cloud.lab.start(app, process.execPath, ["--import", "tsx", join(ROOT, "examples", "ice-servers-endpoint.ts")], {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        TURN_AUTH_SECRET: LAB_SECRET,
+        TURN_URLS: transports.map((t) => t.url).join(","),
+        ALLOWED_ORIGIN: APP_ORIGIN,
+        DEMO_BEARER_TOKEN: DEMO_TOKEN,
+        HOST: APP_HOST.ip,
+        PORT: String(APP_HOST.port),
+        METRICS_PORT: String(APP_HOST.metricsPort),
+      });
+      endpoint = started;
+      await waitFor("the endpoint's metrics listening line", () => /metrics listening on http:\/\/127\.0\.0\.1:/.test(started.output()) || started.child.exitCode !== null, 20_000);
+      assert.equal(started.child.exitCode, null, `the endpoint exited: ${started.output()}`);
+      const bundle = browserModuleBundle();
+      for (const home of HOMES) await startHome(cloud, home, pin, bundle);
     },
     { timeout: 60_000 },
   );
@@ -454,13 +533,17 @@ describe("browser call through the production coturn across two symmetric NATs",
     test(`relayed call over ${url}`, { timeout: 45_000 }, async (t) => {
       const [alice, bob] = bothBrowsers();
       await inCall(async () => {
-        const credential = mintTurnCredential({ secret: LAB_SECRET, user: `browser-${relayProtocol}`, ttlSeconds: 600 });
+        // Credentials as the app gets them: from the endpoint, through the module, cross-origin with the bearer token.
+        const servers = await call<Array<{ urls: string[]; username: string; credential: string }>>(alice, "fetchIceServers", [ICE_SERVERS_URL, DEMO_TOKEN]);
+        assert.equal(servers.length, 1, JSON.stringify(servers));
+        assert.deepEqual(servers[0].urls, transports.map((t) => t.url));
+        assert.match(servers[0].username, /^\d+:demo-user$/);
         const config = {
-          iceServers: [{ urls: url, username: credential.username, credential: credential.credential }],
+          iceServers: [{ urls: url, username: servers[0].username, credential: servers[0].credential }],
           iceTransportPolicy: "relay",
         };
         const started = Date.now();
-        const { offer, answer } = await connect(alice, bob, config);
+        const { offer, answer } = await connect(alice, bob, config, CONNECT_MS);
         const publicIp = new RegExp(` ${escapeRegExp(CLOUD_LAB.publicIp)} \\d+ typ relay `);
         for (const [who, sdp] of [["offer", offer], ["answer", answer]] as const) {
           const lines = candidateLines(sdp);
@@ -511,6 +594,18 @@ describe("browser call through the production coturn across two symmetric NATs",
             assert.match(tcp, connection, `no ${relayProtocol} connection from ${home.publicIp} to port ${port}:\n${tcp}`);
           }
         }
+
+        // Each page reports what the module saw: a relayed pair over this transport.
+        for (const browser of [alice, bob]) {
+          const outcome = await call<PostedOutcome>(browser, "postOutcome", [ICE_SERVERS_URL, DEMO_TOKEN]);
+          t.diagnostic(`${browser.home.name} reported ${JSON.stringify(outcome.report)}`);
+          assert.equal(outcome.posted, true, `${browser.home.name}: the report was not accepted: ${JSON.stringify(outcome)}`);
+          assert.equal(outcome.report?.outcome, "connected", JSON.stringify(outcome));
+          assert.equal(outcome.report?.localCandidateType, "relay", JSON.stringify(outcome));
+          assert.equal(outcome.report?.remoteCandidateType, "relay", JSON.stringify(outcome));
+          assert.equal(outcome.report?.protocol, relayProtocol, JSON.stringify(outcome));
+          posted.push(outcome);
+        }
       });
     });
   }
@@ -519,7 +614,7 @@ describe("browser call through the production coturn across two symmetric NATs",
     const [alice, bob] = bothBrowsers();
     await inCall(async () => {
       const unmappedBefore = HOMES.map((home) => unmappedPackets(home));
-      await connect(alice, bob, { iceServers: [{ urls: `stun:${CLOUD_LAB.publicIp}:3478` }], iceTransportPolicy: "all" });
+      await connect(alice, bob, { iceServers: [{ urls: `stun:${CLOUD_LAB.publicIp}:3478` }], iceTransportPolicy: "all" }, CONTROL_MS);
       const states = await Promise.all([call<string>(alice, "waitIce", [CONTROL_MS]), call<string>(bob, "waitIce", [CONTROL_MS])]);
       t.diagnostic(`ICE after ${CONTROL_MS} ms at most: alice ${states[0]}, bob ${states[1]}`);
       for (const [index, browser] of [alice, bob].entries()) {
@@ -549,6 +644,45 @@ describe("browser call through the production coturn across two symmetric NATs",
         t.diagnostic(`${home.name}'s NAT dropped ${dropped} UDP packets that matched no mapping`);
         assert.ok(dropped > 0, `${home.name}'s NAT received no unmapped packet: the other side's checks never got there`);
       }
+      // The module calls it what it is: no relay candidate, so nothing could cross the NATs.
+      for (const browser of [alice, bob]) {
+        const outcome = await call<PostedOutcome>(browser, "postOutcome", [ICE_SERVERS_URL, DEMO_TOKEN]);
+        t.diagnostic(`${browser.home.name} reported ${JSON.stringify(outcome.report)}`);
+        assert.equal(outcome.posted, true, `${browser.home.name}: the report was not accepted: ${JSON.stringify(outcome)}`);
+        assert.deepEqual(outcome.report, { outcome: "failed", reason: "no-relay-candidate" });
+        posted.push(outcome);
+      }
     });
+  });
+
+  test("the endpoint's metrics count exactly those reports: 2 relayed successes per transport, 2 control failures", (t) => {
+    assert.ok(cloud && endpoint, "no lab");
+    assert.equal(posted.length, 8, `8 reports expected (2 per relayed call, 2 from the control), ${posted.length} posted`);
+    // Read where a scraper on that host would: its loopback, inside the lab host.
+    const text = cloud.lab.exec(cloud.lab.ns(APP_HOST.name), "curl", "-sS", "--fail", "--max-time", "5", `http://127.0.0.1:${APP_HOST.metricsPort}/metrics`);
+    const value = (series: string): number | undefined => {
+      const line = text.split("\n").find((l) => l.startsWith(`${series} `));
+      return line === undefined ? undefined : Number(line.slice(series.length + 1));
+    };
+    const reports = text.split("\n").filter((l) => l.startsWith("webrtc_call_reports_total{"));
+    t.diagnostic(reports.join("; "));
+    assert.deepEqual(reports.sort(), [
+      'webrtc_call_reports_total{outcome="connected",relayed="true",protocol="tcp"} 2',
+      'webrtc_call_reports_total{outcome="connected",relayed="true",protocol="tls"} 2',
+      'webrtc_call_reports_total{outcome="connected",relayed="true",protocol="udp"} 2',
+      'webrtc_call_reports_total{outcome="failed",relayed="false",protocol="none"} 2',
+    ]);
+    for (const reason of ["turn-401", "tls-failure", "timeout", "ice-failed"]) assert.equal(value(`webrtc_call_failures_total{reason="${reason}"}`), 0, reason);
+    assert.equal(value('webrtc_call_failures_total{reason="no-relay-candidate"}'), 2);
+    const measured = posted.filter((p) => p.report?.outcome === "connected" && p.report.rttSeconds !== undefined);
+    assert.equal(value("webrtc_call_rtt_seconds_count"), measured.length);
+    assert.equal(measured.length, 6, "every relayed report carried its RTT");
+    for (const status of ["400", "413", "415", "429"]) assert.equal(value(`webrtc_call_reports_refused_total{status="${status}"}`), 0, status);
+    assert.ok(!text.includes("demo-user") && !text.includes(DEMO_TOKEN), "a user id or token in the metrics");
+    // The endpoint logged one line per report, with the outcome and nothing else of it.
+    const lines = endpoint.output().split("\n").filter((l) => / POST "\/ice-report" /.test(l));
+    assert.equal(lines.filter((l) => / 204 user="demo-user" origin="http:\/\/app\.localhost:8000" [\d.]+ms \(outcome=connected\)$/.test(l)).length, 6, lines.join("\n"));
+    assert.equal(lines.filter((l) => / 204 user="demo-user" .*\(outcome=failed reason=no-relay-candidate\)$/.test(l)).length, 2, lines.join("\n"));
+    assert.equal(lines.length, 8, lines.join("\n"));
   });
 });

@@ -1,7 +1,8 @@
 // examples/ice-servers-endpoint.ts: the `/ice-servers` endpoint example, run as a real child process on loopback
 // (HTTP behaviour, CORS, refusals of bad environment, its logs), its handler inside this process (hook failures,
 // option checks), and its credentials against the lab's real coturn running the AWS example stack's production
-// config. The lab needs root (CI runs as root): `sudo node --import tsx --test test/iceEndpoint.test.ts`.
+// config; POST /ice-report (auth, refusals, rate limit) and the exact counts of its metrics, in process and over
+// loopback with the separate metrics listener. The lab needs root (CI runs as root): `sudo node --import tsx --test test/iceEndpoint.test.ts`.
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -13,9 +14,12 @@ import {
   DEFAULT_CHALLENGE,
   IceEndpointConfigError,
   createIceServersHandler,
+  IceReportMetrics,
   type IceServersHandlerOptions,
   type IceServersResponse,
 } from "../examples/ice-servers-endpoint";
+import { MAX_REPORT_BYTES, TokenBuckets } from "../examples/ice-report";
+import type { IceReport } from "../src/browser/report";
 import { MAX_CREDENTIAL_TTL_SECONDS as MAX_TTL_SECONDS } from "../src/config/credentialLifetime";
 import { verifyTurnCredential } from "../src/credentials/turnRest";
 import { targetFromUrls } from "../src/probe/target";
@@ -135,7 +139,7 @@ interface Answer {
   readonly text: string;
 }
 
-function send(url: string, options: { method?: string; headers?: Record<string, string>; agent?: Agent } = {}): Promise<Answer> {
+function send(url: string, options: { method?: string; headers?: Record<string, string>; agent?: Agent; body?: string | Buffer } = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(url, { method: options.method ?? "GET", headers: options.headers ?? {}, agent: options.agent ?? false, timeout: 5000 }, (res) => {
       let text = "";
@@ -145,7 +149,7 @@ function send(url: string, options: { method?: string; headers?: Record<string, 
     });
     req.on("timeout", () => req.destroy(new Error(`no answer from ${url} within 5 s`)));
     req.on("error", reject);
-    req.end();
+    req.end(options.body);
   });
 }
 
@@ -418,6 +422,9 @@ describe("the example endpoint refuses bad environment before listening", () => 
     { name: "wildcard origin", env: { ALLOWED_ORIGIN: "*" }, expect: [/ALLOWED_ORIGIN "\*" is not a web origin .* no wildcard\): use the exact origin of your web app/] },
     { name: "bad PORT", env: { PORT: "http" }, expect: [/PORT "http" is not a port number from 0 to 65535/] },
     { name: "bad HOST", env: { HOST: "local host" }, expect: [/HOST "local host" is not an IP address or host name/] },
+    { name: "bad METRICS_PORT", env: { METRICS_PORT: "metrics" }, expect: [/METRICS_PORT "metrics" is not a port number from 0 to 65535: use e\.g\. 9464, or leave it unset/] },
+    { name: "metrics on the app's port", env: { PORT: "9464", METRICS_PORT: "9464" }, expect: [/METRICS_PORT 9464 is the app's PORT: the metrics need a listener of their own/] },
+    { name: "METRICS_HOST without METRICS_PORT", env: { METRICS_HOST: "0.0.0.0" }, expect: [/METRICS_HOST is set but METRICS_PORT is not/] },
     { name: "missing demo token", env: { DEMO_BEARER_TOKEN: undefined }, expect: [/DEMO_BEARER_TOKEN is not set: the DEMO authentication needs a token .* replace demoBearerAuthenticate/] },
     {
       name: "everything wrong at once: every problem listed",
@@ -651,5 +658,376 @@ describe("credentials from the endpoint on a real coturn (the AWS example stack'
       assert.ok(!output.includes(LAB_SECRET), "no secret");
       assert.ok(!output.includes(fresh.password), "no credential");
     }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// POST /ice-report and the metrics.
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Reports of a known mix, each with how the metrics must count it. */
+const CONNECTED_RELAY_UDP: IceReport = { outcome: "connected", localCandidateType: "relay", remoteCandidateType: "relay", protocol: "udp", rttSeconds: 0.04 };
+const CONNECTED_RELAY_TLS: IceReport = { outcome: "connected", localCandidateType: "srflx", remoteCandidateType: "relay", protocol: "tls", rttSeconds: 0.3 };
+const CONNECTED_P2P: IceReport = { outcome: "connected", localCandidateType: "host", remoteCandidateType: "srflx", protocol: "udp", rttSeconds: 0.008 };
+const CONNECTED_NO_RTT: IceReport = { outcome: "connected", localCandidateType: "prflx", remoteCandidateType: "host", protocol: "tcp" };
+const FAILED_NO_RELAY: IceReport = { outcome: "failed", reason: "no-relay-candidate" };
+const FAILED_401: IceReport = { outcome: "failed", reason: "turn-401" };
+
+/** The samples of a Prometheus text exposition: `name{labels}` → value (comments and empty lines left out). */
+function samples(text: string): Map<string, number> {
+  const result = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const match = /^(\S+?(?:\{[^}]*\})?) (\S+)$/.exec(line);
+    assert.ok(match, `not a sample line: ${line}`);
+    result.set(match[1], Number(match[2]));
+  }
+  return result;
+}
+
+/** The samples of one family (`name` and its `_bucket`/`_sum`/`_count`), as an object for deepEqual. */
+function family(text: string, name: string): Record<string, number> {
+  return Object.fromEntries([...samples(text)].filter(([key]) => key === name || key.startsWith(`${name}{`) || key.startsWith(`${name}_`)));
+}
+
+/** What the metrics must show after 3×CONNECTED_RELAY_UDP, 1×CONNECTED_RELAY_TLS, 2×CONNECTED_P2P, 1×CONNECTED_NO_RTT, 2×FAILED_NO_RELAY, 1×FAILED_401. */
+const MIX: ReadonlyArray<readonly [IceReport, number]> = [
+  [CONNECTED_RELAY_UDP, 3],
+  [CONNECTED_RELAY_TLS, 1],
+  [CONNECTED_P2P, 2],
+  [CONNECTED_NO_RTT, 1],
+  [FAILED_NO_RELAY, 2],
+  [FAILED_401, 1],
+];
+const MIX_REPORTS = {
+  'webrtc_call_reports_total{outcome="connected",relayed="true",protocol="udp"}': 3,
+  'webrtc_call_reports_total{outcome="connected",relayed="true",protocol="tls"}': 1,
+  'webrtc_call_reports_total{outcome="connected",relayed="false",protocol="udp"}': 2,
+  'webrtc_call_reports_total{outcome="connected",relayed="false",protocol="tcp"}': 1,
+  'webrtc_call_reports_total{outcome="failed",relayed="false",protocol="none"}': 3,
+};
+const MIX_FAILURES = {
+  'webrtc_call_failures_total{reason="turn-401"}': 1,
+  'webrtc_call_failures_total{reason="tls-failure"}': 0,
+  'webrtc_call_failures_total{reason="no-relay-candidate"}': 2,
+  'webrtc_call_failures_total{reason="timeout"}': 0,
+  'webrtc_call_failures_total{reason="ice-failed"}': 0,
+};
+/** RTTs 3×0.04, 1×0.3, 2×0.008 against the buckets 0.01 … 2. */
+const MIX_RTT = {
+  'webrtc_call_rtt_seconds_bucket{le="0.01"}': 2,
+  'webrtc_call_rtt_seconds_bucket{le="0.025"}': 2,
+  'webrtc_call_rtt_seconds_bucket{le="0.05"}': 5,
+  'webrtc_call_rtt_seconds_bucket{le="0.1"}': 5,
+  'webrtc_call_rtt_seconds_bucket{le="0.15"}': 5,
+  'webrtc_call_rtt_seconds_bucket{le="0.2"}': 5,
+  'webrtc_call_rtt_seconds_bucket{le="0.3"}': 6,
+  'webrtc_call_rtt_seconds_bucket{le="0.5"}': 6,
+  'webrtc_call_rtt_seconds_bucket{le="1"}': 6,
+  'webrtc_call_rtt_seconds_bucket{le="2"}': 6,
+  'webrtc_call_rtt_seconds_bucket{le="+Inf"}': 6,
+  webrtc_call_rtt_seconds_sum: 0.436,
+  webrtc_call_rtt_seconds_count: 6,
+};
+
+const jsonHeaders = { "content-type": "application/json" };
+
+describe("POST /ice-report inside a server of this process: auth, refusals, rate limit, metrics", () => {
+  const servers: Server[] = [];
+  after(async () => {
+    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+  });
+  /** A fresh, random user id per run: it must show in no metric. */
+  const USER = `user-${randomBytes(6).toString("hex")}`;
+
+  /** Serves a handler whose authenticate reads `x-user` (absent: unauthenticated), with its own metrics. */
+  async function serve(options: Partial<IceServersHandlerOptions> = {}): Promise<{ url: string; logs: string[]; metrics: IceReportMetrics }> {
+    const logs: string[] = [];
+    const metrics = new IceReportMetrics();
+    const server = createServer(
+      createIceServersHandler({
+        secret: SECRET,
+        urls: URLS,
+        authenticate: async (request) => (typeof request.headers["x-user"] === "string" ? request.headers["x-user"] : undefined),
+        log: (line) => logs.push(line),
+        metrics,
+        ...options,
+      }),
+    );
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/ice-report`, logs, metrics };
+  }
+
+  const post = (url: string, body: unknown, headers: Record<string, string> = { ...jsonHeaders, "x-user": USER }): Promise<Answer> =>
+    send(url, { method: "POST", headers, body: typeof body === "string" || Buffer.isBuffer(body) ? body : JSON.stringify(body) });
+
+  test("a known mix of reports: 204 each, and the metrics count exactly that (no user id in any of them)", async () => {
+    const { url, logs, metrics } = await serve({ rateLimit: { burst: 100 } });
+    for (const [report, times] of MIX) {
+      for (let i = 0; i < times; i++) {
+        const answer = await post(url, report);
+        assert.equal(answer.status, 204, answer.text);
+        assert.equal(answer.text, "");
+      }
+    }
+    const text = await metrics.text();
+    assert.deepEqual(family(text, "webrtc_call_reports_total"), MIX_REPORTS);
+    assert.deepEqual(family(text, "webrtc_call_failures_total"), MIX_FAILURES);
+    const rtt = family(text, "webrtc_call_rtt_seconds");
+    assert.ok(Math.abs(rtt.webrtc_call_rtt_seconds_sum - 0.436) < 1e-9, String(rtt.webrtc_call_rtt_seconds_sum));
+    assert.deepEqual({ ...rtt, webrtc_call_rtt_seconds_sum: 0.436 }, MIX_RTT);
+    assert.deepEqual(family(text, "webrtc_call_reports_refused_total"), {
+      'webrtc_call_reports_refused_total{status="400"}': 0,
+      'webrtc_call_reports_refused_total{status="413"}': 0,
+      'webrtc_call_reports_refused_total{status="415"}': 0,
+      'webrtc_call_reports_refused_total{status="429"}': 0,
+    });
+    assert.ok(!text.includes(USER), "the user id is in the metrics");
+    // Only these label names exist: nothing that could carry a user, a token or a credential.
+    const labelNames = new Set([...text.matchAll(/[{,]([a-z_]+)="/g)].map((m) => m[1]));
+    assert.deepEqual([...labelNames].sort(), ["le", "outcome", "protocol", "reason", "relayed", "status"]);
+    // One log line per report: outcome and reason, nothing else of the body.
+    assert.equal(logs.length, 10);
+    assert.match(logs[0], new RegExp(`^POST "/ice-report" 204 user="${USER}" [\\d.]+ms \\(outcome=connected\\)$`));
+    assert.match(logs[8], new RegExp(`^POST "/ice-report" 204 user="${USER}" [\\d.]+ms \\(outcome=failed reason=no-relay-candidate\\)$`));
+    assert.ok(logs.every((line) => !/relay"|srflx|0\.04|rtt/i.test(line)), logs.join("\n"));
+  });
+
+  test("401 without authentication, before the body is looked at; nothing counted", async () => {
+    const { url, metrics } = await serve();
+    const answer = await post(url, CONNECTED_P2P, jsonHeaders);
+    assert.equal(answer.status, 401);
+    assert.equal(answer.headers["www-authenticate"], DEFAULT_CHALLENGE);
+    // Not even a bad body gets past authentication.
+    assert.equal((await post(url, "{not json", jsonHeaders)).status, 401);
+    assert.equal((await post(url, "x".repeat(5000), { "content-type": "text/plain" })).status, 401);
+    const counted = samples(await metrics.text());
+    assert.equal([...counted].filter(([key, value]) => key.startsWith("webrtc_call_reports") && value > 0).length, 0);
+  });
+
+  test("415 unless Content-Type is application/json (charset utf-8 allowed)", async () => {
+    const { url, metrics } = await serve();
+    for (const type of [undefined, "text/plain", "application/x-www-form-urlencoded", "application/json; charset=latin1", "application/jsonx"]) {
+      const headers: Record<string, string> = { "x-user": USER, ...(type === undefined ? {} : { "content-type": type }) };
+      const answer = await post(url, CONNECTED_P2P, headers);
+      assert.equal(answer.status, 415, String(type));
+      assert.match(json<{ error: string }>(answer).error, /^Content-Type is .*: send the report as JSON with Content-Type: application\/json$/);
+    }
+    assert.equal((await post(url, CONNECTED_P2P, { "content-type": "Application/JSON; charset=UTF-8", "x-user": USER })).status, 204);
+    assert.equal(samples(await metrics.text()).get('webrtc_call_reports_refused_total{status="415"}'), 5);
+  });
+
+  test("413 for a body over 4 KiB, declared or streamed; 4096 bytes exactly is read", async () => {
+    const { url, metrics } = await serve();
+    const big = await post(url, " ".repeat(MAX_REPORT_BYTES + 1));
+    assert.equal(big.status, 413);
+    assert.equal(big.headers.connection, "close");
+    assert.deepEqual(json(big), { error: "the report is larger than 4096 bytes: a report is one small JSON object" });
+    // Chunked (no Content-Length): reading stops past the cap.
+    const chunked = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest(url, { method: "POST", headers: { ...jsonHeaders, "x-user": USER }, agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on("error", reject);
+      for (let i = 0; i < 5; i++) req.write("x".repeat(1000));
+      req.end();
+    });
+    assert.equal(chunked, 413);
+    const exact = JSON.stringify(FAILED_NO_RELAY).padEnd(MAX_REPORT_BYTES, " ");
+    assert.equal((await post(url, exact)).status, 204, "a 4096-byte body (JSON with trailing spaces) is accepted");
+    assert.equal(samples(await metrics.text()).get('webrtc_call_reports_refused_total{status="413"}'), 2);
+  });
+
+  test("400 for bad JSON or a bad shape, naming the field, the value and what to send", async () => {
+    const { url, metrics } = await serve();
+    const cases: Array<[unknown, RegExp]> = [
+      ["{not json", /^the body is not JSON \(.*\): send e\.g\. \{"outcome":"failed","reason":"ice-failed"\}$/],
+      ["[1,2]", /^the body is \[1,2\], not a JSON object/],
+      ["null", /^the body is null, not a JSON object/],
+      [{}, /^field outcome is missing: use connected \| failed$/],
+      [{ outcome: "ok" }, /^field outcome is "ok": use connected \| failed$/],
+      [{ ...CONNECTED_P2P, localCandidateType: "local" }, /^field localCandidateType is "local": use host \| srflx \| prflx \| relay$/],
+      [{ ...CONNECTED_P2P, remoteCandidateType: undefined }, /^field remoteCandidateType is missing: use host \| srflx \| prflx \| relay$/],
+      [{ ...CONNECTED_P2P, protocol: "sctp" }, /^field protocol is "sctp": use udp \| tcp \| tls$/],
+      [{ ...CONNECTED_P2P, rttSeconds: 61 }, /^field rttSeconds is 61: use a number of seconds from 0 to 60/],
+      [{ ...CONNECTED_P2P, rttSeconds: -0.1 }, /^field rttSeconds is -0\.1: use a number of seconds from 0 to 60/],
+      [{ ...CONNECTED_P2P, rttSeconds: "0.1" }, /^field rttSeconds is "0\.1": use a number of seconds/],
+      [{ outcome: "failed" }, /^field reason is missing: use turn-401 \| tls-failure \| no-relay-candidate \| timeout \| ice-failed$/],
+      [{ outcome: "failed", reason: "ICE failed" }, /^field reason is "ICE failed": use turn-401/],
+      [{ ...FAILED_401, userId: "alice" }, /^unknown field "userId": a "failed" report has only outcome, reason$/],
+      [{ ...CONNECTED_P2P, reason: "timeout" }, /^unknown field "reason": a "connected" report has only outcome, localCandidateType, remoteCandidateType, protocol, rttSeconds$/],
+    ];
+    for (const [body, pattern] of cases) {
+      const answer = await post(url, body);
+      assert.equal(answer.status, 400, JSON.stringify(body));
+      assert.match(json<{ error: string }>(answer).error, pattern, JSON.stringify(body));
+    }
+    const text = await metrics.text();
+    assert.equal(samples(text).get('webrtc_call_reports_refused_total{status="400"}'), cases.length);
+    assert.deepEqual(Object.values(family(text, "webrtc_call_reports_total")), [], "no report counted");
+  });
+
+  test("429 with Retry-After past a user's burst, per user id; the bucket refills with time", async () => {
+    let clock = Date.parse("2030-01-01T00:00:00Z");
+    const { url, logs, metrics } = await serve({ now: () => new Date(clock), rateLimit: { burst: 3, perMinute: 6 } });
+    for (let i = 0; i < 3; i++) assert.equal((await post(url, CONNECTED_P2P)).status, 204, `report ${i + 1} of the burst`);
+    const limited = await post(url, CONNECTED_P2P);
+    assert.equal(limited.status, 429);
+    assert.equal(limited.headers["retry-after"], "10", "one token per 10 s at 6 a minute");
+    assert.deepEqual(json(limited), { error: "too many reports: try again in 10 s" });
+    assert.match(logs[3], / 429 user="user-[0-9a-f]+" [\d.]+ms \(rate limited\)$/);
+    // Another user has a bucket of their own.
+    assert.equal((await post(url, CONNECTED_P2P, { ...jsonHeaders, "x-user": "other-user" })).status, 204);
+    clock += 4_000;
+    assert.equal((await post(url, CONNECTED_P2P)).headers["retry-after"], "6", "4 s later: 6 s to go");
+    clock += 6_000;
+    assert.equal((await post(url, CONNECTED_P2P)).status, 204, "10 s later: one more");
+    assert.equal((await post(url, CONNECTED_P2P)).status, 429);
+    const text = await metrics.text();
+    assert.equal(samples(text).get('webrtc_call_reports_total{outcome="connected",relayed="false",protocol="udp"}'), 5);
+    assert.equal(samples(text).get('webrtc_call_reports_refused_total{status="429"}'), 3);
+  });
+
+  test("the rate limiter's memory is bounded: past maxClients the least recently seen user is forgotten", () => {
+    const buckets = new TokenBuckets({ burst: 1, perMinute: 1, maxClients: 2 });
+    const t = 1_000_000;
+    assert.equal(buckets.take("a", t), 0);
+    assert.equal(buckets.take("b", t), 0);
+    assert.equal(buckets.take("a", t), 60, "a is empty: one token a minute");
+    assert.equal(buckets.take("c", t), 0, "c evicts b, the least recently seen");
+    assert.equal(buckets.size, 2);
+    assert.equal(buckets.take("a", t), 60, "a was kept (seen more recently than b)");
+    assert.equal(buckets.take("b", t), 0, "b was forgotten: a full bucket again");
+    assert.equal(buckets.size, 2);
+    for (let i = 0; i < 10_000; i++) buckets.take(`u${i}`, t);
+    assert.equal(buckets.size, 2);
+    assert.throws(() => new TokenBuckets({ burst: 0 }), /rateLimit\.burst 0 is not a whole number of 1 or more/);
+  });
+
+  test("other methods on /ice-report: 405 with Allow: POST, OPTIONS", async () => {
+    const { url } = await serve();
+    for (const method of ["GET", "PUT", "DELETE"]) {
+      const answer = await send(url, { method, headers: { "x-user": USER } });
+      assert.equal(answer.status, 405, method);
+      assert.equal(answer.headers.allow, "POST, OPTIONS");
+      assert.deepEqual(json(answer), { error: "method not allowed: use POST /ice-report" });
+    }
+  });
+});
+
+describe("the example endpoint with METRICS_PORT, as a process on loopback: /ice-report and a separate /metrics", () => {
+  let endpoint: EndpointProcess;
+  let metricsUrl: string;
+  const report = (body: unknown, headers: Record<string, string> = { ...jsonHeaders, ...bearer(DEMO_TOKEN) }): Promise<Answer> =>
+    send(`${endpoint.base}/ice-report`, { method: "POST", headers, body: typeof body === "string" ? body : JSON.stringify(body) });
+
+  before(async () => {
+    endpoint = await startEndpoint({
+      TURN_AUTH_SECRET: SECRET,
+      TURN_URLS: URLS.join(","),
+      ALLOWED_ORIGIN: APP_ORIGIN,
+      DEMO_BEARER_TOKEN: DEMO_TOKEN,
+      METRICS_PORT: "0",
+    });
+    await until("the metrics listening line", () => /metrics listening on http:\/\/127\.0\.0\.1:\d+\/metrics/.test(endpoint.stdout()), 10_000);
+    metricsUrl = /metrics listening on (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(endpoint.stdout())?.[1] ?? "";
+  });
+  after(async () => {
+    if (endpoint) await stopChild(endpoint.child);
+  });
+
+  test("the metrics listener is on loopback (METRICS_HOST default), on a port of its own; the app port has no /metrics", async () => {
+    assert.match(endpoint.stdout().split("\n")[1], /^metrics listening on http:\/\/127\.0\.0\.1:\d+\/metrics \(Prometheus; keep it off the app's network\)$/);
+    assert.notEqual(new URL(metricsUrl).port, new URL(endpoint.base).port);
+    const onApp = await send(`${endpoint.base}/metrics`, { headers: bearer(DEMO_TOKEN) });
+    assert.equal(onApp.status, 404);
+    const fresh = await send(metricsUrl);
+    assert.equal(fresh.status, 200);
+    assert.match(String(fresh.headers["content-type"]), /^text\/plain; version=0\.0\.4/);
+    assert.deepEqual(family(fresh.text, "webrtc_call_reports_total"), {}, "no report yet");
+    assert.equal(samples(fresh.text).get('webrtc_call_failures_total{reason="ice-failed"}'), 0, "failure series exist at 0 from the start");
+    assert.equal((await send(metricsUrl.replace("/metrics", "/other"))).status, 404);
+    assert.equal((await send(metricsUrl, { method: "POST" })).status, 405);
+  });
+
+  test("preflight for POST /ice-report allows POST with Authorization and Content-Type; the POST answer carries CORS", async () => {
+    const preflight = await send(`${endpoint.base}/ice-report`, {
+      method: "OPTIONS",
+      headers: { origin: APP_ORIGIN, "access-control-request-method": "POST", "access-control-request-headers": "authorization,content-type" },
+    });
+    assert.equal(preflight.status, 204);
+    assert.equal(preflight.headers["access-control-allow-origin"], APP_ORIGIN);
+    assert.equal(preflight.headers["access-control-allow-methods"], "POST");
+    assert.equal(preflight.headers["access-control-allow-headers"], "Authorization, Content-Type");
+    assert.equal(preflight.headers["access-control-max-age"], "600");
+    const refused = await send(`${endpoint.base}/ice-report`, { method: "OPTIONS", headers: { origin: "https://evil.example.com", "access-control-request-method": "POST" } });
+    assert.equal(refused.status, 403);
+    assertNoCors(refused, "preflight from another origin");
+    const plain = await send(`${endpoint.base}/ice-report`, { method: "OPTIONS" });
+    assert.equal(plain.headers.allow, "POST, OPTIONS");
+    const posted = await report(CONNECTED_RELAY_UDP, { ...jsonHeaders, ...bearer(DEMO_TOKEN), origin: APP_ORIGIN });
+    assert.equal(posted.status, 204);
+    assert.equal(posted.headers["access-control-allow-origin"], APP_ORIGIN);
+    assertBaseHeaders(posted, "204");
+    const unauthenticated = await report(CONNECTED_RELAY_UDP, { ...jsonHeaders, origin: APP_ORIGIN });
+    assert.equal(unauthenticated.status, 401);
+    assert.equal(unauthenticated.headers["access-control-allow-origin"], APP_ORIGIN, "the app's page can read the 401");
+  });
+
+  test("refusals over the wire: 401, 415, 413, 400; then the mix; /metrics shows exactly what was accepted and refused", async () => {
+    assert.equal((await report(CONNECTED_P2P, jsonHeaders)).status, 401);
+    assert.equal((await report(CONNECTED_P2P, { ...jsonHeaders, ...bearer(`${DEMO_TOKEN}x`) })).status, 401);
+    assert.equal((await report(CONNECTED_P2P, { "content-type": "text/plain", ...bearer(DEMO_TOKEN) })).status, 415);
+    assert.equal((await report("x".repeat(MAX_REPORT_BYTES + 1))).status, 413);
+    const bad = await report({ outcome: "failed", reason: "dunno" });
+    assert.equal(bad.status, 400);
+    assert.match(json<{ error: string }>(bad).error, /^field reason is "dunno": use turn-401/);
+    // One CONNECTED_RELAY_UDP was sent by the CORS test: the mix has 3.
+    for (const [body, times] of MIX) {
+      for (let i = 0; i < (body === CONNECTED_RELAY_UDP ? times - 1 : times); i++) assert.equal((await report(body)).status, 204);
+    }
+    const text = (await send(metricsUrl)).text;
+    assert.deepEqual(family(text, "webrtc_call_reports_total"), MIX_REPORTS);
+    assert.deepEqual(family(text, "webrtc_call_failures_total"), MIX_FAILURES);
+    assert.equal(samples(text).get("webrtc_call_rtt_seconds_count"), 6);
+    assert.deepEqual(family(text, "webrtc_call_reports_refused_total"), {
+      'webrtc_call_reports_refused_total{status="400"}': 1,
+      'webrtc_call_reports_refused_total{status="413"}': 1,
+      'webrtc_call_reports_refused_total{status="415"}': 1,
+      'webrtc_call_reports_refused_total{status="429"}': 0,
+    });
+    for (const hidden of ["demo-user", DEMO_TOKEN, SECRET]) assert.ok(!text.includes(hidden), "a user id, token or secret in the metrics");
+  });
+
+  test("the default rate limit: 20 reports in a burst per user, the next one 429 with Retry-After 6", async () => {
+    // 12 of demo-user's 20 tokens are used: the CORS test's report, the 413 and the 400 (a 415 is refused before the
+    // limiter), the mix's 9. Allow a token or two refilled meanwhile (10 a minute).
+    let accepted = 0;
+    let limited: Answer | undefined;
+    for (let i = 0; i < 20 && limited === undefined; i++) {
+      const answer = await report(FAILED_401);
+      if (answer.status === 429) limited = answer;
+      else accepted++;
+    }
+    assert.ok(limited, "no 429 within 20 more reports");
+    assert.ok(accepted >= 8 && accepted <= 10, `accepted ${accepted} before the 429 (20 - 12 used, plus what refilled)`);
+    assert.match(String(limited.headers["retry-after"]), /^[1-6]$/);
+    assert.match(json<{ error: string }>(limited).error, /^too many reports: try again in [1-6] s$/);
+    const text = (await send(metricsUrl)).text;
+    assert.equal(samples(text).get('webrtc_call_reports_refused_total{status="429"}'), 1);
+    assert.equal(samples(text).get('webrtc_call_failures_total{reason="turn-401"}'), 1 + accepted);
+  });
+
+  test("one log line per report request, with the outcome or reason and nothing else of the body", async () => {
+    const lines = endpoint.stdout().split("\n").filter((line) => /^\S+ POST "\/ice-report" /.test(line));
+    assert.ok(lines.some((line) => / 204 user="demo-user" [\d.]+ms \(outcome=failed reason=turn-401\)$/.test(line)), lines.join("\n"));
+    assert.ok(lines.some((line) => / 204 user="demo-user" origin="https:\/\/app\.example\.com" [\d.]+ms \(outcome=connected\)$/.test(line)));
+    assert.ok(lines.some((line) => / 415 user="demo-user" [\d.]+ms \(not JSON\)$/.test(line)));
+    assert.ok(lines.some((line) => / 429 user="demo-user" [\d.]+ms \(rate limited\)$/.test(line)));
+    const output = endpoint.stdout() + endpoint.stderr();
+    assert.ok(!/srflx|dunno|0\.04/.test(output), "body content in the log");
+    assert.ok(!output.includes(DEMO_TOKEN.slice(0, 20)) && !output.includes(SECRET));
   });
 });

@@ -2,7 +2,8 @@
  * The house rules, checked on the import graph of the TypeScript sources (read with the compiler's own
  * `preProcessFile`, which sees `import`, `import type`, `export … from` and `require`): nothing outside test/ imports
  * test/ or runs its files by path; src/ never imports the lab, the scripts or the examples; src/ and lab/ have no import loop; config is the
- * ground floor (it imports no other src/ folder); the credential library apps import reaches no Pulumi package.
+ * ground floor (it imports no other src/ folder); the credential library apps import reaches no Pulumi package; the
+ * browser module imports nothing outside its folder.
  */
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
@@ -178,4 +179,16 @@ test("the credential library that apps import (coturn-pulumi/credentials) reache
     pending.push(...module.files);
   }
   assert.deepEqual(pulumiImports, []);
+});
+
+test("the browser module (coturn-pulumi/browser) imports only its own folder: no Node built-in, no package", () => {
+  // Read again here: the graph leaves out node: built-ins, which a browser has none of.
+  const outside = imports(under("src/browser")).flatMap(([file, { files }]) => [
+    ...files.filter((target) => !under("src/browser")(target)).map((target) => `${file} → ${target}`),
+    ...ts.preProcessFile(readFileSync(join(ROOT, file), "utf8"), true, true).importedFiles
+      .filter(({ fileName }) => !fileName.startsWith("."))
+      .map(({ fileName }) => `${file} → ${fileName}`),
+  ]);
+  assert.ok(graph.has("src/browser/index.ts"), "src/browser/index.ts is missing");
+  assert.deepEqual(outside, []);
 });

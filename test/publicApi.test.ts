@@ -4,6 +4,7 @@
  * PACKAGE NAME and creates one TURN region next to a resource of its own), the program type-checks against the
  * packed declarations, where every export has TSDoc (what an editor shows a user), and it runs under the same mocks as the project's own program: the firewall, the static IP,
  * the user-data as a secret and exactly as rendered, outputs without secrets. `coturn-pulumi/credentials` loads alone.
+ * `coturn-pulumi/browser` type-checks too, from a web app's file beside the program (with the DOM lib, as apps have).
  *
  * The copy sits in a dot-folder under examples/, so that the Pulumi SDKs it imports resolve to the project's own
  * node_modules, the copies the mocks are installed on (as in a user's program, where they are its own
@@ -26,6 +27,29 @@ import { TEST_CLOUDFLARE_TOKEN, TEST_SECRET, exampleConfig, exampleStackConfig, 
 const ROOT = join(__dirname, "..");
 const EXAMPLE = join(ROOT, "examples", "existing-program");
 const PACKAGE = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { name: string; version: string };
+/** A web app's use of `coturn-pulumi/browser`, written beside the program and checked with it (and the DOM lib). */
+const BROWSER_APP = `/// <reference lib="dom" />
+import { CallFailedError, IceClient, watchConnection, type IceReport } from "${PACKAGE.name}/browser";
+
+const client = new IceClient({ iceServersUrl: "/ice-servers", headers: () => ({ authorization: "Bearer app-session" }) });
+
+export async function call(signal: (pc: RTCPeerConnection, attempt: "p2p" | "relay") => Promise<void>): Promise<string> {
+  try {
+    const { pc, attempt, report } = await client.connect(signal, { p2pTimeoutMs: 8000 });
+    const relayed: boolean = report?.outcome === "connected" && report.localCandidateType === "relay";
+    return \`\${pc.connectionState} via \${attempt}\${relayed ? " (relayed)" : ""}\`;
+  } catch (error) {
+    if (error instanceof CallFailedError) return error.userMessage;
+    throw error;
+  }
+}
+
+export async function own(pc: RTCPeerConnection): Promise<boolean> {
+  const report: IceReport | undefined = await watchConnection(pc, { timeoutMs: 10_000 });
+  return report === undefined ? false : client.report(report);
+}
+`;
+
 /** Where the example's Pulumi project is named: its own name, not this project's. */
 const EXAMPLE_PROJECT = "realtime-infra";
 const AWS = CASES.find((c) => c.cloud === "aws") ?? assert.fail("no aws case");
@@ -96,6 +120,7 @@ describe("the package a user installs (npm pack) in a Pulumi program of their ow
 
     mkdirSync(programDir);
     for (const file of ["index.ts", "Pulumi.yaml", "tsconfig.json"]) cpSync(join(EXAMPLE, file), join(programDir, file));
+    writeFileSync(join(programDir, "browser-app.ts"), BROWSER_APP);
     const manifest = JSON.parse(readFileSync(join(EXAMPLE, "package.json"), "utf8")) as { dependencies: Record<string, string> };
     const ownDependencies = Object.fromEntries(Object.entries(manifest.dependencies).filter(([name]) => !name.startsWith("@pulumi/")));
     assert.ok(PACKAGE.name in ownDependencies, `the example does not depend on ${PACKAGE.name}`);
@@ -116,7 +141,7 @@ describe("the package a user installs (npm pack) in a Pulumi program of their ow
 
   test("the tarball holds the built JavaScript with declarations and the templates, and no sources, tests or lab", () => {
     const paths = packed.map((f) => f.path);
-    for (const path of ["package.json", "dist/index.js", "dist/index.d.ts", "dist/credentials/index.js", "dist/credentials/index.d.ts", "templates/turnserver.conf.hbs", "templates/cloud-init.yaml.hbs"]) {
+    for (const path of ["package.json", "dist/index.js", "dist/index.d.ts", "dist/credentials/index.js", "dist/credentials/index.d.ts", "dist/browser/index.js", "dist/browser/index.d.ts", "templates/turnserver.conf.hbs", "templates/cloud-init.yaml.hbs"]) {
       assert.ok(paths.includes(path), `${path} is not in the package`);
     }
     const sourceOrLab = (p: string): boolean => /^(src|lab|test|scripts|stacks)\//.test(p) || (p.endsWith(".ts") && !p.endsWith(".d.ts"));
@@ -127,19 +152,19 @@ describe("the package a user installs (npm pack) in a Pulumi program of their ow
     const installed = join(programDir, "node_modules", PACKAGE.name);
     const manifest = JSON.parse(readFileSync(join(installed, "package.json"), "utf8")) as { version: string; exports: Record<string, unknown> };
     assert.equal(manifest.version, PACKAGE.version);
-    assert.deepEqual(Object.keys(manifest.exports).sort(), [".", "./credentials", "./package.json"]);
+    assert.deepEqual(Object.keys(manifest.exports).sort(), [".", "./browser", "./credentials", "./package.json"]);
     assert.ok(!existsSync(join(programDir, "node_modules", "@pulumi")), "the install brought a second copy of the Pulumi SDKs");
   });
 
   test("the program type-checks against the packed declarations (strict), and every export there has TSDoc", () => {
     const { config } = ts.readConfigFile(join(programDir, "tsconfig.json"), (path) => ts.sys.readFile(path));
     const { fileNames, options } = ts.parseJsonConfigFileContent(config, ts.sys, programDir);
-    const program = ts.createProgram(fileNames, options);
+    const program = ts.createProgram([...fileNames, join(programDir, "browser-app.ts")], options);
     const errors = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, "\n"));
     assert.deepEqual(errors, []);
 
     const installed = join(programDir, "node_modules", PACKAGE.name);
-    const [main, credentials] = [PACKAGE.name, `${PACKAGE.name}/credentials`].map((specifier) => {
+    const [main, credentials, browser] = [PACKAGE.name, `${PACKAGE.name}/credentials`, `${PACKAGE.name}/browser`].map((specifier) => {
       const resolved = ts.resolveModuleName(specifier, join(programDir, "index.ts"), options, ts.sys).resolvedModule?.resolvedFileName ?? "";
       assert.ok(resolved.startsWith(installed), `${specifier} resolves to "${resolved}", not into the installed package`);
       return undocumentedExports(program, resolved, installed);
@@ -148,7 +173,10 @@ describe("the package a user installs (npm pack) in a Pulumi program of their ow
       assert.ok(main.exports.includes(name), `${PACKAGE.name} does not export ${name}`);
     }
     assert.ok(credentials.exports.includes("mintTurnCredential") && credentials.exports.includes("verifyTurnCredential"));
-    assert.deepEqual([...main.missing, ...credentials.missing], [], "exports without TSDoc (what an editor shows a user)");
+    for (const name of ["IceClient", "watchConnection", "CallFailedError", "selectedPairReport", "userMessageFor", "FAILURE_REASONS", "ICE_REPORT_PATH"]) {
+      assert.ok(browser.exports.includes(name), `${PACKAGE.name}/browser does not export ${name}`);
+    }
+    assert.deepEqual([...main.missing, ...credentials.missing, ...browser.missing], [], "exports without TSDoc (what an editor shows a user)");
   });
 
   test("it creates its own resource and one region: the components, in its own project", async () => {
