@@ -190,6 +190,12 @@ export interface CloudLab {
   applySecrets(secrets: readonly string[]): AppliedSecretSet;
   /** coturn's log so far. */
   log(): string;
+  /** The file coturn logs to (what mtail reads in the lab; on a VM it reads the journal). */
+  readonly logFile: string;
+  /** The rendered VM files of the stack (user-data files and operations files). */
+  readonly vm: RenderedVm;
+  /** The temp folder of this lab's files. */
+  readonly dir: string;
   /** Stops everything and removes the temp folder. */
   destroy(): Promise<void>;
 }
@@ -405,6 +411,9 @@ export async function startCloudLab(
       secretsScript,
       applySecrets,
       log: readLog,
+      logFile,
+      vm,
+      dir,
       destroy,
     };
   } catch (error) {

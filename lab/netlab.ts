@@ -110,6 +110,22 @@ export class NetLab {
     return run("ip", ["netns", "exec", ns, command, ...args]);
   }
 
+  /** Runs a command inside a namespace with its own environment and stdin; reports how it ended instead of throwing. */
+  execResult(
+    ns: string,
+    command: string,
+    args: readonly string[],
+    options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {},
+  ): { status: number | null; stdout: string; stderr: string } {
+    const result = spawnSync("ip", ["netns", "exec", ns, command, ...args], {
+      encoding: "utf8",
+      env: options.env ?? process.env,
+      input: options.input,
+      timeout: options.timeoutMs ?? 30_000,
+    });
+    return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+  }
+
   /** Like `exec`, with `input` on the command's stdin (how secrets are handed over: never in arguments). */
   execWithInput(ns: string, input: string, command: string, ...args: string[]): string {
     return run("ip", ["netns", "exec", ns, command, ...args], input);

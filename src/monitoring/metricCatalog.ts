@@ -50,6 +50,7 @@ export const METRIC_CATALOG: readonly MetricDescription[] = [
   { name: "coturn_relayed_bytes_total", type: "counter", labels: ["transport", "side", "direction"], source: "coturn-log", help: "Bytes relayed, reported by coturn every 4096 packets of a session and when it closes; side is client or peer, direction received or sent (by the server)." },
   { name: "coturn_relayed_packets_total", type: "counter", labels: ["transport", "side", "direction"], source: "coturn-log", help: "Packets relayed, reported like coturn_relayed_bytes_total." },
   { name: "coturn_starts_total", type: "counter", labels: [], source: "coturn-log", help: "coturn starts seen in its log since the VM booted (more than one means restarts)." },
+  { name: "coturn_log_lines_suppressed_total", type: "counter", labels: [], source: "coturn-log", help: "coturn log lines journald dropped over coturn's rate limit (30,000 per 30 s): while it grows, the figures from the log are lower bounds." },
   // The collector script (every 15 s), from the kernel and the VM's files.
   { name: "coturn_up", type: "gauge", labels: [], source: "collector", help: "1 when a turnserver process runs, else 0." },
   { name: "coturn_process_start_time_seconds", type: "gauge", labels: [], source: "collector", help: "When the running turnserver process started (Unix time)." },
@@ -60,6 +61,7 @@ export const METRIC_CATALOG: readonly MetricDescription[] = [
   { name: "coturn_listener_bytes_total", type: "counter", labels: ["transport", "direction"], source: "collector", help: "Bytes through each TURN listener and the relay range, counted by the kernel (nftables): direction in or out of the VM." },
   { name: "coturn_listener_packets_total", type: "counter", labels: ["transport", "direction"], source: "collector", help: "Packets through each TURN listener and the relay range, counted like coturn_listener_bytes_total." },
   { name: "coturn_client_connections", type: "gauge", labels: ["transport"], source: "collector", help: "Established client connections to the TCP (tcp) and TLS (tls) listeners." },
+  { name: "coturn_log_metrics_up", type: "gauge", labels: [], source: "collector", help: "1 when mtail answered the collector with the figures from coturn's log, else 0 (they are missing then)." },
   { name: "coturn_metrics_collected_timestamp_seconds", type: "gauge", labels: [], source: "collector", help: "When the collector last wrote these figures (Unix time); stale figures mean it stopped." },
   // node-exporter's own collectors.
   { name: "node_cpu_seconds_total", type: "counter", labels: ["cpu", "mode"], source: "node", help: "CPU time by mode." },

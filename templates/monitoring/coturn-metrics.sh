@@ -4,7 +4,9 @@
 # be open), and it reads only node-exporter on loopback. When scrapers are allowed, node-exporter wants TLS and the
 # scrapers' password: the caller sends the password on stdin (never in arguments, so `ps` does not show it).
 set -euo pipefail
-readonly web_config=/etc/coturn/metrics-web.yml
+# The lab points COTURN_METRICS_WEB_CONFIG elsewhere; over SSH no variable reaches a forced command (and this one
+# only reads loopback).
+readonly web_config="${COTURN_METRICS_WEB_CONFIG:-/etc/coturn/metrics-web.yml}"
 readonly port="${METRICS_PORT:-9100}"
 if [ -f "$web_config" ]; then
   IFS= read -r password || { echo "coturn-metrics: this server wants the metrics password (coturn:metricsPassword) on stdin" >&2; exit 2; }
