@@ -1,7 +1,7 @@
 /**
  * The monitoring of a cloud lab's coturn, from the stack's rendered operations files: the kernel counters
- * (nftables-accounting.conf) loaded in the server's namespace, mtail with the rendered program on coturn's log file
- * (on a VM it reads the journal: the boot test shows that path), node-exporter with the rendered drop-in's
+ * (nftables-accounting.conf) loaded in the server's namespace, mtail with the rendered program reading coturn's log
+ * file from its first line (on a VM it reads the journal the same way: the boot test shows that path), node-exporter with the rendered drop-in's
  * arguments, and the rendered collector script, run on demand so a test knows when its figures were taken. With
  * `scrapers`, node-exporter serves TLS with basic auth on every address, as on a VM with coturn:monitoring.allowedCidrs.
  */
@@ -82,9 +82,10 @@ export async function startMonitoring(cloud: CloudLab, options: MonitoringOption
   );
 
   lab.exec(turn, "nft", "-f", accounting);
-  const mtail = lab.start(turn, "mtail", [
-    "--progs", mtailDir, "--logs", cloud.logFile, "--address", "127.0.0.1", "--port", String(MTAIL_PORT), "--emit_prog_label=false", "--logtostderr",
-  ]);
+  // As on the VM, mtail reads coturn's lines on stdin from the first one on (there journalctl --follow --boot, here
+  // tail of coturn's log file), so it sees coturn's start banner too.
+  const mtailArgs = ["--progs", mtailDir, "--logs", "/dev/stdin", "--address", "127.0.0.1", "--port", String(MTAIL_PORT), "--emit_prog_label=false", "--logtostderr"];
+  const mtail = lab.start(turn, "bash", ["-c", 'tail -n +1 -F "$0" 2>/dev/null | exec mtail "$@"', cloud.logFile, ...mtailArgs]);
   let args = nodeExporterArgs(vmFile(vm, MONITORING_PATHS.nodeExporterDropIn)).map((a) =>
     a.startsWith("--collector.textfile.directory=") ? `--collector.textfile.directory=${textfileDir}` : a,
   );
