@@ -26,6 +26,8 @@ export type LabJob =
   | { job: "allocate"; server: Endpoint; transport: TurnTransport; credentials: Credentials }
   /** On one allocation of `family`, ask for a permission and for a channel to each peer; report each outcome. */
   | { job: "peers"; server: Endpoint; family: "ipv4" | "ipv6"; credentials: Credentials; peers: string[] }
+  /** `count` allocation attempts one after the other (a burst of refusals, say); report how many ended with each code. */
+  | { job: "attempts"; server: Endpoint; transport: TurnTransport; credentials: Credentials; count: number }
   /** Allocate `count` times with the same credentials; report each outcome, then release them all. */
   | { job: "quota"; server: Endpoint; credentials: Credentials; count: number }
   /** TLS handshake at one protocol version; report the protocol and the certificate, or the error. */
@@ -226,6 +228,20 @@ async function run(job: LabJob): Promise<object> {
       } finally {
         await allocation.release();
       }
+    }
+    case "attempts": {
+      const codes: Record<string, number> = {};
+      for (let i = 0; i < job.count; i++) {
+        let code = "ok";
+        try {
+          await (await open(job.server, job.transport, job.credentials)).release();
+        } catch (error) {
+          const outcome = outcomeOf(error);
+          code = outcome.ok ? "ok" : String(outcome.code ?? "error");
+        }
+        codes[code] = (codes[code] ?? 0) + 1;
+      }
+      return { codes };
     }
     case "quota": {
       const held: Allocation[] = [];
