@@ -627,6 +627,55 @@ const BAD_CASES: readonly BadCase[] = [
       `coturn:relayPorts = "1-2": ${OUTSIDE_PORTS_MESSAGE}`,
     ],
   },
+  // Metrics: scrapers and their password.
+  {
+    name: "scrapers listed without the password they log in with",
+    changes: { "coturn:monitoring": json({ allowedCidrs: ["198.51.100.9/32"] }) },
+    expected: [
+      "coturn:metricsPassword: is not set, but coturn:monitoring.allowedCidrs lets scrapers in, and they must log in: " +
+        'pulumi config set --secret coturn:metricsPassword "$(openssl rand -base64 32)", and give it to Prometheus (basic_auth password_file)',
+    ],
+  },
+  {
+    name: "a scraper source that is not a CIDR",
+    changes: { "coturn:monitoring": json({ allowedCidrs: ["prometheus.example.com"] }), "coturn:metricsPassword": "p".repeat(32) },
+    secretKeys: [...BASE_SECRET_KEYS, "coturn:metricsPassword"],
+    expected: [
+      'coturn:monitoring.allowedCidrs[0] = "prometheus.example.com": is not an IPv4 CIDR. Write it as address/prefix, e.g. "203.0.113.7/32" for one address',
+    ],
+  },
+  {
+    name: "metrics open to the whole internet",
+    changes: { "coturn:monitoring": json({ allowedCidrs: ["0.0.0.0/0"] }), "coturn:metricsPassword": "p".repeat(32) },
+    secretKeys: [...BASE_SECRET_KEYS, "coturn:metricsPassword"],
+    expected: [
+      'coturn:monitoring.allowedCidrs[0] = "0.0.0.0/0": would open the metrics endpoint to the whole internet. List your Prometheus ' +
+        'servers\' addresses (e.g. "203.0.113.9/32"), or leave the list empty and read the metrics over SSH (npm run status)',
+    ],
+  },
+  {
+    name: "a short metrics password is refused without showing it",
+    changes: { "coturn:monitoring": json({ allowedCidrs: ["198.51.100.9/32"] }), "coturn:metricsPassword": "hunter2" },
+    secretKeys: [...BASE_SECRET_KEYS, "coturn:metricsPassword"],
+    expected: [
+      "coturn:metricsPassword: (secret, 7 characters) must be at least 24 characters, without spaces, colons, quotes or backslashes (base64 is fine): " +
+        'pulumi config set --secret coturn:metricsPassword "$(openssl rand -base64 32)"',
+    ],
+  },
+  {
+    name: "a metrics password with nothing to protect",
+    changes: { "coturn:metricsPassword": "p".repeat(32) },
+    secretKeys: [...BASE_SECRET_KEYS, "coturn:metricsPassword"],
+    expected: [
+      "coturn:metricsPassword: is set, but no scraper may connect (coturn:monitoring.allowedCidrs is empty), so nothing uses it. " +
+        "Add your Prometheus server's address to coturn:monitoring.allowedCidrs, or remove it: pulumi config rm coturn:metricsPassword",
+    ],
+  },
+  {
+    name: "a typo inside coturn:monitoring",
+    changes: { "coturn:monitoring": json({ allowedCidr: ["198.51.100.9/32"] }) },
+    expected: ['coturn:monitoring: has unknown field "allowedCidr" (did you mean "allowedCidrs"?); known fields: allowedCidrs'],
+  },
 ];
 
 const CLOUDFLARE_TOKEN = "T3st-cloudflare-token-abcdefghijklmnop0123";

@@ -46,12 +46,12 @@ export function monitoringProblems(c: Parsed): ConfigProblem[] {
       "is set, but no scraper may connect (coturn:monitoring.allowedCidrs is empty), so nothing uses it. " +
         "Add your Prometheus server's address to coturn:monitoring.allowedCidrs, or remove it: pulumi config rm coturn:metricsPassword",
     );
-  } else if (password !== undefined && (password.length < MIN_METRICS_PASSWORD_LENGTH || /[\s:]/.test(password))) {
+  } else if (password !== undefined && (password.length < MIN_METRICS_PASSWORD_LENGTH || /[\s:"\\]/.test(password))) {
     // The value is never shown: only its length.
     add(
       "metricsPassword",
       undefined,
-      `(secret, ${password.length} characters) must be at least ${MIN_METRICS_PASSWORD_LENGTH} characters with no space or colon: ` +
+      `(secret, ${password.length} characters) must be at least ${MIN_METRICS_PASSWORD_LENGTH} characters, without spaces, colons, quotes or backslashes (base64 is fine): ` +
         'pulumi config set --secret coturn:metricsPassword "$(openssl rand -base64 32)"',
     );
   }
