@@ -14,6 +14,7 @@ import { dirname, join, relative } from "node:path";
 import { describe, test } from "node:test";
 import { CONFIG_REFERENCE_PAGE, withConfigReference } from "../src/config/reference";
 import { configKeySchemas } from "../src/config/schema";
+import { METRIC_CATALOG } from "../src/monitoring/metricCatalog";
 
 const ROOT = join(__dirname, "..");
 const read = (path: string): string => readFileSync(join(ROOT, path), "utf8");
@@ -199,4 +200,13 @@ describe("links", () => {
       assert.deepEqual(broken, []);
     });
   }
+});
+
+test("docs/monitoring.md's metric table is the catalog's, row for row", () => {
+  const doc = readFileSync(join(ROOT, "docs", "monitoring.md"), "utf8");
+  const block = /<!-- metric table: [^>]*-->\n\| metric .*\n\| --- .*\n([\s\S]*?)<!-- end of metric table -->/.exec(doc)?.[1] ?? "";
+  const expected = METRIC_CATALOG.map(
+    (m) => `| \`${m.name}\` | ${m.type} | ${m.labels.map((l) => `\`${l}\``).join(", ") || "–"} | ${m.source} | ${m.help} |\n`,
+  ).join("");
+  assert.equal(block, expected, "regenerate the table between the markers from src/monitoring/metricCatalog.ts");
 });
