@@ -38,26 +38,31 @@ if [ "${#missing[@]}" -gt 0 ]; then
     command -v sudo >/dev/null || { echo "install-deps: run as root, or install sudo" >&2; exit 1; }
     as_root=(sudo)
   fi
-  # Where systemd runs, Debian's coturn package enables and starts coturn.service right away (the unit ignores
-  # /etc/default/coturn, which only the old init script reads): a system-wide coturn on every address, holding the
-  # ports `npm run local` needs. A coturn this script installs is masked during the installation (so it never
-  # starts), then unmasked and left disabled: tests and `npm run local` start their own. One installed before is left.
-  hold_service=false
-  release_service() {
-    if [ "$hold_service" = true ]; then "${as_root[@]}" systemctl unmask coturn.service >/dev/null || true; fi
+  # Where systemd runs, Debian's coturn, prometheus and prometheus-node-exporter packages enable and start their
+  # services right away (coturn's unit ignores /etc/default/coturn, which only the old init script reads): a
+  # system-wide coturn on every address holding the ports `npm run local` needs, a Prometheus and a node-exporter
+  # nobody asked for. A service this script installs is masked during the installation (so it never starts), then
+  # unmasked and left disabled: the tests and `npm run local` start their own. One installed before is left alone.
+  held_services=()
+  release_services() {
+    for service in "${held_services[@]}"; do "${as_root[@]}" systemctl unmask "$service.service" >/dev/null || true; done
   }
-  if [[ " ${missing[*]} " == *" coturn "* ]] && [ -d /run/systemd/system ]; then
-    hold_service=true
-    trap release_service EXIT
-    "${as_root[@]}" systemctl mask coturn.service >/dev/null
+  if [ -d /run/systemd/system ]; then
+    for service in coturn prometheus prometheus-node-exporter; do
+      if [[ " ${missing[*]} " == *" $service "* ]]; then held_services+=("$service"); fi
+    done
+  fi
+  if [ "${#held_services[@]}" -gt 0 ]; then
+    trap release_services EXIT
+    for service in "${held_services[@]}"; do "${as_root[@]}" systemctl mask "$service.service" >/dev/null; done
   fi
   say "installing Debian packages: ${missing[*]}"
   "${as_root[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  if [ "$hold_service" = true ]; then
-    release_service
-    "${as_root[@]}" systemctl disable coturn.service >/dev/null 2>&1 || true
-    say "coturn's system service is installed but disabled; npm run local starts its own coturn"
+  if [ "${#held_services[@]}" -gt 0 ]; then
+    release_services
+    for service in "${held_services[@]}"; do "${as_root[@]}" systemctl disable "$service.service" >/dev/null 2>&1 || true; done
+    say "installed but disabled: ${held_services[*]} (npm run local and the tests start their own)"
   fi
 fi
 
