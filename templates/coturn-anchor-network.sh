@@ -23,7 +23,8 @@ readonly placeholder=192.0.2.1
 readonly table=4242
 
 log() { echo "coturn-anchor-network: $*"; }
-fail() { echo "coturn-anchor-network: ERROR: $*" >&2; exit 1; }
+# Errors go to the journal too (messages never hold a secret), so an operator finds them on the VM.
+fail() { echo "coturn-anchor-network: ERROR: $*" >&2; logger --tag coturn-anchor-network --priority user.err -- "ERROR: $*" 2>/dev/null || true; exit 1; }
 
 conf=/etc/turnserver.conf
 redirect_rules=/etc/coturn/nftables-tls443.conf

@@ -14,7 +14,8 @@ readonly configured_marker=/var/lib/coturn-pulumi/configured
 readonly relay_sysctl=/etc/sysctl.d/60-coturn-relay.conf
 
 log() { echo "coturn-bootstrap: $*"; }
-fail() { echo "coturn-bootstrap: ERROR: $*" >&2; exit 1; }
+# Errors go to the journal too (messages never hold a secret), so an operator finds them on the VM.
+fail() { echo "coturn-bootstrap: ERROR: $*" >&2; logger --tag coturn-bootstrap --priority user.err -- "ERROR: $*" 2>/dev/null || true; exit 1; }
 
 names=""
 while [ "$#" -gt 0 ]; do

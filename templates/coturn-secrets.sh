@@ -11,7 +11,8 @@
 set -euo pipefail
 umask 077
 
-fail() { echo "coturn-secrets: ERROR: $*" >&2; exit 1; }
+# Errors go to the journal too (messages never hold a secret), so an operator finds them on the VM.
+fail() { echo "coturn-secrets: ERROR: $*" >&2; logger --tag coturn-secrets --priority user.err -- "ERROR: $*" 2>/dev/null || true; exit 1; }
 log() { echo "coturn-secrets: $*" >&2; }
 
 action="${1:-}"

@@ -33,7 +33,8 @@ set -euo pipefail
 umask 077
 export LC_ALL=C
 
-fail() { echo "coturn-tls: ERROR: $*" >&2; exit 1; }
+# Errors go to the journal too (messages never hold a secret), so an operator finds them on the VM.
+fail() { echo "coturn-tls: ERROR: $*" >&2; logger --tag coturn-tls --priority user.err -- "ERROR: $*" 2>/dev/null || true; exit 1; }
 log() { echo "coturn-tls: $*" >&2; }
 usage="usage: coturn-tls deliver|install|renew|status [--config FILE] [--state-dir DIR] [--pidfile FILE] [--ready-marker FILE] [--from DIR] [--no-reload] [--force]"
 
