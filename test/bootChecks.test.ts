@@ -68,7 +68,7 @@ test("coturn's journal: a start that could not read its config, or ran another o
 
 test("the drop-in: every setting it makes must be what systemd shows", () => {
   const dropIn = vmFile(productionVm("aws-example"), DROP_IN);
-  assert.deepEqual(dropInProperties(dropIn), ["DropInPaths", "StartLimitIntervalUSec", "ConditionResult", "Restart", "RestartUSec", "LimitNOFILE", "ExecReload"]);
+  assert.deepEqual(dropInProperties(dropIn), ["DropInPaths", "StartLimitIntervalUSec", "ConditionResult", "Restart", "RestartUSec", "LimitNOFILE", "ExecReload", "LogRateLimitIntervalUSec", "LogRateLimitBurst"]);
   const good = [
     `DropInPaths=${DROP_IN}`,
     "StartLimitIntervalUSec=0",
@@ -77,6 +77,8 @@ test("the drop-in: every setting it makes must be what systemd shows", () => {
     "RestartUSec=2s",
     "LimitNOFILE=1048576",
     "ExecReload={ path=/bin/kill ; argv[]=/bin/kill -USR2 $MAINPID ; ignore_errors=no }",
+    "LogRateLimitIntervalUSec=30s",
+    "LogRateLimitBurst=30000",
   ].join("\n");
   assert.equal(dropInCheck(DROP_IN, dropIn, good).status, "ok");
   // The Debian package's own unit, as systemd shows it without the drop-in.

@@ -160,7 +160,7 @@ export function dropInExpectations(dropIn: string): Array<{ property: string; va
     // An empty assignment resets a list (ExecReload=); the last one wins.
     if (match && match[2] !== "") settings.set(match[1], match[2]);
   }
-  const names: Record<string, string> = { RestartSec: "RestartUSec", StartLimitIntervalSec: "StartLimitIntervalUSec" };
+  const names: Record<string, string> = { RestartSec: "RestartUSec", StartLimitIntervalSec: "StartLimitIntervalUSec", LogRateLimitIntervalSec: "LogRateLimitIntervalUSec" };
   return [...settings].map(([key, value]) =>
     // systemctl shows no condition's value, only whether the conditions held at the last start.
     key.startsWith("Condition") ? { property: "ConditionResult", value: "yes" } : { property: names[key] ?? key, value },
