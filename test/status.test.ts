@@ -351,7 +351,7 @@ describe("stack outputs and config", () => {
   });
 
   test("scrapers are read from coturn:monitoring.allowedCidrs", () => {
-    const raw = (monitoring?: string) => ({ stack: "s", values: monitoring === undefined ? {} : { "coturn:monitoring": monitoring }, secretKeys: new Set<string>(), opaqueKeys: new Set<string>() });
+    const raw = (monitoring?: string) => ({ stack: "s", values: (monitoring === undefined ? {} : { "coturn:monitoring": monitoring }) as Record<string, string>, secretKeys: new Set<string>(), opaqueKeys: new Set<string>() });
     assert.equal(stackHasScrapers(raw()), false);
     assert.equal(stackHasScrapers(raw('{"allowedCidrs":[]}')), false);
     assert.equal(stackHasScrapers(raw('{"allowedCidrs":["198.51.100.9/32"]}')), true);
