@@ -8,7 +8,7 @@
 # Debian image with (debootstrap, systemd-nspawn from systemd-container, apt-ftparchive from apt-utils, nsenter from
 # util-linux); and the monitoring stack the VMs run and operators scrape with, for the metrics tests: mtail and
 # prometheus-node-exporter (as on the VM), and prometheus (its promtool tests the shipped alert rules, and a real
-# Prometheus scrapes the lab).
+# Prometheus scrapes the lab); and openssh-server, the sshd `npm run status` reads the lab's metrics through.
 # With the argument `local` (bash scripts/install-deps.sh local), only what `npm run local` needs: ca-certificates,
 # openssl and coturn, and `npm ci` only when node_modules is missing or older than package-lock.json (scripts/local.sh
 # runs this before every start, and must work offline once installed).
@@ -20,7 +20,7 @@ mode="${1:-all}"
 case "$mode" in
   all) packages=(ca-certificates openssl cloud-init shellcheck coturn sqlite3 openssh-client sudo iproute2 nftables curl chromium
     pebble certbot python3-certbot-dns-cloudflare jq debootstrap systemd-container apt-utils util-linux
-    mtail prometheus-node-exporter prometheus) ;;
+    mtail prometheus-node-exporter prometheus openssh-server) ;;
   local) packages=(ca-certificates openssl coturn) ;;
   *) echo "install-deps: unknown argument \"$mode\"; use no argument (everything) or \"local\" (only what npm run local needs)" >&2; exit 2 ;;
 esac
