@@ -92,13 +92,18 @@ describe("a real Prometheus scrapes a lab server as documented and evaluates the
     await cloud?.destroy();
   });
 
-  test("the endpoint wants the password: without it node-exporter answers 401", () => {
+  test("the endpoint and the SSH read path want the password: without it node-exporter answers 401", () => {
     const status = cloud.lab.exec(cloud.hosts.client, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--insecure", `https://${CLOUD_LAB.publicIp}:${METRICS_PORT}/metrics`);
     assert.equal(status, "401");
     const wrong = cloud.lab.exec(cloud.hosts.client, "curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--insecure", "-u", `${METRICS_USER}:wrong`, `https://${CLOUD_LAB.publicIp}:${METRICS_PORT}/metrics`);
     assert.equal(wrong, "401");
     const plain = cloud.lab.execResult(cloud.hosts.client, "curl", ["-s", "--max-time", "3", `http://${CLOUD_LAB.publicIp}:${METRICS_PORT}/metrics`]);
     assert.ok(!plain.stdout.includes("coturn_up"), "no metrics over plain HTTP");
+    // The SSH read path (its forced command, run in the server's namespace) with the password on stdin, and without.
+    assert.match(monitoring.metrics(), /^coturn_up 1$/m);
+    const without = cloud.lab.execResult(cloud.hosts.turn, monitoring.readCommand, [], { env: monitoring.readCommandEnv, input: "" });
+    assert.equal(without.status, 2);
+    assert.match(without.stderr, /wants the metrics password \(coturn:metricsPassword\) on stdin/);
   });
 
   test("the quiet server: Prometheus has its figures and no alert fires", async () => {

@@ -11,6 +11,7 @@ readonly port="${METRICS_PORT:-9100}"
 if [ -f "$web_config" ]; then
   IFS= read -r password || { echo "coturn-metrics: this server wants the metrics password (coturn:metricsPassword) on stdin" >&2; exit 2; }
   # Loopback: nothing can sit between curl and node-exporter, so the certificate (issued to the DNS name) is not checked.
-  printf 'user = "prometheus:%s"\n' "$password" | exec curl --silent --show-error --fail --max-time 10 --insecure --config - "https://127.0.0.1:$port/metrics"
+  # exec with the config on stdin (a pipe into exec would run curl in a subshell and carry on below).
+  exec curl --silent --show-error --fail --max-time 10 --insecure --config - "https://127.0.0.1:$port/metrics" <<< "user = \"prometheus:$password\""
 fi
 exec curl --silent --show-error --fail --max-time 10 "http://127.0.0.1:$port/metrics"
