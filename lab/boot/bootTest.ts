@@ -45,6 +45,7 @@ import {
   deliverSecret,
   ECHO_PORT,
   guestFile,
+  metricsFromTheWorldRow,
   metricsPortRows,
   networkRows,
   openFilesRow,
@@ -250,6 +251,8 @@ export async function bootStack(options: BootOptions): Promise<BootReport> {
     // What pulumi up does next (src/components/opsDelivery.ts), before any TURN traffic: the kernel counters and mtail
     // must see the TURN checks below.
     log("delivery: the operations files (TLS manager, monitoring) over SSH as pulumi up sends them (operations deploy key)");
+    // Between the package's install and this delivery node-exporter runs with the package's own settings.
+    results.push(await metricsFromTheWorldRow(bootLab, "metrics closed to the world before the operations delivery"));
     const consoleBeforeOps = booted.console().length;
     results.push(await deliverOps(bootLab, opsSsh, booted, vm, "operations files delivered over SSH (pinned host key)", vm.opsFiles.length));
     const opsExpected = expectedOpsFiles(vm);

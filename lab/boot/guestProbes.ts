@@ -201,12 +201,17 @@ export async function metricsPortRows(guest: BootedGuest, bootLab: BootLab): Pro
     await sleep(500);
     inside = loopbackOnlyCheck(guest.run("ss", ["-Hlntu"]).stdout, ports);
   }
+  return [inside, await metricsFromTheWorldRow(bootLab, "metrics closed to the world")];
+}
+
+/** `curl http://<static IP>:<port>/metrics` for node-exporter's and mtail's ports from the lab internet: nothing may answer. */
+export async function metricsFromTheWorldRow(bootLab: BootLab, check: string): Promise<CheckResult> {
   const attempts = [];
-  for (const { port } of ports) {
+  for (const port of [METRICS_PORT, MTAIL_PORT]) {
     const run = await bootLab.lab.run(bootLab.hosts.client, "curl", ["--silent", "--show-error", "--max-time", "5", `http://${bootLab.publicIp}:${port}/metrics`], { timeoutMs: 15_000 });
     attempts.push({ port, exit: run.status, stdout: run.stdout });
   }
-  return [inside, closedToWorldCheck(bootLab.publicIp, attempts)];
+  return closedToWorldCheck(bootLab.publicIp, attempts, check);
 }
 
 /** The kernel counters' table as `nft` lists it inside the guest (empty when it is not loaded). */

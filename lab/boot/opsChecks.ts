@@ -112,14 +112,18 @@ export function loopbackOnlyCheck(ss: string, services: ReadonlyArray<{ readonly
 const CLOSED_EXITS: Readonly<Record<number, string>> = { 7: "refused", 28: "no answer (timed out)" };
 
 /** A `curl http://<static IP>:<port>/metrics` from the lab internet must find nothing there. */
-export function closedToWorldCheck(address: string, attempts: ReadonlyArray<{ readonly port: number; readonly exit: number | null; readonly stdout: string }>): CheckResult {
+export function closedToWorldCheck(
+  address: string,
+  attempts: ReadonlyArray<{ readonly port: number; readonly exit: number | null; readonly stdout: string }>,
+  check = "metrics closed to the world",
+): CheckResult {
   const problems = attempts.flatMap(({ port, exit, stdout }) =>
     exit !== null && CLOSED_EXITS[exit] !== undefined
       ? []
       : [`${address}:${port} answered from the internet (curl exit ${exit}${stdout ? `: ${stdout.trim().split("\n")[0].slice(0, 80)}` : ""})`],
   );
   return rowFrom(
-    "metrics closed to the world",
+    check,
     problems,
     attempts.map(({ port, exit }) => `${address}:${port} ${exit === null ? "?" : CLOSED_EXITS[exit]}`).join(", ") + " from the lab internet (no scrapers listed)",
   );
