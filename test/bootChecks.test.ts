@@ -12,6 +12,7 @@ import {
   dropInCheck,
   dropInProperties,
   expectedFiles,
+  expectedOpsFiles,
   failedUnitsCheck,
   filesCheck,
   kernelSettingRows,
@@ -22,6 +23,20 @@ import {
   sysctlFile,
 } from "../lab/boot/checks";
 import { IMAGE_RECIPE, mirrorFromAptSources, recipeHash } from "../lab/boot/imageRecipe";
+import {
+  accountingCheck,
+  closedToWorldCheck,
+  forcedCommandCheck,
+  journaldCheck,
+  loopbackOnlyCheck,
+  metricsReadCheck,
+  opsDeliveryCheck,
+  parsePrometheusText,
+  sampleValue,
+  unitsCheck,
+  type ExpectedFigure,
+} from "../lab/boot/opsChecks";
+import { MONITORING_PATHS } from "../src/render/monitoringFiles";
 import { cloudUserData, networkConfig } from "../lab/boot/seed";
 import { everyVmPackage } from "../src/render/vmFiles";
 import { gunzipSync } from "node:zlib";
@@ -68,7 +83,17 @@ test("coturn's journal: a start that could not read its config, or ran another o
 
 test("the drop-in: every setting it makes must be what systemd shows", () => {
   const dropIn = vmFile(productionVm("aws-example"), DROP_IN);
-  assert.deepEqual(dropInProperties(dropIn), ["DropInPaths", "StartLimitIntervalUSec", "ConditionResult", "Restart", "RestartUSec", "LimitNOFILE", "ExecReload", "LogRateLimitIntervalUSec", "LogRateLimitBurst"]);
+  assert.deepEqual(dropInProperties(dropIn), [
+    "DropInPaths",
+    "StartLimitIntervalUSec",
+    "ConditionResult",
+    "Restart",
+    "RestartUSec",
+    "LimitNOFILE",
+    "ExecReload",
+    "LogRateLimitIntervalUSec",
+    "LogRateLimitBurst",
+  ]);
   const good = [
     `DropInPaths=${DROP_IN}`,
     "StartLimitIntervalUSec=0",
@@ -82,10 +107,19 @@ test("the drop-in: every setting it makes must be what systemd shows", () => {
   ].join("\n");
   assert.equal(dropInCheck(DROP_IN, dropIn, good).status, "ok");
   // The Debian package's own unit, as systemd shows it without the drop-in.
-  const packaged = "DropInPaths=\nStartLimitIntervalUSec=10s\nConditionResult=yes\nRestart=on-failure\nRestartUSec=100ms\nLimitNOFILE=524288\nExecReload=\n";
+  const packaged =
+    "DropInPaths=\nStartLimitIntervalUSec=10s\nConditionResult=yes\nRestart=on-failure\nRestartUSec=100ms\nLimitNOFILE=524288\nExecReload=\nLogRateLimitIntervalUSec=0\nLogRateLimitBurst=0\n";
   const failed = dropInCheck(DROP_IN, dropIn, packaged);
   assert.equal(failed.status, "FAIL");
-  for (const problem of ["does not load", "Restart is on-failure, not always", "RestartUSec is 100ms, not 2s", "LimitNOFILE is 524288", "ExecReload is unset"]) {
+  for (const problem of [
+    "does not load",
+    "Restart is on-failure, not always",
+    "RestartUSec is 100ms, not 2s",
+    "LimitNOFILE is 524288",
+    "ExecReload is unset",
+    "LogRateLimitIntervalUSec is 0, not 30s",
+    "LogRateLimitBurst is 0, not 30000",
+  ]) {
     assert.ok(failed.detail.includes(problem), `${problem} in ${failed.detail}`);
   }
 });
@@ -181,4 +215,134 @@ test("npm run boot-test refuses a bad command line or a stack that boots no VM, 
   const flag = run("--stack", "aws-example", "--frobnicate");
   assert.equal(flag.status, 2);
   assert.match(flag.stderr, /frobnicate[\s\S]*usage: sudo npm run boot-test/);
+});
+
+const SHA = "c192ee21f49b0123456789abcdef0123456789abcdef0123456789abcdef0123";
+
+test("operations delivery: the document sent, all files written on a fresh VM, none on a repeat, coturn untouched", () => {
+  const ran = (stdout: string, before = "2806", after = "2806") => ({ status: 0, stdout, stderr: "", coturnPid: { before, after } });
+  const first = opsDeliveryCheck("delivered", ran(`{"files":16,"changed":16,"sha256":"${SHA}"}\n`), { files: 16, sha256: SHA }, 16);
+  assert.equal(first.status, "ok");
+  assert.match(first.detail, /wrote 16 of 16 files.*coturn kept running \(pid 2806\)/);
+  assert.equal(opsDeliveryCheck("again", ran(`{"files":16,"changed":0,"sha256":"${SHA}"}`), { files: 16, sha256: SHA }, 0).status, "ok");
+  assert.match(opsDeliveryCheck("again", ran(`{"files":16,"changed":3,"sha256":"${SHA}"}`), { files: 16, sha256: SHA }, 0).detail, /wrote 3 files, expected 0/);
+  assert.match(opsDeliveryCheck("d", ran(`{"files":16,"changed":16,"sha256":"${SHA.replace("c1", "00")}"}`), { files: 16, sha256: SHA }, 16).detail, /not the one sent/);
+  assert.match(opsDeliveryCheck("d", ran(`{"files":15,"changed":15,"sha256":"${SHA}"}`), { files: 16, sha256: SHA }, 15).detail, /counted 15 files, 16 were sent/);
+  assert.match(opsDeliveryCheck("d", ran(`{"files":16,"changed":16,"sha256":"${SHA}"}`, "2806", "2901"), { files: 16, sha256: SHA }, 16).detail, /restarted or stopped coturn/);
+  assert.match(opsDeliveryCheck("d", ran("coturn-ops: ERROR: refusing the whole set"), { files: 16, sha256: SHA }, 16).detail, /printed no JSON result/);
+  const refused = opsDeliveryCheck("d", { status: 1, stdout: "", stderr: "coturn-ops: ERROR: refusing the whole set: /etc/shadow is not an operations file\n", coturnPid: { before: "1", after: "1" } }, { files: 16, sha256: SHA }, 16);
+  assert.equal(refused.status, "FAIL");
+  assert.match(refused.detail, /ssh exited 1: coturn-ops: ERROR: refusing/);
+});
+
+test("operations files: root-owned with their rendered group and mode", () => {
+  const expected = expectedOpsFiles(productionVm("aws-example"));
+  assert.ok(expected.some((f) => f.path === "/etc/systemd/system/coturn-tls-renew.timer" && f.group === "root" && f.mode === "644"));
+  assert.ok(expected.some((f) => f.path === "/usr/local/sbin/coturn-metrics" && f.mode === "755"));
+  const good = expected.map((f) => `${f.path} ${f.owner} ${f.group} ${f.mode}`).join("\n");
+  assert.equal(filesCheck(expected, good, "operations files").status, "ok");
+  assert.match(filesCheck(expected, good.replace("/usr/local/sbin/coturn-metrics root root 755", "/usr/local/sbin/coturn-metrics root root 777"), "operations files").detail, /coturn-metrics is root:root 777, not root:root 755/);
+});
+
+test("units: every monitoring unit active and enabled; an inactive or disabled one fails", () => {
+  const units = ["coturn-tls-renew.timer", "coturn-log-metrics.service"].map((unit) => ({ unit, active: "active\n", enabled: "enabled\n" }));
+  assert.equal(unitsCheck("units", units).status, "ok");
+  const broken = unitsCheck("units", [{ unit: "coturn-log-metrics.service", active: "activating\n", enabled: "disabled\n" }, { unit: "coturn-tls-renew.timer", active: "inactive\n", enabled: "\n" }]);
+  assert.equal(broken.status, "FAIL");
+  assert.match(broken.detail, /coturn-log-metrics\.service is activating, not active.*disabled at boot.*coturn-tls-renew\.timer is inactive.*unknown at boot/);
+  assert.match(failedUnitsCheck("coturn-metrics-collect.service loaded failed failed coturn metrics\n", "", "after the delivery").detail, /coturn-metrics-collect\.service is failed/);
+});
+
+test("metrics ports: loopback only inside; an extra address, a missing listener or an answer from the world fails", () => {
+  const services = [{ name: "node-exporter", port: 9100 }, { name: "mtail", port: 3903 }];
+  const ss = "udp   UNCONN 0 0 10.77.0.10:3478 0.0.0.0:*\ntcp   LISTEN 0 4096 127.0.0.1:9100 0.0.0.0:*\ntcp   LISTEN 0 4096 127.0.0.1:3903 0.0.0.0:*\ntcp   LISTEN 0 128 0.0.0.0:22 0.0.0.0:*\n";
+  assert.equal(loopbackOnlyCheck(ss, services).status, "ok");
+  // The package's own settings: every address.
+  const packaged = loopbackOnlyCheck(ss.replace("127.0.0.1:9100", "*:9100"), services);
+  assert.equal(packaged.status, "FAIL");
+  assert.match(packaged.detail, /node-exporter does not listen on 127\.0\.0\.1:9100; node-exporter's port 9100 is also open on tcp \*:9100/);
+  assert.match(loopbackOnlyCheck(`${ss}tcp LISTEN 0 4096 [::]:3903 [::]:*\n`, services).detail, /mtail's port 3903 is also open on tcp \[::\]:3903/);
+  assert.equal(closedToWorldCheck("11.0.0.10", [{ port: 9100, exit: 7, stdout: "" }, { port: 3903, exit: 28, stdout: "" }]).status, "ok");
+  const open = closedToWorldCheck("11.0.0.10", [{ port: 9100, exit: 0, stdout: "# HELP go_gc_duration_seconds …\n" }], "before");
+  assert.equal(open.check, "before");
+  assert.match(open.detail, /11\.0\.0\.10:9100 answered from the internet \(curl exit 0: # HELP go_gc/);
+  assert.equal(closedToWorldCheck("11.0.0.10", [{ port: 9100, exit: 52, stdout: "" }]).status, "FAIL", "an empty reply is an answer");
+});
+
+/** `nft list table inet coturn_accounting` with the given packets and bytes for every counter, relay ones apart. */
+function nftListing(relay: { packets: number; bytes: number }, others = { packets: 0, bytes: 0 }, names = COUNTERS): string {
+  const counter = (name: string) => {
+    const c = name.startsWith("relay_") ? relay : others;
+    return `\tcounter ${name} {\n\t\tpackets ${c.packets} bytes ${c.bytes}\n\t}\n`;
+  };
+  return `table inet coturn_accounting {\n${names.map(counter).join("")}\tchain count_in {\n\t}\n}\n`;
+}
+const COUNTERS = ["udp", "tcp", "tls", "dtls", "relay"].flatMap((n) => [`${n}_in`, `${n}_out`]);
+
+test("kernel counters: all loaded and the relay's grew by the echo; not loaded, missing or not counting fails", () => {
+  const echo = { packets: 1, payloadBytes: 1000 };
+  const ok = accountingCheck(nftListing({ packets: 0, bytes: 0 }), nftListing({ packets: 1, bytes: 1028 }, { packets: 7, bytes: 1796 }), COUNTERS, echo);
+  assert.equal(ok.status, "ok");
+  assert.match(ok.detail, /10 counters.*relay_in \+1 packets \+1028 bytes, relay_out \+1 packets \+1028 bytes, udp_in \+7 packets/);
+  assert.match(accountingCheck("", "", COUNTERS, echo).detail, /no counter in table inet coturn_accounting/);
+  assert.match(accountingCheck(nftListing({ packets: 5, bytes: 5000 }), nftListing({ packets: 5, bytes: 5000 }), COUNTERS, echo).detail, /relay_in grew by 0 packets and 0 bytes; the echo sent 1 of 1000 bytes/);
+  const missing = accountingCheck("", nftListing({ packets: 1, bytes: 1028 }, undefined, COUNTERS.filter((n) => n !== "dtls_out")), COUNTERS, echo);
+  assert.match(missing.detail, /counter dtls_out is missing/);
+});
+
+const PAGE = [
+  "# HELP coturn_up 1 when a turnserver process runs, else 0.",
+  "# TYPE coturn_up gauge",
+  "coturn_up 1",
+  "coturn_log_metrics_up 1",
+  'coturn_allocations_created_total{transport="plain"} 1',
+  'coturn_requests_refused_total{code="401"} 1',
+  'node_cpu_seconds_total{cpu="0",mode="idle"} 1234.5',
+  "",
+].join("\n");
+const FIGURES: ExpectedFigure[] = [
+  { name: "coturn_up", value: 1, why: "coturn runs" },
+  { name: "coturn_log_metrics_up", value: 1, why: "mtail reads the journal" },
+  { name: "coturn_allocations_created_total", labels: { transport: "plain" }, value: 1, why: "one allocation" },
+  { name: "coturn_requests_refused_total", labels: { code: "401" }, value: 1, why: "one wrong secret" },
+];
+
+test("metrics over SSH: exactly the figures of what the boot did; off by one, absent or no host figures fails", () => {
+  assert.equal(sampleValue(parsePrometheusText(PAGE), "node_cpu_seconds_total", { mode: "idle" }), 1234.5);
+  const ran = (stdout: string) => ({ status: 0, stdout, stderr: "" });
+  const ok = metricsReadCheck(ran(PAGE), FIGURES, 3000);
+  assert.equal(ok.status, "ok");
+  assert.match(ok.detail, /coturn_allocations_created_total\{plain\} 1, coturn_requests_refused_total\{401\} 1, node_cpu_seconds_total present/);
+  // A wrong attempt counted twice (a retry), the challenge counted as a refusal: not what was done.
+  const twice = metricsReadCheck(ran(PAGE.replace('{code="401"} 1', '{code="401"} 2')), FIGURES, 40_000);
+  assert.equal(twice.status, "FAIL");
+  assert.match(twice.detail, /coturn_requests_refused_total\{code="401"\} is 2, not 1 \(one wrong secret\).*after 40 s/);
+  assert.match(metricsReadCheck(ran(PAGE.replace("coturn_log_metrics_up 1", "coturn_log_metrics_up 0")), FIGURES, 40_000).detail, /coturn_log_metrics_up is 0, not 1/);
+  assert.match(metricsReadCheck(ran(PAGE.replace(/^coturn_allocations.*$/m, "")), FIGURES, 40_000).detail, /coturn_allocations_created_total\{transport="plain"\} is absent/);
+  assert.match(metricsReadCheck(ran(PAGE.replace(/^node_cpu.*$/m, "")), FIGURES, 40_000).detail, /no node_cpu_seconds_total/);
+  assert.match(metricsReadCheck({ status: 255, stdout: "", stderr: "Permission denied (publickey).\n" }, FIGURES, 0).detail, /ssh exited 255: Permission denied/);
+  assert.match(metricsReadCheck(ran("curl: (7) Failed to connect to 127.0.0.1 port 9100\n"), FIGURES, 40_000).detail, /no Prometheus samples/);
+});
+
+test("the metrics read key: another command still prints metrics only", () => {
+  assert.equal(forcedCommandCheck("cat /etc/shadow", { status: 0, stdout: PAGE, stderr: "" }).status, "ok");
+  const shell = forcedCommandCheck("cat /etc/shadow", { status: 0, stdout: "root:*:19700:0:99999:7:::\ndaemon:*:19700:0:99999:7:::\n", stderr: "" });
+  assert.equal(shell.status, "FAIL");
+  assert.match(shell.detail, /printed no metrics.*passwd or shadow lines/);
+});
+
+test("journald: coturn's rate limit as the drop-in says and the journal's caps read by journald", () => {
+  const vm = productionVm("aws-example");
+  const dropIn = vmFile(vm, DROP_IN);
+  const journald = vmFile(vm, MONITORING_PATHS.journaldLimits);
+  const show = "LogRateLimitIntervalUSec=30s\nLogRateLimitBurst=30000\n";
+  const catConfig = `# /etc/systemd/journald.conf\n[Journal]\n#Storage=auto\n\n# ${MONITORING_PATHS.journaldLimits}\n${journald}`;
+  const ok = journaldCheck(dropIn, show, MONITORING_PATHS.journaldLimits, journald, catConfig);
+  assert.equal(ok.status, "ok");
+  assert.match(ok.detail, /LogRateLimitIntervalUSec=30s LogRateLimitBurst=30000.*SystemMaxUse=512M/);
+  // systemd's defaults: no rate limit of coturn's own.
+  assert.match(journaldCheck(dropIn, "LogRateLimitIntervalUSec=30s\nLogRateLimitBurst=10000\n", MONITORING_PATHS.journaldLimits, journald, catConfig).detail, /LogRateLimitBurst is 10000, not 30000/);
+  assert.match(journaldCheck(dropIn, show, MONITORING_PATHS.journaldLimits, journald, "# /etc/systemd/journald.conf\n[Journal]\n").detail, /does not include \/etc\/systemd\/journald\.conf\.d\/60-coturn-pulumi\.conf/);
+  const edited = catConfig.replace("SystemMaxUse=512M", "SystemMaxUse=4G");
+  assert.match(journaldCheck(dropIn, show, MONITORING_PATHS.journaldLimits, journald, edited).detail, /lacks SystemMaxUse=512M/);
 });

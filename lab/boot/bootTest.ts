@@ -2,9 +2,10 @@
  * Boots a stack's user-data for real and checks the VM it makes (see checks.ts): the exact user-data `pulumi up` hands
  * the stack's cloud, rendered with SSH keys made for this boot and the lab's static IP, goes through cloud-init under
  * systemd in a container (container.ts) or a qemu virtual machine (qemu.ts) on the cloud's network (bootLab.ts).
- * Then, as `pulumi up` does, a TURN secret made for this boot is delivered over SSH with the pinned host key, and a
- * client on the lab internet talks to the coturn the boot started. The stack's own secrets are never needed: the
- * user-data holds none. */
+ * Then, as `pulumi up` does, a TURN secret made for this boot and the operations files (the TLS certificate manager
+ * and the monitoring) are delivered over SSH with the pinned host key, a client on the lab internet talks to the
+ * coturn the boot started, and the metrics read key must show exactly what it did (opsChecks.ts). The stack's own
+ * secrets are never needed: the user-data holds none. */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,6 +15,7 @@ import { LISTENER_PORTS, type DeployCloud, type ImageChoice } from "../../src/co
 import type { ServerConfig } from "../../src/config/stackConfig";
 import { bindAddressFor } from "../../src/plan/addresses";
 import type { VmAccess } from "../../src/render/deployChannel";
+import { accountingCounters, MONITORING_PATHS } from "../../src/render/monitoringFiles";
 import { DROP_IN_PATH, renderVm, SYSCTL_PATH, vmFile, type RenderedVm } from "../../src/render/vmFiles";
 import { generateSshKeyPair } from "../sshKeys";
 import { requireCommands } from "../netlab";
@@ -24,6 +26,7 @@ import {
   dropInCheck,
   dropInProperties,
   expectedFiles,
+  expectedOpsFiles,
   failedUnitsCheck,
   filesCheck,
   kernelSettingRows,
@@ -36,7 +39,25 @@ import {
 import { bootContainer } from "./container";
 import type { BootedGuest } from "./guest";
 import { runLabJobAsync } from "../cloudLab";
-import { deliverSecret, ECHO_PORT, guestFile, networkRows, openFilesRow, restartRow, turnRows } from "./guestProbes";
+import {
+  accountingListing,
+  deliverOps,
+  deliverSecret,
+  ECHO_PORT,
+  guestFile,
+  metricsFromTheWorldRow,
+  metricsPortRows,
+  networkRows,
+  openFilesRow,
+  opsUnitsRow,
+  readMetricsUntil,
+  restartRow,
+  sshToDeployUser,
+  TURN_ROWS_LOAD,
+  turnRows,
+  type SshFiles,
+} from "./guestProbes";
+import { accountingCheck, forcedCommandCheck, journaldCheck, metricsReadCheck, type ExpectedFigure } from "./opsChecks";
 import { ensureBootImage, IMAGE_BUILD_COMMANDS, type BootImage } from "./image";
 import { IMAGE_RECIPE, QEMU_IMAGE_RECIPE } from "./imageRecipe";
 import { bootQemu, QEMU_COMMANDS } from "./qemu";
@@ -46,6 +67,10 @@ import { cloudUserData, metaData, networkConfig } from "./seed";
 const CLOUD_INIT_TIMEOUT_MS = 300_000;
 /** The same under software emulation, where installing the packages alone takes minutes. */
 const QEMU_CLOUD_INIT_TIMEOUT_MS = 1_800_000;
+/** Longest wait for the metrics to show the TURN checks' figures: the collector runs every 15 s (two rounds and some). */
+const METRICS_WAIT_MS = 40_000;
+/** The command the metrics read key is asked for instead of its own: it must still print metrics only. */
+const FORBIDDEN_COMMAND = "cat /etc/shadow";
 /** The admin user the user-data creates for `coturn:ssh.publicKeys` (templates/cloud-init.yaml.hbs). */
 const ADMIN_USER = "turnops";
 
@@ -97,6 +122,7 @@ export const BOOT_TEST_COMMANDS: ReadonlyArray<readonly [string, string]> = [
   ["/usr/bin/ssh", "openssh-client"],
   ["/usr/bin/ssh-keygen", "openssh-client"],
   ["/usr/bin/turnutils_peer", "coturn"],
+  ["/usr/bin/curl", "curl"],
 ];
 
 /** Boots the stack's user-data and checks the VM; never throws for a failed check (the row says FAIL). */
@@ -110,10 +136,14 @@ export async function bootStack(options: BootOptions): Promise<BootReport> {
     deploy: generateSshKeyPair("boot-deploy"),
     tls: generateSshKeyPair("boot-tls-deploy"),
     metrics: generateSshKeyPair("boot-metrics-read"),
-    monitoring: generateSshKeyPair("boot-ops-deploy"),
+    ops: generateSshKeyPair("boot-ops-deploy"),
   };
-  const access: VmAccess = { hostKey: keys.host, deployPublicKey: keys.deploy.publicKey, tlsDeployPublicKey: keys.tls.publicKey, metricsReadPublicKey: keys.metrics.publicKey,
-    opsDeployPublicKey: keys.monitoring.publicKey,
+  const access: VmAccess = {
+    hostKey: keys.host,
+    deployPublicKey: keys.deploy.publicKey,
+    tlsDeployPublicKey: keys.tls.publicKey,
+    metricsReadPublicKey: keys.metrics.publicKey,
+    opsDeployPublicKey: keys.ops.publicKey,
   };
   // Under qemu the harness has no nsenter: it logs in as the stack's admin user, with a key added for this boot.
   const admin = qemu ? generateSshKeyPair("boot-admin") : undefined;
@@ -125,11 +155,19 @@ export async function bootStack(options: BootOptions): Promise<BootReport> {
   log(`network: building the ${config.cloud} lab (${bind.kind === "nat" ? "1:1 NAT to the private address" : "Reserved IP on the anchor address, metadata stand-in"})`);
   const bootLab = await buildBootLab(bind);
   const workDir = mkdtempSync(join(tmpdir(), "coturn-boot-"));
-  const sshFiles = { keyFile: join(workDir, "deploy-key"), knownHostsFile: join(workDir, "known_hosts") };
-  writeFileSync(sshFiles.keyFile, keys.deploy.privateKey, { mode: 0o600 });
-  writeFileSync(sshFiles.knownHostsFile, `${bootLab.publicIp} ${keys.host.publicKey.trim()}\n`);
+  const knownHostsFile = join(workDir, "known_hosts");
+  writeFileSync(knownHostsFile, `${bootLab.publicIp} ${keys.host.publicKey.trim()}\n`);
+  const keyFiles = (name: string, privateKey: string): SshFiles => {
+    const keyFile = join(workDir, name);
+    writeFileSync(keyFile, privateKey, { mode: 0o600 });
+    return { keyFile, knownHostsFile };
+  };
+  const sshFiles = keyFiles("deploy-key", keys.deploy.privateKey);
+  const opsSsh = keyFiles("ops-deploy-key", keys.ops.privateKey);
+  const metricsSsh = keyFiles("metrics-read-key", keys.metrics.privateKey);
   let guest: BootedGuest | undefined;
   let consoleLog = "";
+  let metricsPage = "";
   const results: CheckResult[] = [];
   const timings: { firstStunMs?: number; cloudInitMs?: number; stopMs?: number } = {};
   try {
@@ -158,7 +196,7 @@ export async function bootStack(options: BootOptions): Promise<BootReport> {
         netns: hosts.vm,
         workDir: join(workDir, "qemu"),
         nics,
-        ssh: { ns: hosts.client, host: bootLab.publicIp, user: ADMIN_USER, keyFile: adminKeyFile, knownHostsFile: sshFiles.knownHostsFile },
+        ssh: { ns: hosts.client, host: bootLab.publicIp, user: ADMIN_USER, keyFile: adminKeyFile, knownHostsFile },
       });
     } else {
       guest = await bootContainer({
@@ -209,12 +247,63 @@ export async function bootStack(options: BootOptions): Promise<BootReport> {
     options.signal?.throwIfAborted();
     log("delivery: the TURN secret over SSH as pulumi up sends it (deploy key, pinned host key)");
     results.push(await deliverSecret(bootLab, sshFiles, secret));
+
+    // What pulumi up does next (src/components/opsDelivery.ts), before any TURN traffic: the kernel counters and mtail
+    // must see the TURN checks below.
+    log("delivery: the operations files (TLS manager, monitoring) over SSH as pulumi up sends them (operations deploy key)");
+    // Between the package's install and this delivery node-exporter runs with the package's own settings.
+    results.push(await metricsFromTheWorldRow(bootLab, "metrics closed to the world before the operations delivery"));
+    const consoleBeforeOps = booted.console().length;
+    results.push(await deliverOps(bootLab, opsSsh, booted, vm, "operations files delivered over SSH (pinned host key)", vm.opsFiles.length));
+    const opsExpected = expectedOpsFiles(vm);
+    results.push(
+      filesCheck(
+        opsExpected,
+        booted.run("stat", ["-c", "%n %U %G %a", ...opsExpected.map((f) => f.path)]).stdout,
+        "operations files: owner, group and mode",
+        `${opsExpected.length} files root-owned with their rendered group and mode`,
+      ),
+    );
+    results.push(opsUnitsRow(booted));
+    results.push(...(await metricsPortRows(booted, bootLab)));
+    results.push(await deliverOps(bootLab, opsSsh, booted, vm, "operations files: a second delivery changes nothing", 0));
+    const countersBefore = accountingListing(booted);
     results.push(
       stun.ok && stun.mapped?.host === bootLab.clientIp
         ? { check: "STUN binding at the static IP", status: "ok", detail: `reflexive address ${stun.mapped.host}, as the client sees itself` }
         : { check: "STUN binding at the static IP", status: "FAIL", detail: stun.ok ? `reflexive address ${stun.mapped?.host}, not ${bootLab.clientIp}` : String(stun.error) },
     );
     results.push(...(await turnRows(bootLab, secret, wrongSecret)));
+
+    log("monitoring: the kernel counters, and the metrics over SSH (read key) until they show the TURN checks");
+    const counterNames = accountingCounters(config.relayPorts).flatMap((c) => [`${c.name}_in`, `${c.name}_out`]);
+    results.push(accountingCheck(countersBefore, accountingListing(booted), counterNames, { packets: TURN_ROWS_LOAD.echoDatagrams, payloadBytes: TURN_ROWS_LOAD.echoBytes }));
+    const figures: ExpectedFigure[] = [
+      { name: "coturn_up", value: 1, why: "coturn runs" },
+      { name: "coturn_log_metrics_up", value: 1, why: "mtail reads coturn's journal" },
+      { name: "coturn_allocations_created_total", labels: { transport: "plain" }, value: TURN_ROWS_LOAD.plainAllocations, why: "the TURN checks made one UDP allocation" },
+      { name: "coturn_requests_refused_total", labels: { code: "401" }, value: TURN_ROWS_LOAD.wrongSecretAttempts, why: "the TURN checks made one attempt with a wrong secret" },
+    ];
+    const read = await readMetricsUntil(bootLab, metricsSsh, figures, METRICS_WAIT_MS);
+    metricsPage = read.run.stdout;
+    results.push(metricsReadCheck(read.run, figures, read.waitedMs));
+    results.push(forcedCommandCheck(FORBIDDEN_COMMAND, await sshToDeployUser(bootLab, metricsSsh, { remoteCommand: FORBIDDEN_COMMAND.split(" "), timeoutMs: 30_000 })));
+    results.push(
+      journaldCheck(
+        dropIn,
+        booted.run("systemctl", ["show", "coturn", "-p", "LogRateLimitIntervalUSec", "-p", "LogRateLimitBurst"]).stdout,
+        MONITORING_PATHS.journaldLimits,
+        vmFile(vm, MONITORING_PATHS.journaldLimits),
+        booted.run("systemd-analyze", ["cat-config", "systemd/journald.conf"]).stdout,
+      ),
+    );
+    results.push(
+      failedUnitsCheck(
+        booted.run("systemctl", ["--failed", "--plain", "--no-legend"]).stdout,
+        booted.console().slice(consoleBeforeOps),
+        "no unit failed after the operations delivery",
+      ),
+    );
 
     options.signal?.throwIfAborted();
     log("restart policy: SIGHUP and SIGKILL to coturn");
@@ -223,10 +312,19 @@ export async function bootStack(options: BootOptions): Promise<BootReport> {
 
     results.push(
       secretsCheck(
-        { console: booted.console(), "/var/log/cloud-init-output.log": guestFile(booted, "/var/log/cloud-init-output.log") },
+        {
+          console: booted.console(),
+          "/var/log/cloud-init-output.log": guestFile(booted, "/var/log/cloud-init-output.log"),
+          journal: booted.run("journalctl", ["--boot", "--no-pager", "--output=cat"]).stdout,
+          metrics: metricsPage,
+        },
         {
           "TURN secret": [secret],
           "SSH host private key": privateKeyLines(keys.host.privateKey),
+          "deploy private key": privateKeyLines(keys.deploy.privateKey),
+          "TLS deploy private key": privateKeyLines(keys.tls.privateKey),
+          "metrics read private key": privateKeyLines(keys.metrics.privateKey),
+          "operations deploy private key": privateKeyLines(keys.ops.privateKey),
         },
       ),
     );

@@ -65,8 +65,21 @@ export function expectedFiles(vm: RenderedVm): ExpectedFile[] {
   ];
 }
 
+/**
+ * Where every operations file (sent over SSH after boot, src/render/opsFiles.ts) must end up: coturn-ops installs
+ * them root-owned with their group and mode.
+ */
+export function expectedOpsFiles(vm: RenderedVm): ExpectedFile[] {
+  return vm.opsFiles.map((file) => ({ path: file.path, owner: "root", group: file.group, mode: file.mode.replace(/^0+(?=\d)/, "") }));
+}
+
 /** Compares `stat -c '%n %U %G %a'` lines with the expectations. */
-export function filesCheck(expected: readonly ExpectedFile[], statLines: string): CheckResult {
+export function filesCheck(
+  expected: readonly ExpectedFile[],
+  statLines: string,
+  check = "files: owner, group and mode",
+  okDetail = `${expected.length} files as intended (root:turnserver 640 for coturn's config, certificate and key)`,
+): CheckResult {
   const seen = new Map(
     statLines
       .trim()
@@ -84,7 +97,7 @@ export function filesCheck(expected: readonly ExpectedFile[], statLines: string)
     const wanted = `${want.owner}:${want.group} ${want.mode}`;
     return actual === wanted ? [] : [`${want.path} is ${actual}, not ${wanted}`];
   });
-  return rowFrom("files: owner, group and mode", problems, `${expected.length} files as intended (root:turnserver 640 for coturn's config, certificate and key)`);
+  return rowFrom(check, problems, okDetail);
 }
 
 /**
@@ -107,14 +120,17 @@ export function privateKeyLines(pem: string): string[] {
   return pem.split("\n").filter((line) => line.length >= 40 && !line.startsWith("-----"));
 }
 
-/** Units that failed this boot: those still failed (`systemctl --failed`) and any start the console saw fail. */
-export function failedUnitsCheck(failedUnits: string, consoleText: string): CheckResult {
+/**
+ * Units that failed this boot: those still failed (`systemctl --failed`) and any start the console saw fail (pass
+ * the console since a step, and that step's name, to check a later step).
+ */
+export function failedUnitsCheck(failedUnits: string, consoleText: string, check = "no unit failed during boot"): CheckResult {
   const stillFailed = failedUnits.split("\n").map((line) => line.trim().split(/\s+/)[0]).filter(Boolean);
   // The console colours its status lines; strip the escapes before reading them.
   const plain = consoleText.replace(/\x1b\[[0-9;]*m/g, "");
   const failedStarts = [...new Set([...plain.matchAll(/Failed to start (\S+)/g)].map((m) => m[1]))];
   return rowFrom(
-    "no unit failed during boot",
+    check,
     [...stillFailed.map((unit) => `${unit} is failed`), ...failedStarts.filter((u) => !stillFailed.includes(u)).map((unit) => `${unit} failed to start once`)],
     "systemctl --failed is empty; the console shows no failed start",
   );
@@ -160,6 +176,7 @@ export function dropInExpectations(dropIn: string): Array<{ property: string; va
     // An empty assignment resets a list (ExecReload=); the last one wins.
     if (match && match[2] !== "") settings.set(match[1], match[2]);
   }
+  // systemctl shows time spans under their USec names.
   const names: Record<string, string> = { RestartSec: "RestartUSec", StartLimitIntervalSec: "StartLimitIntervalUSec", LogRateLimitIntervalSec: "LogRateLimitIntervalUSec" };
   return [...settings].map(([key, value]) =>
     // systemctl shows no condition's value, only whether the conditions held at the last start.

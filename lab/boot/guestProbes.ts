@@ -3,20 +3,33 @@
  * sockets and the cloud's network step inside the guest, the open-files limit, the secret delivery over SSH as
  * `pulumi up` makes it, a TURN round trip and a refusal from the lab's client, and coturn's restarts after signals.
  */
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { LISTENER_PORTS, type Listener } from "../../src/config/schema";
 import type { ServerConfig } from "../../src/config/stackConfig";
 import { mintTurnCredential, secretFingerprint } from "../../src/credentials/turnRest";
 import { bindAddressFor } from "../../src/plan/addresses";
-import { DEPLOY_USER, parseAppliedSecretSet, secretSetDocument } from "../../src/render/deployChannel";
+import { METRICS_PORT } from "../../src/monitoring/metricCatalog";
+import { DEPLOY_USER, OPS_INSTALL_COMMAND, parseAppliedSecretSet, secretSetDocument } from "../../src/render/deployChannel";
+import { OPS_UNITS, opsInstallDocument } from "../../src/render/opsFiles";
+import type { RenderedVm } from "../../src/render/vmFiles";
 import { runLabJobAsync } from "../cloudLab";
 import type { BootLab } from "./bootLab";
 import { openFilesCheck, openFilesLimit, rowFrom, type CheckResult } from "./checks";
 import type { BootedGuest } from "./guest";
+import { closedToWorldCheck, loopbackOnlyCheck, metricsPageProblems, opsDeliveryCheck, unitsCheck, type ExpectedFigure } from "./opsChecks";
 
 /** The echo peer's UDP port on the peer host. */
 export const ECHO_PORT = 3480;
+/**
+ * What `turnRows` does to coturn, which its metrics must then show exactly: one UDP allocation with credentials
+ * minted from the delivered secret, which sends ECHO_BYTES to the echo peer in one datagram and gets them back, and
+ * one allocation attempt with credentials minted from a wrong secret (refused 401 after the nonce challenge).
+ */
+export const TURN_ROWS_LOAD = { plainAllocations: 1, wrongSecretAttempts: 1, echoDatagrams: 1, echoBytes: 1000 } as const;
+/** Where mtail serves coturn's log figures inside the VM (templates/monitoring/coturn-log-metrics.sh). */
+export const MTAIL_PORT = 3903;
 /** Longest wait for coturn to come back after a signal (RestartSec is 2 s). */
 const RESTART_TIMEOUT_MS = 20_000;
 
@@ -98,10 +111,22 @@ export function networkRows(container: BootedGuest, bootLab: BootLab, config: Se
   return rows;
 }
 
-/** Delivers the secret as `pulumi up` does: ssh as the deploy user with its key, host key pinned, the set on stdin. */
-export async function deliverSecret(bootLab: BootLab, files: { keyFile: string; knownHostsFile: string }, secret: string): Promise<CheckResult> {
-  const check = "secret delivered over SSH (pinned host key)";
-  const run = await bootLab.lab.run(
+/** The SSH files of one key: its private half and the known_hosts that pins the VM's host key. */
+export interface SshFiles {
+  readonly keyFile: string;
+  readonly knownHostsFile: string;
+}
+
+/**
+ * ssh from the lab's client to the deploy user at the static IP, as `pulumi up` connects: this key, the host key
+ * pinned, no prompts. `remoteCommand` is what the client asks to run (a forced command runs instead).
+ */
+export function sshToDeployUser(
+  bootLab: BootLab,
+  files: SshFiles,
+  options: { input?: string; remoteCommand?: readonly string[]; timeoutMs?: number } = {},
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return bootLab.lab.run(
     bootLab.hosts.client,
     "ssh",
     [
@@ -109,11 +134,19 @@ export async function deliverSecret(bootLab: BootLab, files: { keyFile: string; 
       "-o", `UserKnownHostsFile=${files.knownHostsFile}`,
       "-o", "StrictHostKeyChecking=yes",
       "-o", "BatchMode=yes",
+      "-o", "IdentitiesOnly=yes",
       "-o", "ConnectTimeout=10",
       `${DEPLOY_USER}@${bootLab.publicIp}`,
+      ...(options.remoteCommand ?? []),
     ],
-    { input: secretSetDocument([secret]), timeoutMs: 60_000 },
+    { input: options.input ?? "", timeoutMs: options.timeoutMs ?? 60_000 },
   );
+}
+
+/** Delivers the secret as `pulumi up` does: ssh as the deploy user with its key, host key pinned, the set on stdin. */
+export async function deliverSecret(bootLab: BootLab, files: SshFiles, secret: string): Promise<CheckResult> {
+  const check = "secret delivered over SSH (pinned host key)";
+  const run = await sshToDeployUser(bootLab, files, { input: secretSetDocument([secret]) });
   if (run.status !== 0) return { check, status: "FAIL", detail: `ssh exited ${run.status}: ${run.stderr.trim().split("\n").slice(-2).join(" ")}` };
   try {
     const applied = parseAppliedSecretSet(run.stdout);
@@ -123,6 +156,86 @@ export async function deliverSecret(bootLab: BootLab, files: { keyFile: string; 
       : { check, status: "FAIL", detail: `coturn-secrets holds ${applied.accepted.join(", ")}, not ${wanted}` };
   } catch (error) {
     return { check, status: "FAIL", detail: (error as Error).message };
+  }
+}
+
+/** coturn's main process id as systemd sees it ("0" when it runs none). */
+export function coturnMainPid(guest: BootedGuest): string {
+  return guest.run("systemctl", ["show", "coturn", "--property=MainPID", "--value"]).stdout.trim();
+}
+
+/**
+ * Delivers the operations files as `pulumi up` does (src/components/opsDelivery.ts): ssh with the operations deploy
+ * key, host key pinned, `opsInstallDocument(vm.opsFiles)` on stdin; coturn-ops must get exactly that document, write
+ * `wantChanged` files and leave coturn alone.
+ */
+export async function deliverOps(bootLab: BootLab, files: SshFiles, guest: BootedGuest, vm: RenderedVm, check: string, wantChanged: number): Promise<CheckResult> {
+  const document = opsInstallDocument(vm.opsFiles);
+  const before = coturnMainPid(guest);
+  // coturn-ops waits up to 10 minutes for the bootstrap; it has run already here, so a minute is plenty.
+  const run = await sshToDeployUser(bootLab, files, { input: document, remoteCommand: [OPS_INSTALL_COMMAND], timeoutMs: 120_000 });
+  const after = coturnMainPid(guest);
+  return opsDeliveryCheck(check, { ...run, coturnPid: { before, after } }, { files: vm.opsFiles.length, sha256: createHash("sha256").update(document).digest("hex") }, wantChanged);
+}
+
+/** The units the operations files bring (and node-exporter, the package's, which they reconfigure). */
+export function opsUnitsRow(guest: BootedGuest): CheckResult {
+  const units = [...OPS_UNITS, "prometheus-node-exporter.service"].map((unit) => ({
+    unit,
+    active: guest.run("systemctl", ["is-active", unit]).stdout,
+    enabled: guest.run("systemctl", ["is-enabled", unit]).stdout,
+  }));
+  return unitsCheck("monitoring and TLS renewal units active and enabled", units);
+}
+
+/** The metrics ports: loopback only inside the guest, and nothing answering at the static IP from the lab internet. */
+export async function metricsPortRows(guest: BootedGuest, bootLab: BootLab): Promise<CheckResult[]> {
+  const ports = [
+    { name: "node-exporter", port: METRICS_PORT },
+    { name: "mtail", port: MTAIL_PORT },
+  ];
+  // coturn-ops has just restarted them: give them a few seconds to bind.
+  const deadline = Date.now() + 10_000;
+  let inside = loopbackOnlyCheck(guest.run("ss", ["-Hlntu"]).stdout, ports);
+  while (inside.status !== "ok" && Date.now() < deadline) {
+    await sleep(500);
+    inside = loopbackOnlyCheck(guest.run("ss", ["-Hlntu"]).stdout, ports);
+  }
+  return [inside, await metricsFromTheWorldRow(bootLab, "metrics closed to the world")];
+}
+
+/** `curl http://<static IP>:<port>/metrics` for node-exporter's and mtail's ports from the lab internet: nothing may answer. */
+export async function metricsFromTheWorldRow(bootLab: BootLab, check: string): Promise<CheckResult> {
+  const attempts = [];
+  for (const port of [METRICS_PORT, MTAIL_PORT]) {
+    const run = await bootLab.lab.run(bootLab.hosts.client, "curl", ["--silent", "--show-error", "--max-time", "5", `http://${bootLab.publicIp}:${port}/metrics`], { timeoutMs: 15_000 });
+    attempts.push({ port, exit: run.status, stdout: run.stdout });
+  }
+  return closedToWorldCheck(bootLab.publicIp, attempts, check);
+}
+
+/** The kernel counters' table as `nft` lists it inside the guest (empty when it is not loaded). */
+export function accountingListing(guest: BootedGuest): string {
+  return guest.run("nft", ["list", "table", "inet", "coturn_accounting"]).stdout;
+}
+
+/** What a read of the metrics over SSH printed, and how long the polling took. */
+export interface MetricsRead {
+  readonly run: { readonly status: number | null; readonly stdout: string; readonly stderr: string };
+  readonly waitedMs: number;
+}
+
+/**
+ * Reads the metrics over SSH with the metrics read key until the page shows `figures` (the collector runs every
+ * 15 s, so a page may be up to one collection behind), at most `timeoutMs`.
+ */
+export async function readMetricsUntil(bootLab: BootLab, files: SshFiles, figures: readonly ExpectedFigure[], timeoutMs: number): Promise<MetricsRead> {
+  const started = Date.now();
+  for (;;) {
+    const run = await sshToDeployUser(bootLab, files, { timeoutMs: 30_000 });
+    const waitedMs = Date.now() - started;
+    if ((run.status === 0 && metricsPageProblems(run.stdout, figures).length === 0) || waitedMs >= timeoutMs) return { run, waitedMs };
+    await sleep(Math.min(2000, Math.max(0, timeoutMs - waitedMs)));
   }
 }
 
@@ -139,7 +252,7 @@ export async function turnRows(bootLab: BootLab, secret: string, wrongSecret: st
     transport: "udp",
     credentials: credentials(secret),
     peer: { host: bootLab.peerIp, port: ECHO_PORT },
-    bytes: 1000,
+    bytes: TURN_ROWS_LOAD.echoBytes,
   });
   const relayed = echo.relayed as { host?: string } | undefined;
   const wrong = await runLabJobAsync(bootLab.lab, bootLab.hosts.client, { job: "allocate", server, transport: "udp", credentials: credentials(wrongSecret) });
@@ -150,7 +263,7 @@ export async function turnRows(bootLab: BootLab, secret: string, wrongSecret: st
         ...(echo.identical === true ? [] : [`no identical echo: ${JSON.stringify(echo).slice(0, 200)}`]),
         ...(relayed?.host === bootLab.publicIp ? [] : [`relayed address ${relayed?.host}, not the static IP ${bootLab.publicIp}`]),
       ],
-      `1000 bytes to ${bootLab.peerIp} and back through relay ${relayed?.host}, credentials minted from the delivered secret`,
+      `${TURN_ROWS_LOAD.echoBytes} bytes to ${bootLab.peerIp} and back through relay ${relayed?.host}, credentials minted from the delivered secret`,
     ),
     wrong.ok === false && wrong.code === 401
       ? { check: "a wrong secret is refused", status: "ok", detail: "401 for credentials minted from another secret" }

@@ -19,6 +19,7 @@ import {
 } from "./deployChannel";
 import { readShellScript, readTemplate, renderTemplate } from "./templates";
 import type { VmFile } from "./vmFile";
+import { METRICS_PORT } from "../monitoring/metricCatalog";
 import type { OpsFile } from "./monitoringFiles";
 import { opsFiles, opsInstallerFile } from "./opsFiles";
 
@@ -238,6 +239,14 @@ export function renderVm(config: ServerConfig, addresses: VmAddresses, access: V
           },
         ]
       : []),
+    {
+      path: NODE_EXPORTER_DEFAULTS_PATH,
+      mode: "0644",
+      purpose: "node-exporter on loopback from its install until pulumi up delivers the monitoring (the package listens on every address)",
+      content:
+        "# Until pulumi up delivers the monitoring (coturn-ops), whose drop-in replaces this command line: loopback only.\n" +
+        `ARGS="--web.listen-address=127.0.0.1:${METRICS_PORT}"\n`,
+    },
     opsInstallerFile(),
     {
       path: "/usr/local/sbin/coturn-bootstrap",
@@ -263,6 +272,12 @@ export function renderVm(config: ServerConfig, addresses: VmAddresses, access: V
   return { turnserverConf, files, userData, opsFiles: opsFiles(config, TLS_PATHS) };
 }
 
+/**
+ * The package's settings file for node-exporter, written before the package installs (cloud-init keeps it: apt runs
+ * with --force-confold), so that it never serves on every address, as the package does by default.
+ */
+export const NODE_EXPORTER_DEFAULTS_PATH = "/etc/default/prometheus-node-exporter";
+
 /** What decides which packages a VM installs at first boot. */
 export interface PackageNeeds {
   /** TLS certificates from an ACME CA through certbot's Cloudflare DNS plugin. */
@@ -279,6 +294,10 @@ export function vmPackages(needs: PackageNeeds): string[] {
     "unattended-upgrades",
     // Monitoring: the exporter, mtail for coturn's log, nftables for the per-listener counters, curl to read them.
     "prometheus-node-exporter",
+    // …without what it recommends: prometheus-node-exporter-collectors brings nvme-cli, smartmontools, ipmitool and
+    // perl with timers of their own that write into the same textfile folder (nvme-cli's nvmf-autoconnect.service
+    // fails at first boot). apt's trailing "-" keeps a package out of the transaction.
+    "prometheus-node-exporter-collectors-",
     "mtail",
     "nftables",
     "curl",
