@@ -42,12 +42,15 @@ export const NUMBER_FLAGS = {
 /** The usage text. */
 export const RELAY_BENCH_USAGE = `usage: npm run bench -- [options]   (as root: it builds network namespaces and a cgroup)
 
-Relays UDP traffic through coturn with the aws-example stack's production turnserver.conf and with a minimal config,
-in a lab of network namespaces with no route out, and prints the production/minimal ratio at saturation, loss and
-round-trip percentiles at 25% and 50% of saturation, coturn's CPU, and raw UDP between the same namespaces as the
-ceiling. Then the program's own start-up under mocks (one region, a global stack of ten regions) against a
-one-resource program, as ratios (target: one region within 2x). Exits 0 when the targets are met (ratio >= 0.95, no
-loss at 50%, start-up within 2x), 1 when not, 2 for bad flags.
+Relays UDP traffic through coturn with the aws-example stack's production turnserver.conf, with a minimal config,
+and with production plus the VM's monitoring (kernel counters, mtail, node-exporter, the collector), in a lab of
+network namespaces with no route out, and prints the production/minimal and monitored/production ratios at
+saturation, loss and round-trip percentiles at 25% and 50% of saturation, coturn's CPU and the monitoring's, and raw
+UDP between the same namespaces as the ceiling; every monitored window checks that the monitoring counted what the
+bench counted. Then the program's own start-up under mocks (one region, a global stack of ten regions) against a
+one-resource program, as ratios (target: one region within 2x). Exits 0 when the targets are met (production/minimal
+>= 0.95, monitored/production >= 0.98, no loss at 50% with or without monitoring, the monitoring checked, start-up
+within 2x), 1 when not, 2 for bad flags.
 
   --only relay|startup        run one part (default: both)
   --runs <n>                  repetitions of each measurement, interleaved (${NUMBER_FLAGS.runs.min}-${NUMBER_FLAGS.runs.max}, default ${NUMBER_FLAGS.runs.fallback})
