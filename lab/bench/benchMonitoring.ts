@@ -186,8 +186,7 @@ export async function startBenchMonitoring(cloud: CloudLab, layout: CpuLayout): 
   const roots = monitoring.processes.map((p) => p.child.pid).filter((pid): pid is number => pid !== undefined);
 
   const watch = async (): Promise<(expected: MonitoringExpectation) => MonitoringCheck> => {
-    // mtail reads coturn's log from its first line, earlier coturns' sessions included: the first figures count only
-    // once it has read up to the running coturn's start banner.
+    // The first figures count only once mtail has read coturn's log up to the running coturn's start banner.
     const banners = (): number => cloud.log().split("\n").filter((line) => /Version Coturn-\d/.test(line)).length;
     let seen = Number.NaN;
     try {

@@ -136,6 +136,9 @@ export async function startRelayLab(tag: string, layout: CpuLayout, serverBudget
       // coturn shares a busy port silently: the previous one must be gone.
       if (listensOnUdp(cloud, cloud.hosts.turn, listener)) throw new Error(`${listener} is still in use before starting coturn`);
       // The kernel counters, mtail and node-exporter for the monitored config, and certainly not for the others.
+      // mtail reads coturn's log from its first line: it starts on an empty one, as a VM's mtail has long read its
+      // backlog, so that no measurement pays for reading earlier coturns' lines.
+      if (configs[config].monitoring) writeFileSync(cloud.logFile, "");
       const monitoring = configs[config].monitoring ? await startBenchMonitoring(cloud, layout) : null;
       if (monitoring === null && accountingLoaded(cloud)) throw new Error(`the monitoring's kernel counters are loaded for the ${config} config`);
       const pidFile = join(dirname(cloud.confPath), `turnserver-${++coturnCount}.pid`);
