@@ -30,6 +30,7 @@ function optionsFrom(argv: readonly string[]): (RelayBenchOptions & { parts: Ben
     "duration-seconds": { type: "string" },
     "packet-bytes": { type: "string" },
     "server-cpu-percent": { type: "string" },
+    "scrape-ms": { type: "string" },
     json: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   });
@@ -43,6 +44,7 @@ function optionsFrom(argv: readonly string[]): (RelayBenchOptions & { parts: Ben
     durationSeconds: numberFlag("duration-seconds", flags["duration-seconds"]),
     packetBytes: numberFlag("packet-bytes", flags["packet-bytes"]),
     serverCpuPercent: numberFlag("server-cpu-percent", flags["server-cpu-percent"]),
+    scrapeMs: numberFlag("scrape-ms", flags["scrape-ms"]),
     json: flags.json ?? false,
   };
 }

@@ -10,7 +10,7 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { benchConfigs, COMPARISONS, maxBytesPerSecond, minimalConf, MINIMAL_OPTIONS, optionLines, optionName, productionOnlyLines, type ConfigName } from "../lab/bench/relayConfigs";
-import { MAX_SCRAPE_GAP_MS, monitoringFigures, monitoringProblems, parseMetrics, type MonitoringCheck, type MonitoringFigures } from "../lab/bench/benchMonitoring";
+import { maxScrapeGapMs, monitoringFigures, monitoringProblems, parseMetrics, type MonitoringCheck, type MonitoringFigures } from "../lab/bench/benchMonitoring";
 import type { RelayBenchResults } from "../lab/bench/relayBench";
 import { comparisonTable, runRatios, summarize, verdictLines } from "../lab/bench/relayReport";
 import type { PacedSample, SaturationPair, SaturationSample } from "../lab/bench/relaySamples";
@@ -93,8 +93,9 @@ describe("the monitored config and its check", () => {
     assert.match(problems(monitoringFigures(page(1100, 1090, 1095, 74).replace(/^coturn_listener.*$/gm, ""))), /outbound kernel counter: not on node-exporter's page/);
     assert.match(problems(monitoringFigures(page(1100, 1090, 1095, 10, 1, 0))), /mtail's allocations created grew by 0, less than the 64[\s\S]*coturn_log_metrics_up was 0/);
     assert.match(problems(monitoringFigures(page(1100, 1090, 1095, 74, 0))), /coturn_up was 0/);
-    assert.match(problems(good, [0, 1500, 1500 + MAX_SCRAPE_GAP_MS + 1]), /ms between two scrapes/);
-    assert.match(problems(good, [0, 1500]), /only 2 scrapes/);
+    assert.match(problems(good, [0, 1500, 1500 + maxScrapeGapMs(1500) + 1]), /ms between two scrapes/);
+    assert.equal(monitoringProblems(first, good, expected, [0, 15_000, 30_000], 15_000).length, 0, "a 15 s cadence with --scrape-ms 15000");
+    assert.match(problems(good, [0]), /only 1 scrape/);
     assert.match(monitoringProblems(first, good, { ...expected, relayToPeer: 0 }, times).join(), /nothing was relayed/);
   });
 
@@ -146,7 +147,7 @@ describe("the monitored config and its check", () => {
       })),
     );
     return {
-      options: { runs: 2, durationSeconds: 2, packetBytes: 200, serverCpuPercent: 20, json: false },
+      options: { runs: 2, durationSeconds: 2, packetBytes: 200, serverCpuPercent: 20, scrapeMs: 1500, json: false },
       layout: { cores: [0, 1], serverCore: 1, generatorCores: [0] },
       allocations: 64,
       allocationCeilingPerSecond: 9803,
@@ -204,6 +205,8 @@ describe("benchmark statistics and flags", () => {
     assert.equal(numberFlag("packet-bytes", "1200"), 1200);
     assert.throws(() => numberFlag("runs", "10"), /--runs 10: use a whole number of runs from 1 to 9 \(e\.g\. --runs 3\)/);
     assert.throws(() => numberFlag("duration-seconds", "1.5"), /--duration-seconds 1\.5: use a whole number of seconds from 2 to 60/);
+    assert.equal(numberFlag("scrape-ms", undefined), 1500);
+    assert.throws(() => numberFlag("scrape-ms", "100"), /--scrape-ms 100: use a whole number of milliseconds from 500 to 15000/);
   });
 
   test("npm run bench refuses bad flags with exit 2, before building anything", () => {

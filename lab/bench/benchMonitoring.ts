@@ -2,8 +2,8 @@
  * The VM's monitoring next to a bench coturn (the "monitored" configuration): the rendered kernel counters loaded in
  * the server's namespace, mtail on coturn's log, node-exporter, and the collector (lab/monitoringLab.ts), all pinned to
  * coturn's core (outside coturn's CPU budget, as they would share a VM's cores). During a measurement the bench runs
- * the collector and reads node-exporter's page every SCRAPE_INTERVAL_MS, ten times as often as the VM's timer, to be
- * conservative.
+ * the collector and reads node-exporter's page every SCRAPE_INTERVAL_MS (by default; `--scrape-ms`), ten times as
+ * often as the VM's timer, to be conservative.
  *
  * A broken setup must not look free, so each monitored measurement is checked against the bench's own counters (in the
  * client and peer namespaces): the monitoring's relay counters grew by at least the datagrams the peer received from
@@ -16,10 +16,10 @@ import { startMonitoring, type MonitoringLab } from "../monitoringLab";
 import { waitFor, type LabProcess } from "../netlab";
 import { childrenCpuSeconds, pinnedTo, processesCpuSeconds, processTree, type CpuLayout } from "./cpuUsage";
 
-/** How often the collector runs and node-exporter's page is read during a measurement (the VM's timer: 15 s). */
+/** How often the collector runs and node-exporter's page is read during a measurement by default (the VM's timer: 15 s). */
 export const SCRAPE_INTERVAL_MS = 1500;
 /** A gap between two scrapes longer than this fails the check (the bench's event loop was held up). */
-export const MAX_SCRAPE_GAP_MS = 3 * SCRAPE_INTERVAL_MS;
+export const maxScrapeGapMs = (intervalMs: number): number => 3 * intervalMs;
 /** The rendered accounting table (templates/monitoring/nftables-accounting.conf.hbs). */
 export const ACCOUNTING_TABLE = "coturn_accounting";
 /** An upper bound on scrapes per measurement, whatever happens (bounded loop). */
@@ -110,6 +110,7 @@ export function monitoringProblems(
   last: MonitoringFigures,
   expected: MonitoringExpectation,
   scrapeTimesMs: readonly number[],
+  intervalMs = SCRAPE_INTERVAL_MS,
 ): string[] {
   const problems: string[] = [];
   const grew = (key: keyof MonitoringFigures): number => last[key] - first[key];
@@ -126,15 +127,15 @@ export function monitoringProblems(
   if (last.coturnUp !== 1) problems.push(`coturn_up was ${last.coturnUp}, not 1`);
   if (last.logMetricsUp !== 1) problems.push(`coturn_log_metrics_up was ${last.logMetricsUp}, not 1 (the collector could not read mtail)`);
   const gaps = scrapeTimesMs.slice(1).map((t, i) => t - scrapeTimesMs[i]);
-  if (scrapeTimesMs.length < 3) problems.push(`only ${scrapeTimesMs.length} scrapes`);
-  else if (Math.max(...gaps) > MAX_SCRAPE_GAP_MS) problems.push(`${Math.round(Math.max(...gaps))} ms between two scrapes (at most ${MAX_SCRAPE_GAP_MS})`);
+  if (scrapeTimesMs.length < 2) problems.push(`only ${scrapeTimesMs.length} scrape`);
+  else if (Math.max(...gaps) > maxScrapeGapMs(intervalMs)) problems.push(`${Math.round(Math.max(...gaps))} ms between two scrapes (at most ${maxScrapeGapMs(intervalMs)})`);
   return problems;
 }
 
 /** The monitoring of one bench coturn, from before it starts until it stops. */
 export interface BenchMonitoring {
   /**
-   * Scrapes now, then every SCRAPE_INTERVAL_MS until the returned function is called with what the bench counted;
+   * Scrapes now, then every interval until the returned function is called with what the bench counted;
    * that scrapes once more and returns the check.
    */
   watch(): Promise<(expected: MonitoringExpectation) => MonitoringCheck>;
@@ -178,8 +179,8 @@ export function accountingLoaded(cloud: CloudLab): boolean {
   return cloud.lab.exec(cloud.hosts.turn, "nft", "list", "tables").split("\n").some((line) => line.trim() === `table inet ${ACCOUNTING_TABLE}`);
 }
 
-/** Starts the monitoring of `cloud`'s server (before its coturn starts), pinned to the server core. */
-export async function startBenchMonitoring(cloud: CloudLab, layout: CpuLayout): Promise<BenchMonitoring> {
+/** Starts the monitoring of `cloud`'s server (before its coturn starts), pinned to the server core; scrapes every `intervalMs`. */
+export async function startBenchMonitoring(cloud: CloudLab, layout: CpuLayout, intervalMs = SCRAPE_INTERVAL_MS): Promise<BenchMonitoring> {
   const monitoring: MonitoringLab = await startMonitoring(cloud, { commandPrefix: pinnedTo(layout.serverCore === null ? null : [layout.serverCore]) });
   if (!accountingLoaded(cloud)) throw new Error(`the accounting table ${ACCOUNTING_TABLE} is not loaded in ${cloud.hosts.turn}`);
   const [mtail, exporter] = monitoring.processes;
@@ -220,14 +221,14 @@ export async function startBenchMonitoring(cloud: CloudLab, layout: CpuLayout): 
     const first = scrape();
     const firstScrapeCpu = scrapeCpuSeconds;
     let timer: NodeJS.Timeout | undefined;
-    // One scrape every SCRAPE_INTERVAL_MS from start to start, however long each takes.
+    // One scrape every intervalMs from start to start, however long each takes.
     const tick = (): void => {
       if (times.length >= MAX_SCRAPES) return;
       const startedAt = performance.now();
       scrape();
-      timer = setTimeout(tick, Math.max(0, SCRAPE_INTERVAL_MS - (performance.now() - startedAt)));
+      timer = setTimeout(tick, Math.max(0, intervalMs - (performance.now() - startedAt)));
     };
-    timer = setTimeout(tick, SCRAPE_INTERVAL_MS);
+    timer = setTimeout(tick, intervalMs);
     return (expected) => {
       clearTimeout(timer);
       const last = scrape();
@@ -251,7 +252,7 @@ export async function startBenchMonitoring(cloud: CloudLab, layout: CpuLayout): 
         },
         expected,
         cpuPercent: { ...cpuPercent, total: cpuPercent.mtail + cpuPercent.nodeExporter + cpuPercent.scrapes },
-        problems: monitoringProblems(first, last, expected, times),
+        problems: monitoringProblems(first, last, expected, times, intervalMs),
       };
     };
   };

@@ -93,8 +93,8 @@ export async function runRelayBench(options: RelayBenchOptions, layout: CpuLayou
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   try {
-    labs.push(await startRelayLab(`rb${process.pid}a`, layout, options.serverCpuPercent, say));
-    labs.push(await startRelayLab(`rb${process.pid}b`, layout, options.serverCpuPercent, say));
+    labs.push(await startRelayLab(`rb${process.pid}a`, layout, options.serverCpuPercent, say, options.scrapeMs));
+    labs.push(await startRelayLab(`rb${process.pid}b`, layout, options.serverCpuPercent, say, options.scrapeMs));
     const [labA, labB] = labs;
     const production = labA.configs.production.conf;
     const maxBps = maxBytesPerSecond(production);

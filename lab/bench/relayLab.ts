@@ -18,7 +18,7 @@ import { createCpuBudget, type CpuBudget } from "./cpuBudget";
 import { pinnedTo, type CpuLayout } from "./cpuUsage";
 import { GENERATOR_JOB_VARIABLE, type GeneratorJob } from "./generatorJob";
 import { installCounters, readCounters, type CounterPlacement, type PacketCounts } from "./packetCounters";
-import { accountingLoaded, startBenchMonitoring, type BenchMonitoring } from "./benchMonitoring";
+import { accountingLoaded, SCRAPE_INTERVAL_MS, startBenchMonitoring, type BenchMonitoring } from "./benchMonitoring";
 
 /** The example stack whose production config is measured. */
 export const BENCH_STACK = "aws-example";
@@ -77,8 +77,14 @@ async function stopProcess(running: LabProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-/** Builds a lab whose namespaces are named `<tag>-<host>`; `say` reports each step. */
-export async function startRelayLab(tag: string, layout: CpuLayout, serverBudgetPercent: number, say: (line: string) => void): Promise<RelayLab> {
+/** Builds a lab whose namespaces are named `<tag>-<host>`; `say` reports each step; the monitoring scrapes every `scrapeIntervalMs`. */
+export async function startRelayLab(
+  tag: string,
+  layout: CpuLayout,
+  serverBudgetPercent: number,
+  say: (line: string) => void,
+  scrapeIntervalMs = SCRAPE_INTERVAL_MS,
+): Promise<RelayLab> {
   requireCommands([
     ["/usr/bin/turnserver", "coturn"],
     ["/usr/bin/turnutils_peer", "coturn"],
@@ -139,7 +145,7 @@ export async function startRelayLab(tag: string, layout: CpuLayout, serverBudget
       // mtail reads coturn's log from its first line: it starts on an empty one, as a VM's mtail has long read its
       // backlog, so that no measurement pays for reading earlier coturns' lines.
       if (configs[config].monitoring) writeFileSync(cloud.logFile, "");
-      const monitoring = configs[config].monitoring ? await startBenchMonitoring(cloud, layout) : null;
+      const monitoring = configs[config].monitoring ? await startBenchMonitoring(cloud, layout, scrapeIntervalMs) : null;
       if (monitoring === null && accountingLoaded(cloud)) throw new Error(`the monitoring's kernel counters are loaded for the ${config} config`);
       const pidFile = join(dirname(cloud.confPath), `turnserver-${++coturnCount}.pid`);
       const [command, ...prefix] = [...pinnedTo(layout.serverCore === null ? null : [layout.serverCore]), "turnserver"];

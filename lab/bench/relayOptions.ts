@@ -18,6 +18,8 @@ export interface RelayBenchOptions {
   readonly packetBytes: number;
   /** The share of one core coturn may use, in percent (its cgroup's CPU limit). */
   readonly serverCpuPercent: number;
+  /** How often the monitored config's collector runs and node-exporter's page is read, in milliseconds. */
+  readonly scrapeMs: number;
   /** Print JSON instead of tables. */
   readonly json: boolean;
 }
@@ -37,6 +39,7 @@ export const NUMBER_FLAGS = {
   "duration-seconds": { min: 2, max: 60, fallback: 5, unit: "seconds" },
   "packet-bytes": { min: 16, max: 1200, fallback: 200, unit: "bytes" },
   "server-cpu-percent": { min: 5, max: 100, fallback: 20, unit: "percent of one core" },
+  "scrape-ms": { min: 500, max: 15_000, fallback: 1500, unit: "milliseconds" },
 } as const satisfies Record<string, NumberFlag>;
 
 /** The usage text. */
@@ -58,6 +61,8 @@ within 2x), 1 when not, 2 for bad flags.
   --packet-bytes <b>          payload of each relayed datagram (${NUMBER_FLAGS["packet-bytes"].min}-${NUMBER_FLAGS["packet-bytes"].max}, default ${NUMBER_FLAGS["packet-bytes"].fallback}; WebRTC audio is ~100-200, video up to ~1200)
   --server-cpu-percent <p>    CPU budget of each coturn, percent of one core (${NUMBER_FLAGS["server-cpu-percent"].min}-${NUMBER_FLAGS["server-cpu-percent"].max}, default ${NUMBER_FLAGS["server-cpu-percent"].fallback}):
                               keep it well below what the load generator's core can feed, so coturn saturates first
+  --scrape-ms <ms>            how often the monitored config's collector runs and its metrics are read (${NUMBER_FLAGS["scrape-ms"].min}-${NUMBER_FLAGS["scrape-ms"].max}, default ${NUMBER_FLAGS["scrape-ms"].fallback};
+                              the VM's timer: 15000)
   --json                      print the results and the summary as JSON
   --help                      this text`;
 

@@ -5,7 +5,7 @@
  * job in every monitored window and what it cost, and the tables the command prints.
  */
 import { COMPARISONS, CONFIG_NAMES, productionOnlySummary, type Comparison, type ConfigName } from "./relayConfigs";
-import { SCRAPE_INTERVAL_MS, type MonitoringCheck } from "./benchMonitoring";
+import type { MonitoringCheck } from "./benchMonitoring";
 import { PACED_LOAD_PERCENTS, type RelayBenchResults } from "./relayBench";
 import { SATURATED_BUDGET_SHARE, type PacedSample, type SaturationSample } from "./relaySamples";
 import { median } from "./relayStatistics";
@@ -254,7 +254,7 @@ export function headerLines(results: RelayBenchResults, coturnVersion: string): 
     `minimal keeps only: ${results.minimalOptions.join(", ")}`,
     `production adds: ${productionOnlySummary(results.productionOnlyLines.join("\n"))}`,
     `monitored adds: the rendered nftables accounting table in the server's namespace, mtail on coturn's log, node-exporter, ` +
-      `and a collector run and a page read every ${SCRAPE_INTERVAL_MS / 1000} s (the VM's timer: 15 s)`,
+      `and a collector run and a page read every ${options.scrapeMs / 1000} s (the VM's timer: 15 s)`,
   ];
 }
 
