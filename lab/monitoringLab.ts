@@ -31,6 +31,8 @@ export const MONITORING_COMMANDS = [
 export interface MonitoringOptions {
   /** Serve TLS and basic auth with this password on every address (scrapers allowed); default loopback, plain. */
   readonly scraperPassword?: string;
+  /** A command in front of every process it starts and runs, e.g. `taskset -c 1` (the relay bench pins them); default none. */
+  readonly commandPrefix?: readonly string[];
 }
 
 /** The running monitoring of one lab server. */
@@ -59,6 +61,11 @@ export async function startMonitoring(cloud: CloudLab, options: MonitoringOption
   requireCommands(MONITORING_COMMANDS);
   const { lab, vm } = cloud;
   const turn = cloud.hosts.turn;
+  const prefix = options.commandPrefix ?? [];
+  const prefixed = (command: string, args: readonly string[]): [string, string[]] => {
+    const [first, ...rest] = [...prefix, command, ...args];
+    return [first, rest];
+  };
   const dir = join(cloud.dir, "monitoring");
   const textfileDir = join(dir, "textfile");
   const mtailDir = join(dir, "mtail");
@@ -85,7 +92,7 @@ export async function startMonitoring(cloud: CloudLab, options: MonitoringOption
   // As on the VM, mtail reads coturn's lines on stdin from the first one on (there journalctl --follow --boot, here
   // tail of coturn's log file), so it sees coturn's start banner too.
   const mtailArgs = ["--progs", mtailDir, "--logs", "/dev/stdin", "--address", "127.0.0.1", "--port", String(MTAIL_PORT), "--emit_prog_label=false", "--logtostderr"];
-  const mtail = lab.start(turn, "bash", ["-c", 'tail -n +1 -F "$0" 2>/dev/null | exec mtail "$@"', cloud.logFile, ...mtailArgs]);
+  const mtail = lab.start(turn, ...prefixed("bash", ["-c", 'tail -n +1 -F "$0" 2>/dev/null | exec mtail "$@"', cloud.logFile, ...mtailArgs]));
   let args = nodeExporterArgs(vmFile(vm, MONITORING_PATHS.nodeExporterDropIn)).map((a) =>
     a.startsWith("--collector.textfile.directory=") ? `--collector.textfile.directory=${textfileDir}` : a,
   );
@@ -106,7 +113,7 @@ export async function startMonitoring(cloud: CloudLab, options: MonitoringOption
     args.unshift(`--web.listen-address=:${METRICS_PORT}`, `--web.config.file=${webConfig}`);
     readCommandEnv = { ...process.env, COTURN_METRICS_WEB_CONFIG: webConfig };
   }
-  const exporter = lab.start(turn, "prometheus-node-exporter", args);
+  const exporter = lab.start(turn, ...prefixed("prometheus-node-exporter", args));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     ...settings,
@@ -116,11 +123,11 @@ export async function startMonitoring(cloud: CloudLab, options: MonitoringOption
     COTURN_PID_FILE: cloud.pidFile,
   };
   const collect = (): void => {
-    const result = lab.execResult(turn, collector, [], { env });
+    const result = lab.execResult(turn, ...prefixed(collector, []), { env });
     if (result.status !== 0) throw new Error(`coturn-metrics-collect failed: ${result.stderr}`);
   };
   const metrics = (): string => {
-    const result = lab.execResult(turn, readCommand, [], {
+    const result = lab.execResult(turn, ...prefixed(readCommand, []), {
       env: readCommandEnv,
       ...(options.scraperPassword === undefined ? {} : { input: `${options.scraperPassword}\n` }),
     });

@@ -2,18 +2,20 @@
  * npm run bench -- [options]
  *
  * The relay benchmark: coturn with the aws-example stack's production turnserver.conf against the same coturn with a
- * minimal config, in the namespaced test lab (no route out), measured in the same run. Prints saturation per
- * configuration and their ratio (target >= 0.95), loss and round-trip percentiles at 25% and 50% of saturation (no
- * loss at 50%), coturn's CPU, and raw UDP between the same namespaces as the ceiling. The method is in
+ * minimal config, and production with the VM's monitoring against production without it, in the namespaced test lab
+ * (no route out), measured in the same run. Prints saturation per configuration and the ratios (production/minimal
+ * >= 0.95, monitored/production >= 0.98), loss and round-trip percentiles at 25% and 50% of saturation (no loss at
+ * 50%, with and without monitoring), coturn's CPU and the monitoring's, and raw UDP between the same namespaces as the
+ * ceiling. The method is in
  * lab/bench/relayBench.ts and in the README. Exits 0 when the targets are met, 1 when not (or when a window measured
- * the generator rather than coturn), 2 for bad flags. Needs root.
+ * the generator rather than coturn, or the monitoring did not count what the bench counted), 2 for bad flags. Needs root.
  */
 import { execFileSync } from "node:child_process";
 import { cpuBudgetProblem } from "../lab/bench/cpuBudget";
 import { allowedCores, cpuLayout } from "../lab/bench/cpuUsage";
 import { runRelayBench } from "../lab/bench/relayBench";
 import { BenchFlagError, NUMBER_FLAGS, numberFlag, RELAY_BENCH_USAGE, type RelayBenchOptions } from "../lab/bench/relayOptions";
-import { headerLines, pacedTable, saturationTable, summarize, verdictLines } from "../lab/bench/relayReport";
+import { comparisonTable, headerLines, monitoringTable, pacedTable, saturationTable, summarize, verdictLines } from "../lab/bench/relayReport";
 import { measureStartup, STARTUP_TARGET_RATIO, type StartupResult } from "../lab/bench/programStartup";
 import { joinNegativeNumbers, parseFlags, printTable, runMain, UsageError } from "./cli";
 
@@ -28,6 +30,7 @@ function optionsFrom(argv: readonly string[]): (RelayBenchOptions & { parts: Ben
     "duration-seconds": { type: "string" },
     "packet-bytes": { type: "string" },
     "server-cpu-percent": { type: "string" },
+    "scrape-ms": { type: "string" },
     json: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   });
@@ -41,6 +44,7 @@ function optionsFrom(argv: readonly string[]): (RelayBenchOptions & { parts: Ben
     durationSeconds: numberFlag("duration-seconds", flags["duration-seconds"]),
     packetBytes: numberFlag("packet-bytes", flags["packet-bytes"]),
     serverCpuPercent: numberFlag("server-cpu-percent", flags["server-cpu-percent"]),
+    scrapeMs: numberFlag("scrape-ms", flags["scrape-ms"]),
     json: flags.json ?? false,
   };
 }
@@ -98,8 +102,9 @@ async function relayPart(options: RelayBenchOptions): Promise<boolean> {
 
   const layout = cpuLayout(allowedCores());
   const say = (line: string): void => void process.stderr.write(`${line}\n`);
-  // Per run: two head-to-head windows, a raw one and four paced ones, each with about 3 s of start-up and warm-up.
-  const estimateSeconds = options.runs * (6 * (options.durationSeconds + 3) + options.durationSeconds + 2) + 10;
+  // Per run: four head-to-head windows, a raw one and six paced ones, each with about 3 s of start-up and warm-up,
+  // and about 2 s more to start the monitoring for each of the four monitored ones.
+  const estimateSeconds = options.runs * (10 * (options.durationSeconds + 3) + 4 * 2 + options.durationSeconds + 2) + 10;
   say(`Relay benchmark: ${options.runs} runs of ${options.durationSeconds} s windows, about ${Math.ceil(estimateSeconds / 60)} min.`);
   const results = await runRelayBench(options, layout, say);
   const summary = summarize(results);
@@ -113,8 +118,17 @@ async function relayPart(options: RelayBenchOptions): Promise<boolean> {
   for (const line of headerLines(results, coturnVersion)) console.log(line);
 
   const saturation = saturationTable(summary);
-  console.log(`\nSaturation: both configs at once, each coturn within its budget, unpaced echoes; relayed counts both directions (medians of ${summary.configs.production.windows} windows of ${options.durationSeconds} s)`);
+  console.log(
+    `\nSaturation: two configs at once, each coturn within its budget, unpaced echoes; relayed counts both directions ` +
+      `(medians of each config's windows of ${options.durationSeconds} s: production is in both comparisons; monitoring CPU is mtail, node-exporter and the collector, outside coturn's budget)`,
+  );
   printTable(saturation.header, saturation.rows);
+  const comparisons = comparisonTable(summary);
+  console.log(`\nComparisons at saturation (each run: the geometric mean of both lab placements)`);
+  printTable(comparisons.header, comparisons.rows);
+  const monitoring = monitoringTable(summary);
+  console.log(`\nThe monitoring's own CPU in the monitored windows (median, percent of one core, from before the generators started to after the window)`);
+  printTable(monitoring.header, monitoring.rows);
   const paced = pacedTable(summary, options.serverCpuPercent);
   console.log(`\nPaced loads, % of minimal's saturation: one config at a time, echoed (each datagram relayed twice); medians of ${options.runs} runs, loss summed`);
   printTable(paced.header, paced.rows);

@@ -3,7 +3,7 @@
  * can say how much of a core coturn used in a window and how busy each core was; and the bench's core layout.
  */
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 /** Clock ticks per second of /proc's time fields (USER_HZ; 100 on Linux). */
 const TICKS_PER_SECOND = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
@@ -72,4 +72,51 @@ export function cpuLayout(cores: readonly number[]): CpuLayout {
 /** `taskset -c <cores>` in front of a command, or nothing when not pinned. */
 export function pinnedTo(cores: readonly number[] | null): string[] {
   return cores === null ? [] : ["taskset", "-c", cores.join(",")];
+}
+
+/**
+ * Seconds of CPU used so far by this process's children that have ended and been waited for (cutime + cstime of
+ * /proc/self/stat, which include their own waited-for descendants): read around a synchronous child, it is that
+ * child's whole CPU time.
+ */
+export function childrenCpuSeconds(): number {
+  const stat = readFileSync("/proc/self/stat", "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[13]) + Number(fields[14])) / TICKS_PER_SECOND;
+}
+
+/** `pid` and every living descendant of it (from the parent pids of /proc/<n>/stat). */
+export function processTree(pid: number): number[] {
+  const parents = new Map<number, number[]>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      parents.set(parent, [...(parents.get(parent) ?? []), Number(entry)]);
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  const tree: number[] = [];
+  const queue = [pid];
+  while (queue.length > 0 && tree.length < 1000) {
+    const next = queue.shift() as number;
+    tree.push(next);
+    queue.push(...(parents.get(next) ?? []));
+  }
+  return tree;
+}
+
+/** Seconds of CPU used so far by `pids` together (those that have ended count nothing). */
+export function processesCpuSeconds(pids: readonly number[]): number {
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      total += processCpuSeconds(pid);
+    } catch {
+      // Ended.
+    }
+  }
+  return total;
 }

@@ -2,25 +2,29 @@
  * The relay benchmark's procedure. Two identical labs (relayLab.ts) each run a coturn pinned to the same server core,
  * each inside its own CPU budget; the load generators and echo peers run on the other cores.
  *
- * 1. Saturation, head to head: production in one lab and minimal in the other, at the same time, each offered more
+ * 1. Saturation, head to head, for each comparison (relayConfigs.ts COMPARISONS: production against minimal, then
+ *    monitored against production): one config in one lab and the other in the other, at the same time, each offered more
  *    echo traffic than its budget can relay (unpaced; relayed datagrams are counted in both directions, to the echo
  *    peer and back, as in a call). Each coturn uses its whole budget and no more, and the core keeps idle time,
  *    so the two do not compete for CPU; they share the moment, so the host's noise (this machine's throughput
- *    wanders by ±15% from one second to the next) hits both alike. Every run measures both placements (production in
- *    lab A, then in lab B), so any difference between the labs cancels too.
+ *    wanders by ±15% from one second to the next) hits both alike. Every run measures both placements (the subject in
+ *    lab A, then in lab B), so any difference between the labs cancels too. The monitored config's windows run the
+ *    VM's monitoring next to coturn and check that it counted what the bench counted (benchMonitoring.ts).
  * 2. Raw UDP: the generator straight to the peer, no relay, one way, as fast as it can: the ceiling of the lab's
  *    network and of the generator, which must be far above what coturn relays for the saturation to be coturn's.
  * 3. Paced loads, one configuration at a time: echoes at 25% and 50% of minimal's saturation (in relayed packets per
- *    second, both directions counted), for loss and round-trip percentiles, alternating production and minimal.
+ *    second, both directions counted), for loss and round-trip percentiles, alternating minimal, production and
+ *    monitored (reversed in even runs).
  */
 import { CLOUD_LAB, LAB_SECRET } from "../cloudLab";
 import { mintTurnCredential } from "../../src/credentials/turnRest";
 import { BUDGET_PREFIX, ECHO_PORT, SINK_PORT, TURN_PORT, startRelayLab, type RelayLab } from "./relayLab";
-import { maxBytesPerSecond, productionOnlyLines, MINIMAL_OPTIONS, type ConfigName } from "./relayConfigs";
+import { COMPARISONS, maxBytesPerSecond, productionOnlyLines, MINIMAL_OPTIONS, type Comparison, type ConfigName } from "./relayConfigs";
+import type { MonitoringCheck, MonitoringExpectation } from "./benchMonitoring";
 import { removeStaleBudgets } from "./cpuBudget";
 import type { CpuLayout } from "./cpuUsage";
 import { CHANNEL_DATA_HEADER_BYTES, type AllocationCredential, type GeneratorJob } from "./generatorJob";
-import { measureWindow, measureWindows, type WindowTiming } from "./measureWindow";
+import { measureWindow, measureWindows, type WindowMeasurement, type WindowTiming } from "./measureWindow";
 import type { RelayBenchOptions } from "./relayOptions";
 import { pacedSample, saturationSample, type PacedSample, type RawSample, type SaturationPair, type SaturationSample } from "./relaySamples";
 import { median } from "./relayStatistics";
@@ -70,7 +74,8 @@ function credentials(count: number): AllocationCredential[] {
   });
 }
 
-const OTHER: Record<ConfigName, ConfigName> = { production: "minimal", minimal: "production" };
+/** The order of the paced loads in odd runs (even runs reverse it). */
+const PACED_ORDER: readonly ConfigName[] = ["minimal", "production", "monitored"];
 
 /** Runs the whole benchmark; `say` hears what it is doing. */
 export async function runRelayBench(options: RelayBenchOptions, layout: CpuLayout, say: (line: string) => void): Promise<RelayBenchResults> {
@@ -88,8 +93,8 @@ export async function runRelayBench(options: RelayBenchOptions, layout: CpuLayou
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   try {
-    labs.push(await startRelayLab(`rb${process.pid}a`, layout, options.serverCpuPercent, say));
-    labs.push(await startRelayLab(`rb${process.pid}b`, layout, options.serverCpuPercent, say));
+    labs.push(await startRelayLab(`rb${process.pid}a`, layout, options.serverCpuPercent, say, options.scrapeMs));
+    labs.push(await startRelayLab(`rb${process.pid}b`, layout, options.serverCpuPercent, say, options.scrapeMs));
     const [labA, labB] = labs;
     const production = labA.configs.production.conf;
     const maxBps = maxBytesPerSecond(production);
@@ -102,26 +107,32 @@ export async function runRelayBench(options: RelayBenchOptions, layout: CpuLayou
     const turnRoute = (): GeneratorJob["route"] => ({ kind: "turn", server: { host: CLOUD_LAB.publicIp, port: TURN_PORT }, credentials: credentials(count) });
     const unpacedCeiling = ceilingPerAllocation === null ? UNPACED_CEILING_PER_SECOND : ceilingPerAllocation * count;
 
-    // 1 and 2: saturation head to head, both placements per run, with a raw UDP ceiling in between.
+    // 1 and 2: saturation head to head, each comparison in both placements per run, with a raw UDP ceiling after.
     const saturation: SaturationPair[] = [];
     const raw: RawSample[] = [];
     for (let run = 1; run <= options.runs; run++) {
-      for (const inLabA of run % 2 === 1 ? (["production", "minimal"] as const) : (["minimal", "production"] as const)) {
-        say(`Saturation, run ${run}/${options.runs}: ${inLabA} in lab A and ${OTHER[inLabA]} in lab B at once, unpaced echoes, ${options.durationSeconds} s …`);
-        const pair = await saturationPair([labA, labB], [inLabA, OTHER[inLabA]], options, run, timing, () => ({
-          route: turnRoute(),
-          peer: { host: CLOUD_LAB.peer, port: ECHO_PORT },
-          payloadBytes: options.packetBytes,
-          pace: { kind: "unpaced", ceilingPerSecond: unpacedCeiling },
-          echo: true,
-          graceMs: SATURATION_GRACE_MS,
-          lifetimeMs,
-        }));
-        saturation.push(pair);
-        say(
-          `  production ${Math.round(pair.production.relayedPerSecond)} datagrams/s, minimal ${Math.round(pair.minimal.relayedPerSecond)}: ` +
-            `ratio ${pair.ratio.toFixed(3)}${pair.production.serverBound && pair.minimal.serverBound ? "" : " (NOT coturn-bound: see the table)"}`,
-        );
+      for (const comparison of COMPARISONS) {
+        const { subject, baseline } = comparison;
+        const placements: Array<readonly [ConfigName, ConfigName]> = run % 2 === 1 ? [[subject, baseline], [baseline, subject]] : [[baseline, subject], [subject, baseline]];
+        for (const configs of placements) {
+          say(`Saturation (${comparison.name}), run ${run}/${options.runs}: ${configs[0]} in lab A and ${configs[1]} in lab B at once, unpaced echoes, ${options.durationSeconds} s …`);
+          const pair = await saturationPair([labA, labB], comparison, configs, options, run, timing, () => ({
+            route: turnRoute(),
+            peer: { host: CLOUD_LAB.peer, port: ECHO_PORT },
+            payloadBytes: options.packetBytes,
+            pace: { kind: "unpaced", ceilingPerSecond: unpacedCeiling },
+            echo: true,
+            graceMs: SATURATION_GRACE_MS,
+            lifetimeMs,
+          }));
+          saturation.push(pair);
+          const problems = [pair.subject, pair.baseline].flatMap((s) => s.monitoring?.problems ?? []);
+          say(
+            `  ${subject} ${Math.round(pair.subject.relayedPerSecond)} datagrams/s, ${baseline} ${Math.round(pair.baseline.relayedPerSecond)}: ` +
+              `ratio ${pair.ratio.toFixed(3)}${pair.subject.serverBound && pair.baseline.serverBound ? "" : " (NOT coturn-bound: see the table)"}` +
+              monitoringNote(pair.subject.monitoring ?? pair.baseline.monitoring, problems),
+          );
+        }
       }
       say(`Raw UDP, run ${run}/${options.runs}: client straight to peer, no relay, one way, unpaced, ${options.durationSeconds} s …`);
       const rawWindow = await measureWindow(
@@ -135,10 +146,10 @@ export async function runRelayBench(options: RelayBenchOptions, layout: CpuLayou
     }
 
     // 3: paced loads relative to minimal's saturation, one configuration at a time.
-    const minimalSaturation = median(saturation.map((p) => p.minimal.relayedPerSecond));
+    const minimalSaturation = median(saturation.filter((p) => p.comparison === "hardening").map((p) => p.baseline.relayedPerSecond));
     const paced: PacedSample[] = [];
     for (let run = 1; run <= options.runs; run++) {
-      for (const config of run % 2 === 1 ? (["minimal", "production"] as const) : (["production", "minimal"] as const)) {
+      for (const config of run % 2 === 1 ? PACED_ORDER : [...PACED_ORDER].reverse()) {
         for (const loadPercent of PACED_LOAD_PERCENTS) {
           const targetRelayedPerSecond = (minimalSaturation * loadPercent) / 100;
           say(`Paced, run ${run}/${options.runs}: ${config} at ${loadPercent}% of minimal's saturation (${Math.round(targetRelayedPerSecond)} relayed datagrams/s, echoed), ${options.durationSeconds} s …`);
@@ -147,18 +158,21 @@ export async function runRelayBench(options: RelayBenchOptions, layout: CpuLayou
           // would otherwise still be alive (437), and no measurement inherits another's state.
           const coturn = await labA.startCoturn(config);
           try {
+            const finish = await coturn.monitoring?.watch();
             const m = await measureWindow(
               labA,
               { route: turnRoute(), peer: { host: CLOUD_LAB.peer, port: ECHO_PORT }, payloadBytes: options.packetBytes, pace: { kind: "paced", perSecond: echoesPerSecond }, echo: true, graceMs: ECHO_GRACE_MS, lifetimeMs },
               timing,
               coturn.pid,
             );
-            const sample = pacedSample(config, run, loadPercent, { relayedPerSecond: targetRelayedPerSecond, echoesPerSecond }, m);
+            const check = finish === undefined ? null : finish(expectation(m, count));
+            const sample = pacedSample(config, run, loadPercent, { relayedPerSecond: targetRelayedPerSecond, echoesPerSecond }, m, check);
             paced.push(sample);
             say(
               `  lost ${sample.lost} of ${sample.sent}` +
                 (sample.roundTripMs ? `, round trip p50 ${sample.roundTripMs.p50.toFixed(2)} ms, p99 ${sample.roundTripMs.p99.toFixed(2)} ms` : "") +
-                (sample.paceHeld ? "" : " (the generator did NOT hold the pace)"),
+                (sample.paceHeld ? "" : " (the generator did NOT hold the pace)") +
+                monitoringNote(check, check?.problems ?? []),
             );
           } finally {
             await coturn.stop();
@@ -185,9 +199,22 @@ export async function runRelayBench(options: RelayBenchOptions, layout: CpuLayou
   }
 }
 
-/** One head-to-head window: `configs[i]` in `labs[i]`, each with a job of its own. */
+/** What the bench counted in a window, for the monitoring's check. */
+function expectation(m: WindowMeasurement, allocations: number): MonitoringExpectation {
+  return { relayToPeer: m.packets.relayToPeer, serverToClient: m.packets.serverToClient, allocations };
+}
+
+/** The progress line's account of the monitoring in a window. */
+function monitoringNote(check: MonitoringCheck | null, problems: readonly string[]): string {
+  if (check === null) return "";
+  if (problems.length > 0) return `; the monitoring did NOT work: ${problems.join("; ")}`;
+  return `; monitoring checked (${check.scrapes} scrapes, relay counters +${check.counted.relayOut}/+${check.counted.relayIn}, ${check.counted.allocationsCreated} allocations in mtail, its CPU ${check.cpuPercent.total.toFixed(1)}% of a core)`;
+}
+
+/** One head-to-head window of `comparison`: `configs[i]` in `labs[i]`, each with a job of its own. */
 async function saturationPair(
   labs: readonly [RelayLab, RelayLab],
+  comparison: Comparison,
   configs: readonly [ConfigName, ConfigName],
   options: RelayBenchOptions,
   run: number,
@@ -196,19 +223,22 @@ async function saturationPair(
 ): Promise<SaturationPair> {
   const coturns = await Promise.all(labs.map((lab, i) => lab.startCoturn(configs[i])));
   try {
+    const jobs = labs.map(() => job());
+    const finishes = await Promise.all(coturns.map((coturn) => coturn.monitoring?.watch()));
     const windows = await measureWindows(
-      labs.map((lab, i) => ({ lab, job: job(), coturnPid: coturns[i].pid })),
+      labs.map((lab, i) => ({ lab, job: jobs[i], coturnPid: coturns[i].pid })),
       timing,
     );
-    const samples = windows.map((m, i) => saturationSample(configs[i], i === 0 ? "A" : "B", m, options.serverCpuPercent));
+    const samples = windows.map((m, i) => {
+      const route = jobs[i].route;
+      const finish = finishes[i];
+      const check = finish === undefined ? null : finish(expectation(m, route.kind === "turn" ? route.credentials.length : 0));
+      return saturationSample(configs[i], i === 0 ? "A" : "B", m, options.serverCpuPercent, check);
+    });
     const byConfig = (name: ConfigName): SaturationSample => samples.find((s) => s.config === name) ?? samples[0];
-    return {
-      run,
-      production: byConfig("production"),
-      minimal: byConfig("minimal"),
-      ratio: byConfig("production").relayedPerSecond / byConfig("minimal").relayedPerSecond,
-      coreBusyPercent: windows[0].coreBusyPercent,
-    };
+    const subject = byConfig(comparison.subject);
+    const baseline = byConfig(comparison.baseline);
+    return { run, comparison: comparison.name, subject, baseline, ratio: subject.relayedPerSecond / baseline.relayedPerSecond, coreBusyPercent: windows[0].coreBusyPercent };
   } finally {
     await Promise.all(coturns.map((c) => c.stop()));
   }

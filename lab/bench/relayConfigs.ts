@@ -3,19 +3,40 @@
  * the namespaced lab runs it (only certificate and database paths, logging and an extra IPv6 relay address differ
  * from the VM's file; see lab/cloudLab.ts). Minimal: the production file cut down to what coturn needs to
  * relay for the same clients — the same addresses, ports, relay range, realm and TURN REST authentication against
- * the same user database, and the same log file — with every hardening option left out.
+ * the same user database, and the same log file — with every hardening option left out. Monitored: production's
+ * file unchanged, with the VM's monitoring running next to coturn (lab/bench/benchMonitoring.ts).
  */
 
 /** One coturn configuration under test. */
 export interface BenchConfig {
-  /** "production" or "minimal". */
+  /** "production", "minimal" or "monitored". */
   readonly name: ConfigName;
   /** The turnserver.conf text. */
   readonly conf: string;
+  /** Whether the VM's monitoring runs next to it (kernel counters, mtail, node-exporter, the collector). */
+  readonly monitoring: boolean;
 }
 
 /** The configurations the bench compares. */
-export type ConfigName = "production" | "minimal";
+export type ConfigName = "production" | "minimal" | "monitored";
+
+/** Every configuration, in the order the reports list them. */
+export const CONFIG_NAMES: readonly ConfigName[] = ["production", "minimal", "monitored"];
+
+/** A comparison the bench makes at saturation: `subject` / `baseline`, measured head to head. */
+export interface Comparison {
+  readonly name: "hardening" | "monitoring";
+  readonly subject: ConfigName;
+  readonly baseline: ConfigName;
+  /** subject/baseline at saturation must be at least this. */
+  readonly target: number;
+}
+
+/** What the bench compares: what the hardening costs, and what the monitoring costs on top of it. */
+export const COMPARISONS: readonly Comparison[] = [
+  { name: "hardening", subject: "production", baseline: "minimal", target: 0.95 },
+  { name: "monitoring", subject: "monitored", baseline: "production", target: 0.98 },
+];
 
 /**
  * The options the minimal config keeps (with production's values): addresses and ports, the relay range, the realm,
@@ -91,10 +112,11 @@ export function maxBytesPerSecond(conf: string): number {
   return Number.isFinite(value) && value > 0 ? value : 0;
 }
 
-/** Both configurations, from the lab's production config. */
+/** Every configuration, from the lab's production config. */
 export function benchConfigs(productionConf: string): Record<ConfigName, BenchConfig> {
   return {
-    production: { name: "production", conf: productionConf },
-    minimal: { name: "minimal", conf: minimalConf(productionConf) },
+    production: { name: "production", conf: productionConf, monitoring: false },
+    minimal: { name: "minimal", conf: minimalConf(productionConf), monitoring: false },
+    monitored: { name: "monitored", conf: productionConf, monitoring: true },
   };
 }

@@ -2,9 +2,10 @@
  * The bench's lab: the project's namespaced cloud lab for the aws-example stack (lab/cloudLab.ts: a client
  * and a peer on a public "internet", the VM behind a 1:1 NAT edge router, the production turnserver.conf with the
  * stack's secrets delivered to coturn's user database as on a VM), plus what a benchmark needs on top: coturn
- * restarted with either config and pinned to a core of its own, an echo peer and a sink port on the peer, packet
- * counters, and the load generator started inside the client namespace. Nothing leaves the lab's namespaces, which
- * have no route out; `destroy()` stops every process by its pid and deletes every namespace.
+ * restarted with any of the bench's configs and pinned to a core of its own, the VM's monitoring next to it for the
+ * monitored config, an echo peer and a sink port on the peer, packet counters, and the load generator started inside
+ * the client namespace. Nothing leaves the lab's namespaces, which have no route out; `destroy()` stops every process
+ * by its pid and deletes every namespace.
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -17,6 +18,7 @@ import { createCpuBudget, type CpuBudget } from "./cpuBudget";
 import { pinnedTo, type CpuLayout } from "./cpuUsage";
 import { GENERATOR_JOB_VARIABLE, type GeneratorJob } from "./generatorJob";
 import { installCounters, readCounters, type CounterPlacement, type PacketCounts } from "./packetCounters";
+import { accountingLoaded, SCRAPE_INTERVAL_MS, startBenchMonitoring, type BenchMonitoring } from "./benchMonitoring";
 
 /** The example stack whose production config is measured. */
 export const BENCH_STACK = "aws-example";
@@ -35,6 +37,8 @@ export interface RunningCoturn {
   readonly config: ConfigName;
   /** coturn's own pid (the lab starts it with exec all the way down, so this is the process whose CPU is read). */
   readonly pid: number;
+  /** The monitoring next to it (the "monitored" config), or null. */
+  readonly monitoring: BenchMonitoring | null;
   /** Stops it (SIGTERM, SIGKILL after 3 s) and waits until it is gone. */
   stop(): Promise<void>;
 }
@@ -46,7 +50,10 @@ export interface RelayLab {
   readonly layout: CpuLayout;
   /** The share of one core coturn may use (its cgroup's CPU limit), in percent. */
   readonly serverBudgetPercent: number;
-  /** Starts coturn with `config`, pinned to the server core and inside its CPU budget; resolves once it listens. */
+  /**
+   * Starts coturn with `config`, pinned to the server core and inside its CPU budget; resolves once it listens. For
+   * the monitored config the VM's monitoring starts first; for the others the lab checks that none is loaded.
+   */
   startCoturn(config: ConfigName): Promise<RunningCoturn>;
   /** Starts the load generator in the client namespace, pinned to the generator cores. */
   startGenerator(job: GeneratorJob): LabProcess;
@@ -70,8 +77,14 @@ async function stopProcess(running: LabProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-/** Builds a lab whose namespaces are named `<tag>-<host>`; `say` reports each step. */
-export async function startRelayLab(tag: string, layout: CpuLayout, serverBudgetPercent: number, say: (line: string) => void): Promise<RelayLab> {
+/** Builds a lab whose namespaces are named `<tag>-<host>`; `say` reports each step; the monitoring scrapes every `scrapeIntervalMs`. */
+export async function startRelayLab(
+  tag: string,
+  layout: CpuLayout,
+  serverBudgetPercent: number,
+  say: (line: string) => void,
+  scrapeIntervalMs = SCRAPE_INTERVAL_MS,
+): Promise<RelayLab> {
   requireCommands([
     ["/usr/bin/turnserver", "coturn"],
     ["/usr/bin/turnutils_peer", "coturn"],
@@ -94,7 +107,12 @@ export async function startRelayLab(tag: string, layout: CpuLayout, serverBudget
     // The lab started coturn with the production config, unpinned; the bench starts its own for every measurement.
     await stopProcess(cloud.coturn);
     const configs = benchConfigs(cloud.conf.conf);
-    const confPaths: Record<ConfigName, string> = { production: cloud.confPath, minimal: join(dirname(cloud.confPath), "turnserver-minimal.conf") };
+    // The monitored config is production's file itself.
+    const confPaths: Record<ConfigName, string> = {
+      production: cloud.confPath,
+      minimal: join(dirname(cloud.confPath), "turnserver-minimal.conf"),
+      monitored: cloud.confPath,
+    };
     writeFileSync(confPaths.production, configs.production.conf, { mode: 0o600 });
     writeFileSync(confPaths.minimal, configs.minimal.conf, { mode: 0o600 });
 
@@ -123,18 +141,35 @@ export async function startRelayLab(tag: string, layout: CpuLayout, serverBudget
       const listener = `${cloud.privateIp}:${TURN_PORT}`;
       // coturn shares a busy port silently: the previous one must be gone.
       if (listensOnUdp(cloud, cloud.hosts.turn, listener)) throw new Error(`${listener} is still in use before starting coturn`);
+      // The kernel counters, mtail and node-exporter for the monitored config, and certainly not for the others.
+      // mtail reads coturn's log from its first line: it starts on an empty one, as a VM's mtail has long read its
+      // backlog, so that no measurement pays for reading earlier coturns' lines.
+      if (configs[config].monitoring) writeFileSync(cloud.logFile, "");
+      const monitoring = configs[config].monitoring ? await startBenchMonitoring(cloud, layout, scrapeIntervalMs) : null;
+      if (monitoring === null && accountingLoaded(cloud)) throw new Error(`the monitoring's kernel counters are loaded for the ${config} config`);
       const pidFile = join(dirname(cloud.confPath), `turnserver-${++coturnCount}.pid`);
       const [command, ...prefix] = [...pinnedTo(layout.serverCore === null ? null : [layout.serverCore]), "turnserver"];
       const coturn = cloud.lab.start(cloud.hosts.turn, command, [...prefix, "-c", confPaths[config], "--pidfile", pidFile]);
-      await waitFor(`coturn (${config} config) to listen on ${listener}`, () => {
-        if (coturn.child.exitCode !== null) throw new Error(`coturn exited: ${coturn.output()}\n${cloud.log().split("\n").slice(-20).join("\n")}`);
-        return listensOnUdp(cloud, cloud.hosts.turn, listener);
-      });
-      const pid = coturn.child.pid;
-      if (pid !== undefined) budget?.add(pid);
-      // Its CPU time is read from /proc/<pid>: make sure the pid is coturn's, not a wrapper's.
-      if (pid === undefined || readFileSync(`/proc/${pid}/comm`, "utf8").trim() !== "turnserver") throw new Error("the started process is not turnserver itself");
-      return { config, pid, stop: () => stopProcess(coturn) };
+      const stop = async (): Promise<void> => {
+        await stopProcess(coturn);
+        await monitoring?.stop();
+      };
+      try {
+        await waitFor(`coturn (${config} config) to listen on ${listener}`, () => {
+          if (coturn.child.exitCode !== null) throw new Error(`coturn exited: ${coturn.output()}\n${cloud.log().split("\n").slice(-20).join("\n")}`);
+          return listensOnUdp(cloud, cloud.hosts.turn, listener);
+        });
+        const pid = coturn.child.pid;
+        if (pid !== undefined) budget?.add(pid);
+        // Its CPU time is read from /proc/<pid>: make sure the pid is coturn's, not a wrapper's.
+        if (pid === undefined || readFileSync(`/proc/${pid}/comm`, "utf8").trim() !== "turnserver") throw new Error("the started process is not turnserver itself");
+        // The collector finds coturn through the lab's pid file.
+        writeFileSync(cloud.pidFile, `${pid}\n`);
+        return { config, pid, monitoring, stop };
+      } catch (error) {
+        await stop();
+        throw error;
+      }
     };
 
     const startGenerator = (job: GeneratorJob): LabProcess => {

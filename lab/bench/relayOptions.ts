@@ -18,6 +18,8 @@ export interface RelayBenchOptions {
   readonly packetBytes: number;
   /** The share of one core coturn may use, in percent (its cgroup's CPU limit). */
   readonly serverCpuPercent: number;
+  /** How often the monitored config's collector runs and node-exporter's page is read, in milliseconds. */
+  readonly scrapeMs: number;
   /** Print JSON instead of tables. */
   readonly json: boolean;
 }
@@ -37,17 +39,21 @@ export const NUMBER_FLAGS = {
   "duration-seconds": { min: 2, max: 60, fallback: 5, unit: "seconds" },
   "packet-bytes": { min: 16, max: 1200, fallback: 200, unit: "bytes" },
   "server-cpu-percent": { min: 5, max: 100, fallback: 20, unit: "percent of one core" },
+  "scrape-ms": { min: 500, max: 15_000, fallback: 1500, unit: "milliseconds" },
 } as const satisfies Record<string, NumberFlag>;
 
 /** The usage text. */
 export const RELAY_BENCH_USAGE = `usage: npm run bench -- [options]   (as root: it builds network namespaces and a cgroup)
 
-Relays UDP traffic through coturn with the aws-example stack's production turnserver.conf and with a minimal config,
-in a lab of network namespaces with no route out, and prints the production/minimal ratio at saturation, loss and
-round-trip percentiles at 25% and 50% of saturation, coturn's CPU, and raw UDP between the same namespaces as the
-ceiling. Then the program's own start-up under mocks (one region, a global stack of ten regions) against a
-one-resource program, as ratios (target: one region within 2x). Exits 0 when the targets are met (ratio >= 0.95, no
-loss at 50%, start-up within 2x), 1 when not, 2 for bad flags.
+Relays UDP traffic through coturn with the aws-example stack's production turnserver.conf, with a minimal config,
+and with production plus the VM's monitoring (kernel counters, mtail, node-exporter, the collector), in a lab of
+network namespaces with no route out, and prints the production/minimal and monitored/production ratios at
+saturation, loss and round-trip percentiles at 25% and 50% of saturation, coturn's CPU and the monitoring's, and raw
+UDP between the same namespaces as the ceiling; every monitored window checks that the monitoring counted what the
+bench counted. Then the program's own start-up under mocks (one region, a global stack of ten regions) against a
+one-resource program, as ratios (target: one region within 2x). Exits 0 when the targets are met (production/minimal
+>= 0.95, monitored/production >= 0.98, no loss at 50% with or without monitoring, the monitoring checked, start-up
+within 2x), 1 when not, 2 for bad flags.
 
   --only relay|startup        run one part (default: both)
   --runs <n>                  repetitions of each measurement, interleaved (${NUMBER_FLAGS.runs.min}-${NUMBER_FLAGS.runs.max}, default ${NUMBER_FLAGS.runs.fallback})
@@ -55,6 +61,8 @@ loss at 50%, start-up within 2x), 1 when not, 2 for bad flags.
   --packet-bytes <b>          payload of each relayed datagram (${NUMBER_FLAGS["packet-bytes"].min}-${NUMBER_FLAGS["packet-bytes"].max}, default ${NUMBER_FLAGS["packet-bytes"].fallback}; WebRTC audio is ~100-200, video up to ~1200)
   --server-cpu-percent <p>    CPU budget of each coturn, percent of one core (${NUMBER_FLAGS["server-cpu-percent"].min}-${NUMBER_FLAGS["server-cpu-percent"].max}, default ${NUMBER_FLAGS["server-cpu-percent"].fallback}):
                               keep it well below what the load generator's core can feed, so coturn saturates first
+  --scrape-ms <ms>            how often the monitored config's collector runs and its metrics are read (${NUMBER_FLAGS["scrape-ms"].min}-${NUMBER_FLAGS["scrape-ms"].max}, default ${NUMBER_FLAGS["scrape-ms"].fallback};
+                              the VM's timer: 15000)
   --json                      print the results and the summary as JSON
   --help                      this text`;
 

@@ -1,17 +1,21 @@
 /**
- * The relay benchmark's verdict and its presentation: medians per configuration, the production/minimal ratio at
- * saturation against its target, loss at half of saturation against zero, whether each window measured coturn (not
- * the generator), and the tables the command prints.
+ * The relay benchmark's verdict and its presentation: medians per configuration, the production/minimal and
+ * monitored/production ratios at saturation against their targets, loss at half of saturation against zero (with
+ * and without monitoring), whether each window measured coturn (not the generator), whether the monitoring did its
+ * job in every monitored window and what it cost, and the tables the command prints.
  */
-import { productionOnlySummary, type ConfigName } from "./relayConfigs";
+import { COMPARISONS, CONFIG_NAMES, productionOnlySummary, type Comparison, type ConfigName } from "./relayConfigs";
+import type { MonitoringCheck } from "./benchMonitoring";
 import { PACED_LOAD_PERCENTS, type RelayBenchResults } from "./relayBench";
 import { SATURATED_BUDGET_SHARE, type PacedSample, type SaturationSample } from "./relaySamples";
 import { median } from "./relayStatistics";
 
-/** The ratio production/minimal at saturation must be at least this. */
-export const RATIO_TARGET = 0.95;
-/** The paced load at which production must lose nothing, in percent of minimal's saturation. */
+/** The ratio production/minimal at saturation must be at least this (relayConfigs.ts COMPARISONS has each target). */
+export const RATIO_TARGET = COMPARISONS.find((c) => c.name === "hardening")?.target ?? 0.95;
+/** The paced load at which production, with and without monitoring, must lose nothing, in percent of minimal's saturation. */
 export const ZERO_LOSS_LOAD_PERCENT = 50;
+/** The configurations that must lose nothing at ZERO_LOSS_LOAD_PERCENT. */
+const ZERO_LOSS_CONFIGS = ["production", "monitored"] as const;
 
 /** A configuration's paced load, summarized over runs. */
 export interface PacedSummary {
@@ -44,21 +48,53 @@ export interface ConfigSummary {
   readonly serverBoundWindows: number;
   readonly windows: number;
   readonly paced: readonly PacedSummary[];
+  /** The monitoring processes' CPU at saturation (median, percent of one core), and coturn's plus theirs per relayed datagram; null without monitoring. */
+  readonly monitoringCpuPercent: number | null;
+  readonly cpuMicrosecondsPerPacketWithMonitoring: number | null;
+}
+
+/** A comparison's verdict: subject/baseline at saturation, median over runs (see runRatios), lowest and highest run. */
+export interface RatioSummary {
+  readonly comparison: Comparison["name"];
+  readonly subject: ConfigName;
+  readonly baseline: ConfigName;
+  readonly median: number;
+  readonly min: number;
+  readonly max: number;
+  readonly target: number;
+  readonly met: boolean;
+}
+
+/** Whether the monitoring did its job in every monitored window, and what it cost. */
+export interface MonitoringSummary {
+  /** Monitored windows (saturation and paced), and those whose check found no problem. */
+  readonly windows: number;
+  readonly checkedWindows: number;
+  /** Every problem found, with the window it was found in. */
+  readonly problems: readonly string[];
+  /** Medians over the monitored windows: scrapes per window and the longest gap between two. */
+  readonly scrapesPerWindow: number;
+  readonly longestGapMs: number;
+  /** Median CPU of the monitoring processes, percent of one core, at saturation and at each paced load. */
+  readonly cpuPercent: readonly { readonly where: string; readonly mtail: number; readonly nodeExporter: number; readonly scrapes: number; readonly total: number }[];
 }
 
 /** The verdict of one bench run. */
 export interface RelayBenchSummary {
   readonly configs: Readonly<Record<ConfigName, ConfigSummary>>;
-  /** production/minimal at saturation: median over runs (see runRatios), with the lowest and highest run. */
-  readonly ratio: { readonly median: number; readonly min: number; readonly max: number; readonly target: number; readonly met: boolean };
-  /** production's loss at ZERO_LOSS_LOAD_PERCENT, over every run. */
-  readonly lossAtHalf: { readonly lost: number; readonly sent: number; readonly met: boolean };
+  /** Each comparison at saturation: production/minimal (hardening) and monitored/production (monitoring). */
+  readonly ratios: Readonly<Record<Comparison["name"], RatioSummary>>;
+  /** Loss at ZERO_LOSS_LOAD_PERCENT over every run, production with and without monitoring. */
+  readonly lossAtHalf: Readonly<Record<(typeof ZERO_LOSS_CONFIGS)[number], { readonly lost: number; readonly sent: number; readonly met: boolean }>>;
   /** Median raw UDP rate (the ceiling) and its range. */
   readonly rawCeilingPerSecond: number;
   readonly rawRange: readonly [number, number];
   /** Whether every window measured coturn: saturation was coturn's and every paced load held its pace. */
   readonly measuredCoturn: boolean;
-  /** Targets met and every window valid. */
+  /** The monitoring's checks and cost, and whether it did its job in every monitored window. */
+  readonly monitoring: MonitoringSummary;
+  readonly monitoringWorked: boolean;
+  /** Targets met, every window valid, and the monitoring checked. */
   readonly passed: boolean;
 }
 
@@ -83,9 +119,15 @@ function pacedSummary(samples: readonly PacedSample[], loadPercent: number): Pac
   };
 }
 
+/** Every saturation sample of `config`, whichever comparison it was measured in. */
+function saturationSamples(results: RelayBenchResults, config: ConfigName): SaturationSample[] {
+  return results.saturation.flatMap((pair) => [pair.subject, pair.baseline]).filter((sample) => sample.config === config);
+}
+
 function configSummary(results: RelayBenchResults, config: ConfigName): ConfigSummary {
-  const windows: SaturationSample[] = results.saturation.map((pair) => pair[config]);
+  const windows = saturationSamples(results, config);
   const relayed = windows.map((w) => w.relayedPerSecond);
+  const checks = windows.map((w) => w.monitoring).filter((c): c is MonitoringCheck => c !== null);
   return {
     saturationPerSecond: median(relayed),
     saturationRange: range(relayed),
@@ -95,41 +137,96 @@ function configSummary(results: RelayBenchResults, config: ConfigName): ConfigSu
     serverBoundWindows: windows.filter((w) => w.serverBound).length,
     windows: windows.length,
     paced: PACED_LOAD_PERCENTS.map((load) => pacedSummary(results.paced.filter((s) => s.config === config), load)),
+    monitoringCpuPercent: checks.length === 0 ? null : median(checks.map((c) => c.cpuPercent.total)),
+    cpuMicrosecondsPerPacketWithMonitoring:
+      checks.length === 0
+        ? null
+        : median(windows.map((w) => (w.monitoring === null ? Number.NaN : ((w.coturnCpuPercent + w.monitoring.cpuPercent.total) / 100) * (1e6 / w.relayedPerSecond)))),
   };
 }
 
 /**
- * production/minimal of each run: the geometric mean of its two head-to-head windows (production in lab A, then in
- * lab B), so that a difference between the labs themselves cancels: production against production on the development
- * machine gave 0.96-1.03 per window (one lab ahead by 2-3%, not always the same one), but 0.99-1.00 per run.
+ * subject/baseline of each run of `comparison`: the geometric mean of its two head-to-head windows (the subject in lab
+ * A, then in lab B), so that a difference between the labs themselves cancels: production against production on the
+ * development machine gave 0.96-1.03 per window (one lab ahead by 2-3%, not always the same one), but 0.99-1.00 per run.
  */
-export function runRatios(results: RelayBenchResults): number[] {
-  const runs = [...new Set(results.saturation.map((pair) => pair.run))];
+export function runRatios(results: RelayBenchResults, comparison: Comparison["name"] = "hardening"): number[] {
+  const pairs = results.saturation.filter((pair) => pair.comparison === comparison);
+  const runs = [...new Set(pairs.map((pair) => pair.run))];
   return runs.map((run) => {
-    const ratios = results.saturation.filter((pair) => pair.run === run).map((pair) => pair.ratio);
+    const ratios = pairs.filter((pair) => pair.run === run).map((pair) => pair.ratio);
     return Math.exp(ratios.reduce((sum, r) => sum + Math.log(r), 0) / ratios.length);
   });
 }
 
+function ratioSummary(results: RelayBenchResults, comparison: Comparison): RatioSummary {
+  const ratios = runRatios(results, comparison.name);
+  const middle = median(ratios);
+  return {
+    comparison: comparison.name,
+    subject: comparison.subject,
+    baseline: comparison.baseline,
+    median: middle,
+    min: Math.min(...ratios),
+    max: Math.max(...ratios),
+    target: comparison.target,
+    met: middle >= comparison.target,
+  };
+}
+
+function monitoringSummary(results: RelayBenchResults): MonitoringSummary {
+  const where = (label: string, checks: readonly (MonitoringCheck | null)[]) => ({ label, checks: checks.filter((c): c is MonitoringCheck => c !== null) });
+  const groups = [
+    where("saturation", saturationSamples(results, "monitored").map((s) => s.monitoring)),
+    ...PACED_LOAD_PERCENTS.map((load) => where(`paced ${load}%`, results.paced.filter((s) => s.config === "monitored" && s.loadPercent === load).map((s) => s.monitoring))),
+  ];
+  const all = groups.flatMap((g) => g.checks);
+  const monitoredWindows = saturationSamples(results, "monitored").length + results.paced.filter((s) => s.config === "monitored").length;
+  return {
+    windows: monitoredWindows,
+    checkedWindows: all.filter((c) => c.problems.length === 0).length,
+    problems: [
+      ...(all.length < monitoredWindows ? [`${monitoredWindows - all.length} monitored windows have no monitoring account`] : []),
+      ...groups.flatMap((g) => g.checks.flatMap((c) => c.problems.map((p) => `${g.label}: ${p}`))),
+    ],
+    scrapesPerWindow: median(all.map((c) => c.scrapes)),
+    longestGapMs: median(all.map((c) => c.longestGapMs)),
+    cpuPercent: groups
+      .filter((g) => g.checks.length > 0)
+      .map((g) => ({
+        where: g.label,
+        mtail: median(g.checks.map((c) => c.cpuPercent.mtail)),
+        nodeExporter: median(g.checks.map((c) => c.cpuPercent.nodeExporter)),
+        scrapes: median(g.checks.map((c) => c.cpuPercent.scrapes)),
+        total: median(g.checks.map((c) => c.cpuPercent.total)),
+      })),
+  };
+}
+
 /** The verdict on a bench run's results. */
 export function summarize(results: RelayBenchResults): RelayBenchSummary {
-  const configs = { production: configSummary(results, "production"), minimal: configSummary(results, "minimal") };
-  const ratios = runRatios(results);
-  const ratio = { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios), target: RATIO_TARGET, met: median(ratios) >= RATIO_TARGET };
-  const half = configs.production.paced.find((p) => p.loadPercent === ZERO_LOSS_LOAD_PERCENT);
-  const lossAtHalf = { lost: half?.lost ?? 0, sent: half?.sent ?? 0, met: half !== undefined && half.sent > 0 && half.lost === 0 };
-  const measuredCoturn =
-    (["production", "minimal"] as const).every((c) => configs[c].serverBoundWindows === configs[c].windows) &&
-    results.paced.every((s) => s.paceHeld);
+  const configs = Object.fromEntries(CONFIG_NAMES.map((name) => [name, configSummary(results, name)])) as Record<ConfigName, ConfigSummary>;
+  const ratios = Object.fromEntries(COMPARISONS.map((c) => [c.name, ratioSummary(results, c)])) as Record<Comparison["name"], RatioSummary>;
+  const lossAtHalf = Object.fromEntries(
+    ZERO_LOSS_CONFIGS.map((name) => {
+      const half = configs[name].paced.find((p) => p.loadPercent === ZERO_LOSS_LOAD_PERCENT);
+      return [name, { lost: half?.lost ?? 0, sent: half?.sent ?? 0, met: half !== undefined && half.sent > 0 && half.lost === 0 }];
+    }),
+  ) as RelayBenchSummary["lossAtHalf"];
+  const measuredCoturn = CONFIG_NAMES.every((c) => configs[c].serverBoundWindows === configs[c].windows) && results.paced.every((s) => s.paceHeld);
+  const monitoring = monitoringSummary(results);
+  const monitoringWorked = monitoring.windows > 0 && monitoring.problems.length === 0;
   const rawRates = results.raw.map((r) => r.packetsPerSecond);
   return {
     configs,
-    ratio,
+    ratios,
     lossAtHalf,
     rawCeilingPerSecond: median(rawRates),
     rawRange: range(rawRates),
     measuredCoturn,
-    passed: ratio.met && lossAtHalf.met && measuredCoturn,
+    monitoring,
+    monitoringWorked,
+    passed: Object.values(ratios).every((r) => r.met) && Object.values(lossAtHalf).every((l) => l.met) && measuredCoturn && monitoringWorked,
   };
 }
 
@@ -141,27 +238,33 @@ export function count(value: number): string {
 const percent = (value: number, digits = 1): string => `${value.toFixed(digits)}%`;
 const milliseconds = (value: number): string => `${value.toFixed(2)} ms`;
 
-/** What was compared, on what: coturn's version, the payload, the core layout and the two configs' difference. */
+/** What was compared, on what: coturn's version, the payload, the core layout and the configs' differences. */
 export function headerLines(results: RelayBenchResults, coturnVersion: string): string[] {
   const { layout, options } = results;
   const cores =
     layout.serverCore === null
       ? `1 core: nothing pinned; each coturn within ${options.serverCpuPercent}% of it`
       : `${layout.cores.length} cores: each coturn pinned to core ${layout.serverCore} within ${options.serverCpuPercent}% of it; ` +
+        `the monitored config's mtail, node-exporter and collector on core ${layout.serverCore} outside that budget; ` +
         `generators, echo peers and the bench on core ${layout.generatorCores?.join(",")}`;
   return [
-    `coturn ${coturnVersion}: aws-example production config vs minimal config, ${options.packetBytes}-byte payloads, ${results.allocations} allocations per lab`,
+    `coturn ${coturnVersion}: aws-example production config vs minimal config, and production with the VM's monitoring vs without, ` +
+      `${options.packetBytes}-byte payloads, ${results.allocations} allocations per lab`,
     cores,
     `minimal keeps only: ${results.minimalOptions.join(", ")}`,
     `production adds: ${productionOnlySummary(results.productionOnlyLines.join("\n"))}`,
+    `monitored adds: the rendered nftables accounting table in the server's namespace, mtail on coturn's log, node-exporter, ` +
+      `and a collector run and a page read every ${options.scrapeMs / 1000} s (the VM's timer: 15 s)`,
   ];
 }
+
+const cpuPerDatagram = (microseconds: number | null): string => (microseconds === null || !Number.isFinite(microseconds) ? "-" : `${microseconds.toFixed(1)} µs`);
 
 /** The saturation table: one row per configuration. */
 export function saturationTable(summary: RelayBenchSummary): { header: string[]; rows: string[][] } {
   return {
-    header: ["config", "relayed/s", "lowest-highest", "offered to coturn/s", "coturn CPU", "CPU/datagram", "coturn-bound"],
-    rows: (["production", "minimal"] as const).map((name) => {
+    header: ["config", "relayed/s", "lowest-highest", "offered to coturn/s", "coturn CPU", "CPU/datagram", "monitoring CPU", "CPU/datagram with it", "coturn-bound"],
+    rows: CONFIG_NAMES.map((name) => {
       const c = summary.configs[name];
       return [
         name,
@@ -169,10 +272,34 @@ export function saturationTable(summary: RelayBenchSummary): { header: string[];
         `${count(c.saturationRange[0])}-${count(c.saturationRange[1])}`,
         count(c.offeredPerSecond),
         percent(c.coturnCpuPercent),
-        `${c.cpuMicrosecondsPerPacket.toFixed(1)} µs`,
+        cpuPerDatagram(c.cpuMicrosecondsPerPacket),
+        c.monitoringCpuPercent === null ? "-" : percent(c.monitoringCpuPercent),
+        cpuPerDatagram(c.cpuMicrosecondsPerPacketWithMonitoring),
         `${c.serverBoundWindows}/${c.windows} windows`,
       ];
     }),
+  };
+}
+
+/** The comparisons table: each ratio at saturation against its target. */
+export function comparisonTable(summary: RelayBenchSummary): { header: string[]; rows: string[][] } {
+  return {
+    header: ["comparison", "ratio (median of runs)", "runs", "target", "met"],
+    rows: Object.values(summary.ratios).map((r) => [
+      `${r.subject}/${r.baseline}`,
+      r.median.toFixed(3),
+      `${r.min.toFixed(3)}-${r.max.toFixed(3)}`,
+      `>= ${r.target}`,
+      r.met ? "yes" : "NO",
+    ]),
+  };
+}
+
+/** The monitoring table: its CPU where it ran, and how many windows it was checked in. */
+export function monitoringTable(summary: RelayBenchSummary): { header: string[]; rows: string[][] } {
+  return {
+    header: ["monitored windows", "mtail", "node-exporter", "collector + page reads", "monitoring CPU", "of a 100% core"],
+    rows: summary.monitoring.cpuPercent.map((c) => [c.where, percent(c.mtail, 2), percent(c.nodeExporter, 2), percent(c.scrapes, 2), percent(c.total, 2), `${(c.total / 100).toFixed(4)} cores`]),
   };
 }
 
@@ -180,7 +307,7 @@ export function saturationTable(summary: RelayBenchSummary): { header: string[];
 export function pacedTable(summary: RelayBenchSummary, budgetPercent: number): { header: string[]; rows: string[][] } {
   return {
     header: ["config", "load", "relayed/s", "lost", "of sent", "loss", "RTT p50", "RTT p95", "RTT p99", "coturn CPU", "of budget", "pace held"],
-    rows: (["production", "minimal"] as const).flatMap((name) =>
+    rows: CONFIG_NAMES.flatMap((name) =>
       summary.configs[name].paced.map((p) => [
         name,
         `${p.loadPercent}%`,
@@ -199,19 +326,29 @@ export function pacedTable(summary: RelayBenchSummary, budgetPercent: number): {
   };
 }
 
-/** The closing lines: the ceiling, the ratio and the loss against their targets, and whether the windows are valid. */
+/** The closing lines: the ceiling, the ratios and the losses against their targets, and whether the windows are valid. */
 export function verdictLines(summary: RelayBenchSummary): string[] {
-  const { ratio, lossAtHalf, configs } = summary;
+  const { ratios, lossAtHalf, configs, monitoring } = summary;
   const lines = [
     `Raw UDP ceiling (client straight to peer, no relay, one way, same generator): ${count(summary.rawCeilingPerSecond)} datagrams/s ` +
       `(${count(summary.rawRange[0])}-${count(summary.rawRange[1])}), ${(summary.rawCeilingPerSecond / configs.production.saturationPerSecond).toFixed(1)}× production's saturation`,
-    `production/minimal at saturation: ${ratio.median.toFixed(3)} (runs: ${ratio.min.toFixed(3)}-${ratio.max.toFixed(3)}, each the mean of both lab placements); ` +
-      `target >= ${ratio.target}: ${ratio.met ? "met" : "NOT met"}`,
-    `production loss at ${ZERO_LOSS_LOAD_PERCENT}% of saturation: ${count(lossAtHalf.lost)} of ${count(lossAtHalf.sent)} datagrams; target 0: ${lossAtHalf.met ? "met" : "NOT met"}`,
+    ...Object.values(ratios).map(
+      (r) =>
+        `${r.subject}/${r.baseline} at saturation: ${r.median.toFixed(3)} (runs: ${r.min.toFixed(3)}-${r.max.toFixed(3)}, each the mean of both lab placements); ` +
+        `target >= ${r.target}: ${r.met ? "met" : "NOT met"}`,
+    ),
+    ...ZERO_LOSS_CONFIGS.map(
+      (name) =>
+        `${name} loss at ${ZERO_LOSS_LOAD_PERCENT}% of saturation: ${count(lossAtHalf[name].lost)} of ${count(lossAtHalf[name].sent)} datagrams; target 0: ${lossAtHalf[name].met ? "met" : "NOT met"}`,
+    ),
+    summary.monitoringWorked
+      ? `The monitoring worked in all ${monitoring.windows} monitored windows: its relay counters grew by at least what the bench counted, mtail counted every allocation, ` +
+        `coturn_up and coturn_log_metrics_up were 1, ${monitoring.scrapesPerWindow} scrapes per window (median), longest gap ${Math.round(monitoring.longestGapMs)} ms`
+      : `The monitoring did NOT work (${monitoring.checkedWindows} of ${monitoring.windows} monitored windows checked), so the monitored figures say nothing: ${monitoring.problems.slice(0, 5).join("; ")}`,
   ];
   if (!summary.measuredCoturn) {
-    const notBound = (["production", "minimal"] as const).map((c) => configs[c].windows - configs[c].serverBoundWindows).reduce((a, b) => a + b, 0);
-    const paceLost = (["production", "minimal"] as const).flatMap((c) => configs[c].paced).reduce((n, p) => n + p.runs - p.paceHeldRuns, 0);
+    const notBound = CONFIG_NAMES.map((c) => configs[c].windows - configs[c].serverBoundWindows).reduce((a, b) => a + b, 0);
+    const paceLost = CONFIG_NAMES.flatMap((c) => configs[c].paced).reduce((n, p) => n + p.runs - p.paceHeldRuns, 0);
     lines.push(
       `NOT a measurement of coturn: ${notBound} saturation windows where coturn did not both use ${Math.round(SATURATED_BUDGET_SHARE * 100)}% of its budget ` +
         `and leave the generator's surplus undelivered, ${paceLost} paced windows where the generator could not hold its pace. ` +

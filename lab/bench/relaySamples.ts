@@ -5,7 +5,8 @@
  */
 import type { RoundTripPercentiles } from "./generatorJob";
 import type { WindowMeasurement } from "./measureWindow";
-import type { ConfigName } from "./relayConfigs";
+import type { MonitoringCheck } from "./benchMonitoring";
+import type { Comparison, ConfigName } from "./relayConfigs";
 
 /** A coturn saturated if it used at least this share of its budget… */
 export const SATURATED_BUDGET_SHARE = 0.9;
@@ -29,14 +30,18 @@ export interface SaturationSample {
   readonly cpuMicrosecondsPerPacket: number;
   /** Whether coturn, not the generator, was the limit: it used its budget and left the generator's surplus undelivered. */
   readonly serverBound: boolean;
+  /** The monitoring's account of the window (monitored config only), else null. */
+  readonly monitoring: MonitoringCheck | null;
 }
 
-/** Both configurations' saturation, measured at the same time (one window, one lab each). */
+/** Two configurations' saturation, measured at the same time (one window, one lab each), for one comparison. */
 export interface SaturationPair {
   readonly run: number;
-  readonly production: SaturationSample;
-  readonly minimal: SaturationSample;
-  /** production / minimal relayed per second. */
+  /** Which comparison (COMPARISONS): its subject and baseline. */
+  readonly comparison: Comparison["name"];
+  readonly subject: SaturationSample;
+  readonly baseline: SaturationSample;
+  /** subject / baseline relayed per second. */
   readonly ratio: number;
   /** Each core's busy share in the window. */
   readonly coreBusyPercent: readonly number[];
@@ -59,6 +64,8 @@ export interface PacedSample {
   readonly coturnCpuPercent: number;
   /** Whether the generator kept the pace it was asked for (if not, the measurement says little about coturn). */
   readonly paceHeld: boolean;
+  /** The monitoring's account of the window (monitored config only), else null. */
+  readonly monitoring: MonitoringCheck | null;
 }
 
 /** Raw UDP from the client to the peer, no relay. */
@@ -71,7 +78,13 @@ export interface RawSample {
 const perSecond = (count: number, m: WindowMeasurement): number => count / m.seconds;
 
 /** A saturation window's account of one configuration, `budgetPercent` being its coturn's CPU budget. */
-export function saturationSample(config: ConfigName, lab: "A" | "B", m: WindowMeasurement, budgetPercent: number): SaturationSample {
+export function saturationSample(
+  config: ConfigName,
+  lab: "A" | "B",
+  m: WindowMeasurement,
+  budgetPercent: number,
+  monitoring: MonitoringCheck | null = null,
+): SaturationSample {
   // Relayed in both directions: to the echo peer, and its echoes back to the client.
   const relayedPerSecond = perSecond(m.packets.relayToPeer + m.packets.serverToClient, m);
   const offeredPerSecond = perSecond(m.packets.clientToServer, m);
@@ -85,6 +98,7 @@ export function saturationSample(config: ConfigName, lab: "A" | "B", m: WindowMe
     cpuMicrosecondsPerPacket: relayedPerSecond > 0 ? (coturnCpuPercent / 100) * (1e6 / relayedPerSecond) : Number.NaN,
     serverBound:
       coturnCpuPercent >= SATURATED_BUDGET_SHARE * budgetPercent && offeredPerSecond >= SATURATED_OFFER_FACTOR * perSecond(m.packets.relayToPeer, m),
+    monitoring,
   };
 }
 
@@ -95,6 +109,7 @@ export function pacedSample(
   loadPercent: number,
   target: { readonly relayedPerSecond: number; readonly echoesPerSecond: number },
   m: WindowMeasurement,
+  monitoring: MonitoringCheck | null = null,
 ): PacedSample {
   const { sent, lost, roundTripMs, windowMs } = m.generator;
   return {
@@ -109,5 +124,6 @@ export function pacedSample(
     roundTripMs,
     coturnCpuPercent: m.coturnCpuPercent ?? 0,
     paceHeld: windowMs > 0 && sent / (windowMs / 1000) >= PACE_HELD_SHARE * target.echoesPerSecond,
+    monitoring,
   };
 }
