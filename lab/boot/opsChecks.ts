@@ -5,7 +5,6 @@
  * the figures of what the boot did (and nothing else), and journald's limits. Pure, like checks.ts: every way a
  * check can fail is testable on text.
  */
-import type { AccountingCounter } from "../../src/render/monitoringFiles";
 import { rowFrom, type CheckResult } from "./checks";
 
 /** What `coturn-ops install` prints on stdout (templates/coturn-ops.sh.hbs). */
@@ -130,20 +129,11 @@ export function closedToWorldCheck(
   );
 }
 
-/**
- * The counters of `nft list table inet coturn_accounting`, named TRANSPORT_in / TRANSPORT_out: each element of the
- * sets traffic_in and traffic_out (`udp . 3478 counter packets P bytes B`) is one of `counters`.
- */
-export function nftCounters(listing: string, counters: readonly AccountingCounter[]): Map<string, { packets: number; bytes: number }> {
-  const found = new Map<string, { packets: number; bytes: number }>();
-  for (const direction of ["in", "out"]) {
-    const set = new RegExp(`set traffic_${direction} \\{([^}]*)\\}`).exec(listing)?.[1] ?? "";
-    for (const m of set.matchAll(/(udp|tcp) \. (\d+(?:-\d+)?) counter packets (\d+) bytes (\d+)/g)) {
-      const counter = counters.find((c) => c.protocol === m[1] && c.ports === m[2]);
-      if (counter) found.set(`${counter.name}_${direction}`, { packets: Number(m[3]), bytes: Number(m[4]) });
-    }
-  }
-  return found;
+/** The named counters of `nft list table …` (`counter NAME { packets P bytes B }`). */
+export function nftCounters(listing: string): Map<string, { packets: number; bytes: number }> {
+  return new Map(
+    [...listing.matchAll(/counter (\w+) \{\s*packets (\d+) bytes (\d+)/g)].map((m) => [m[1], { packets: Number(m[2]), bytes: Number(m[3]) }]),
+  );
 }
 
 /**
@@ -153,12 +143,11 @@ export function nftCounters(listing: string, counters: readonly AccountingCounte
 export function accountingCheck(
   before: string,
   after: string,
-  counters: readonly AccountingCounter[],
+  names: readonly string[],
   echo: { readonly packets: number; readonly payloadBytes: number },
 ): CheckResult {
   const check = "kernel counters loaded and counting";
-  const names = counters.flatMap((c) => [`${c.name}_in`, `${c.name}_out`]);
-  const [was, now] = [nftCounters(before, counters), nftCounters(after, counters)];
+  const [was, now] = [nftCounters(before), nftCounters(after)];
   const missing = names.filter((n) => !now.has(n));
   if (now.size === 0) return { check, status: "FAIL", detail: "no counter in table inet coturn_accounting (is it loaded?)" };
   const grown = (name: string): { packets: number; bytes: number } => ({

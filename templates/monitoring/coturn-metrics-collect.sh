@@ -64,34 +64,17 @@ collect() {
     echo "coturn_vm_sustained_bandwidth_bits $SUSTAINED_BANDWIDTH_BITS"
   fi
 
-  # One counter per element of the sets traffic_in and traffic_out (nftables-accounting.conf): a listener's protocol
-  # and port, or the relay range.
+  # Counters are named TRANSPORT_in / TRANSPORT_out (nftables-accounting.conf).
   local counters
-  if counters="$(nft -j list table inet coturn_accounting 2>/dev/null | jq -r '.nftables[] | select(.set) | .set as $set | $set.elem[]?.elem
-      | [($set.name | sub("^traffic_"; "")), .val.concat[0], (.val.concat[1] | if type == "object" then "range" else tostring end), .counter.packets, .counter.bytes]
-      | @tsv')"; then
-    local direction protocol port packets bytes transport lines=()
-    while IFS=$'\t' read -r direction protocol port packets bytes; do
-      case "$protocol/$port" in
-        "udp/$PLAIN_PORT") transport=udp ;;
-        "tcp/$PLAIN_PORT") transport=tcp ;;
-        "tcp/$TLS_PORT") transport=tls ;;
-        "udp/$TLS_PORT") transport=dtls ;;
-        udp/range) transport=relay ;;
-        *) continue ;;
-      esac
-      lines+=("$transport $direction $packets $bytes")
-    done <<< "$counters"
+  if counters="$(nft -j list counters table inet coturn_accounting 2>/dev/null | jq -r '.nftables[] | select(.counter) | .counter | "\(.name) \(.packets) \(.bytes)"')"; then
     family coturn_listener_packets_total counter
-    for line in "${lines[@]}"; do
-      read -r transport direction packets _ <<< "$line"
-      echo "coturn_listener_packets_total{transport=\"$transport\",direction=\"$direction\"} $packets"
-    done
+    while read -r name packets _; do
+      [ -n "$name" ] && echo "coturn_listener_packets_total{transport=\"${name%_*}\",direction=\"${name##*_}\"} $packets"
+    done <<< "$counters"
     family coturn_listener_bytes_total counter
-    for line in "${lines[@]}"; do
-      read -r transport direction _ bytes <<< "$line"
-      echo "coturn_listener_bytes_total{transport=\"$transport\",direction=\"$direction\"} $bytes"
-    done
+    while read -r name _ bytes; do
+      [ -n "$name" ] && echo "coturn_listener_bytes_total{transport=\"${name%_*}\",direction=\"${name##*_}\"} $bytes"
+    done <<< "$counters"
   fi
 
   # mtail's figures, with the catalog's help texts instead of mtail's ("defined at coturn.mtail:…").
