@@ -250,12 +250,20 @@ async function run(job: LabJob): Promise<object> {
         // One transaction per allocation, with werift's retransmissions and a generous deadline for a loaded machine.
         // Never a second try on a new socket: if the first request's answer was merely late, the server would hold
         // an allocation this job does not know about, and the quota would seem one smaller than it is.
-        try {
-          const allocation = await open(job.server, "udp", job.credentials, undefined, QUOTA_TIMEOUT_MS);
-          held.push(allocation);
-          outcomes.push({ ok: true, relayed: allocation.relayed });
-        } catch (error) {
-          outcomes.push(outcomeOf(error));
+        // One exception: 437 says the server holds an allocation for this socket's 5-tuple already (the kernel gave it
+        // the port of an earlier job's socket whose allocation the server still keeps) and made none for this
+        // request, so a new socket cannot make the quota seem smaller.
+        for (let attempt = 1; ; attempt++) {
+          try {
+            const allocation = await open(job.server, "udp", job.credentials, undefined, QUOTA_TIMEOUT_MS);
+            held.push(allocation);
+            outcomes.push({ ok: true, relayed: allocation.relayed });
+          } catch (error) {
+            const outcome = outcomeOf(error);
+            if (!outcome.ok && outcome.code === 437 && attempt < 3) continue;
+            outcomes.push(outcome);
+          }
+          break;
         }
       }
       await Promise.all(held.map((a) => a.release()));
