@@ -15,6 +15,7 @@ import type { CloudLab } from "../cloudLab";
 import { startMonitoring, type MonitoringLab } from "../monitoringLab";
 import { waitFor, type LabProcess } from "../netlab";
 import { childrenCpuSeconds, pinnedTo, processesCpuSeconds, processTree, type CpuLayout } from "./cpuUsage";
+import { parseExposition, type Sample } from "../../src/status/exposition";
 
 /** How often the collector runs and node-exporter's page is read during a measurement by default (the VM's timer: 15 s). */
 export const SCRAPE_INTERVAL_MS = 1500;
@@ -25,24 +26,12 @@ export const ACCOUNTING_TABLE = "coturn_accounting";
 /** An upper bound on scrapes per measurement, whatever happens (bounded loop). */
 const MAX_SCRAPES = 200;
 
-/** One sample of a metric family: its labels and value. */
-export interface MetricSample {
-  readonly name: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly value: number;
-}
+/** One sample of a metrics page (the status command's parser reads it). */
+export type MetricSample = Sample;
 
-/** The samples of a Prometheus text exposition page (comments skipped). */
+/** The samples of a Prometheus text exposition page, read with `npm run status`'s parser. */
 export function parseMetrics(text: string): MetricSample[] {
-  const samples: MetricSample[] = [];
-  for (const line of text.split("\n")) {
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line.trim());
-    if (!match) continue;
-    const labels: Record<string, string> = {};
-    for (const label of (match[2] ?? "").matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[label[1]] = label[2];
-    samples.push({ name: match[1], labels, value: Number(match[3]) });
-  }
-  return samples;
+  return [...parseExposition(text).samples];
 }
 
 /** The sum of the samples of `name` whose labels include `labels`; NaN when there is none. */

@@ -5,6 +5,7 @@
  * the figures of what the boot did (and nothing else), and journald's limits. Pure, like checks.ts: every way a
  * check can fail is testable on text.
  */
+import { ExpositionError, parseExposition, type Sample } from "../../src/status/exposition";
 import { rowFrom, type CheckResult } from "./checks";
 
 /** What `coturn-ops install` prints on stdout (templates/coturn-ops.sh.hbs). */
@@ -167,24 +168,20 @@ export function accountingCheck(
   return rowFrom(check, problems, `${names.length} counters in table inet coturn_accounting; during the TURN checks ${relay("relay_in")}, ${relay("relay_out")}, ${relay("udp_in")}`);
 }
 
-/** One sample of a Prometheus text page: its name, labels and value. */
-export interface Sample {
-  readonly name: string;
-  readonly labels: Readonly<Record<string, string>>;
-  readonly value: number;
-}
+/** One sample of a Prometheus text page. */
+export type { Sample };
 
-/** The samples of a Prometheus text page (comments skipped). */
+/**
+ * The samples of a Prometheus text page, read with `npm run status`'s parser; text that is no such page (an error
+ * message, a file the read key must not print) has none, which the checks then report.
+ */
 export function parsePrometheusText(text: string): Sample[] {
-  const samples: Sample[] = [];
-  for (const line of text.split("\n")) {
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+([-+]?(?:\d[\d.]*(?:[eE][-+]?\d+)?|Inf|NaN))(?:\s+-?\d+)?\s*$/.exec(line);
-    if (!match) continue;
-    const labels: Record<string, string> = {};
-    for (const l of (match[2] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]] = l[2];
-    samples.push({ name: match[1], labels, value: Number(match[3]) });
+  try {
+    return [...parseExposition(text).samples];
+  } catch (error) {
+    if (error instanceof ExpositionError) return [];
+    throw error;
   }
-  return samples;
 }
 
 /** The value of the sample `name` whose labels include `labels`; undefined when there is none. */
