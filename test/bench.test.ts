@@ -59,14 +59,13 @@ describe("the monitored config and its check", () => {
   });
 
   // A node-exporter page as the collector writes it (labels in node-exporter's order), mtail's figures included.
-  const page = (relayOut: number, relayIn: number, udpOut: number, created: number, up = 1, logUp = 1): string =>
+  const page = (udpIn: number, relayIn: number, created: number, up = 1, logUp = 1): string =>
     [
       "# HELP coturn_listener_packets_total Packets per listener.",
       "# TYPE coturn_listener_packets_total counter",
-      `coturn_listener_packets_total{direction="in",transport="relay"} ${relayIn}`,
-      `coturn_listener_packets_total{direction="out",transport="relay"} ${relayOut}`,
-      `coturn_listener_packets_total{direction="out",transport="udp"} ${udpOut}`,
-      `coturn_listener_packets_total{direction="out",transport="tcp"} 7`,
+      `coturn_listener_packets_total{transport="relay"} ${relayIn}`,
+      `coturn_listener_packets_total{transport="udp"} ${udpIn}`,
+      `coturn_listener_packets_total{transport="tcp"} 7`,
       `coturn_allocations_created_total{transport="plain"} ${created}`,
       `coturn_allocations_created_total{transport="tls"} 3`,
       "coturn_starts_total 2",
@@ -78,21 +77,22 @@ describe("the monitored config and its check", () => {
   const times = [0, 1500, 3000, 4500];
 
   test("the page's figures: labels in any order, other series ignored, a missing series is NaN", () => {
-    const figures = monitoringFigures(page(10, 20, 30, 64));
-    assert.deepEqual(figures, { relayOut: 10, relayIn: 20, udpOut: 30, allocationsCreated: 64, coturnStarts: 2, coturnUp: 1, logMetricsUp: 1 });
-    assert.equal(parseMetrics(page(1, 2, 3, 4)).find((s) => s.name === "node_cpu_seconds_total")?.value, 1500);
-    assert.ok(Number.isNaN(monitoringFigures("coturn_up 1\n").relayOut));
+    const figures = monitoringFigures(page(10, 20, 64));
+    assert.deepEqual(figures, { udpIn: 10, relayIn: 20, allocationsCreated: 64, coturnStarts: 2, coturnUp: 1, logMetricsUp: 1 });
+    assert.equal(parseMetrics(page(1, 2, 4)).find((s) => s.name === "node_cpu_seconds_total")?.value, 1500);
+    assert.ok(Number.isNaN(monitoringFigures("coturn_up 1\n").udpIn));
   });
 
   test("a working monitoring passes; counters that missed packets, a missing table, mtail not reading, or a stalled scraper fail", () => {
-    const first = monitoringFigures(page(100, 100, 100, 10));
-    const good = monitoringFigures(page(1100, 1090, 1095, 74));
+    const first = monitoringFigures(page(100, 100, 10));
+    const good = monitoringFigures(page(1100, 1090, 74));
     assert.deepEqual(monitoringProblems(first, good, expected, times), []);
     const problems = (last: MonitoringFigures, at = times): string => monitoringProblems(first, last, expected, at).join("\n");
-    assert.match(problems(monitoringFigures(page(900, 1090, 1095, 74))), /relay range's outbound kernel counter grew by 800, less than the 1000/);
-    assert.match(problems(monitoringFigures(page(1100, 1090, 1095, 74).replace(/^coturn_listener.*$/gm, ""))), /outbound kernel counter: not on node-exporter's page/);
-    assert.match(problems(monitoringFigures(page(1100, 1090, 1095, 10, 1, 0))), /mtail's allocations created grew by 0, less than the 64[\s\S]*coturn_log_metrics_up was 0/);
-    assert.match(problems(monitoringFigures(page(1100, 1090, 1095, 74, 0))), /coturn_up was 0/);
+    assert.match(problems(monitoringFigures(page(900, 1090, 74))), /UDP listener's kernel counter grew by 800, less than the 1000/);
+    assert.match(problems(monitoringFigures(page(1100, 1000, 74))), /relay range's kernel counter grew by 900, less than the 990/);
+    assert.match(problems(monitoringFigures(page(1100, 1090, 74).replace(/^coturn_listener.*$/gm, ""))), /relay range's kernel counter: not on node-exporter's page/);
+    assert.match(problems(monitoringFigures(page(1100, 1090, 10, 1, 0))), /mtail's allocations created grew by 0, less than the 64[\s\S]*coturn_log_metrics_up was 0/);
+    assert.match(problems(monitoringFigures(page(1100, 1090, 74, 0))), /coturn_up was 0/);
     assert.match(problems(good, [0, 1500, 1500 + maxScrapeGapMs(1500) + 1]), /ms between two scrapes/);
     assert.equal(monitoringProblems(first, good, expected, [0, 15_000, 30_000], 15_000).length, 0, "a 15 s cadence with --scrape-ms 15000");
     assert.match(problems(good, [0]), /only 1 scrape/);
@@ -103,7 +103,7 @@ describe("the monitored config and its check", () => {
   const check = (problems: string[] = []): MonitoringCheck => ({
     scrapes: 6,
     longestGapMs: 1600,
-    counted: { relayOut: 2000, relayIn: 1990, udpOut: 1990, allocationsCreated: 64 },
+    counted: { udpIn: 2000, relayIn: 1990, allocationsCreated: 64 },
     expected,
     cpuPercent: { mtail: 0.5, nodeExporter: 0.5, scrapes: 2, total: 3 },
     problems,

@@ -188,7 +188,7 @@ describe("the PromQL reader", () => {
   });
 
   test("reports unknown metrics, unknown labels and grouping labels on no metric", () => {
-    assert.deepEqual(catalogProblems('sum by (transport) (rate(coturn_listener_bytes_total{direction="in"}[5m]))'), []);
+    assert.deepEqual(catalogProblems('sum by (transport) (rate(coturn_listener_bytes_total{transport="relay"}[5m]))'), []);
     assert.deepEqual(catalogProblems("coturn_session_duration_seconds_count"), []);
     assert.deepEqual(catalogProblems('coturn_up{code="401"}'), ["coturn_up has no label code (it has: job, instance)"]);
     assert.deepEqual(catalogProblems("coturn_session_duration_seconds"), [

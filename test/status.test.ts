@@ -125,10 +125,9 @@ function fixturePage(f: {
   logUp?: number;
   plain: number;
   tls: number;
-  udpIn: number;
-  udpOut: number;
-  relayIn: number;
-  relayOut: number;
+  /** eth0's node_network_receive/transmit_bytes_total (loopback's figures are added, to show they are left out). */
+  received: number;
+  sent: number;
   refused: Record<string, number>;
   inUse: number;
   expiry: number;
@@ -147,11 +146,12 @@ function fixturePage(f: {
     `coturn_allocations_active{transport="plain"} ${f.plain}`,
     `coturn_allocations_active{transport="tls"} ${f.tls}`,
     'coturn_allocations_active{transport="dtls"} 0',
-    "# TYPE coturn_listener_bytes_total counter",
-    `coturn_listener_bytes_total{direction="in",transport="udp"} ${f.udpIn}`,
-    `coturn_listener_bytes_total{direction="out",transport="udp"} ${f.udpOut}`,
-    `coturn_listener_bytes_total{direction="in",transport="relay"} ${f.relayIn}`,
-    `coturn_listener_bytes_total{direction="out",transport="relay"} ${f.relayOut}`,
+    "# TYPE node_network_receive_bytes_total counter",
+    `node_network_receive_bytes_total{device="eth0"} ${f.received}`,
+    `node_network_receive_bytes_total{device="lo"} ${f.received * 3}`,
+    "# TYPE node_network_transmit_bytes_total counter",
+    `node_network_transmit_bytes_total{device="eth0"} ${f.sent}`,
+    `node_network_transmit_bytes_total{device="lo"} ${f.sent * 3}`,
     "# TYPE coturn_requests_refused_total counter",
     ...Object.entries(f.refused).map(([code, n]) => `coturn_requests_refused_total{code="${code}"} ${n}`),
     "# TYPE coturn_relay_ports gauge",
@@ -173,26 +173,22 @@ const FIRST = fixturePage({
   start: T0 - 3600 + 15,
   plain: 3,
   tls: 2,
-  udpIn: 1_000_000,
-  udpOut: 2_000_000,
-  relayIn: 500_000,
-  relayOut: 0,
+  received: 1_500_000,
+  sent: 2_000_000,
   refused: { "401": 10, "403": 4 },
   inUse: 5000,
   expiry: T0 + 30 * 86_400 + 3600,
   sustained: 5e9,
 });
-// 15 s later: 18,750,000 bytes more in (10 Mbit/s), 37,500,000 more out (20 Mbit/s), 15 more 401s (60/min), no 403,
-// three 486s in a series that appears (12/min), one allocation left.
+// 15 s later (the reads, too, are 15 s apart): 18,750,000 bytes more received on eth0 (10 Mbit/s), 37,500,000 more
+// sent (20 Mbit/s), 15 more 401s (60/min), no 403, three 486s in a series that appears (12/min), one allocation left.
 const SECOND = fixturePage({
   collected: T0 + 15,
   start: T0 - 3600 + 15,
   plain: 1,
   tls: 0,
-  udpIn: 1_000_000 + 18_000_000,
-  udpOut: 2_000_000 + 30_000_000,
-  relayIn: 500_000 + 750_000,
-  relayOut: 7_500_000,
+  received: 1_500_000 + 18_750_000,
+  sent: 2_000_000 + 37_500_000,
   refused: { "401": 25, "403": 4, "486": 3 },
   inUse: 4096,
   expiry: T0 + 30 * 86_400 + 3600,
@@ -243,7 +239,7 @@ describe("a server's row from two scrapes", () => {
   });
 
   test("coturn not running, stale figures, mtail silent", () => {
-    const down = fixturePage({ collected: T0 + 15, up: 0, logUp: 0, plain: 0, tls: 0, udpIn: 0, udpOut: 0, relayIn: 0, relayOut: 0, refused: {}, inUse: 0, expiry: T0 });
+    const down = fixturePage({ collected: T0 + 15, up: 0, logUp: 0, plain: 0, tls: 0, received: 0, sent: 0, refused: {}, inUse: 0, expiry: T0 });
     const status = serverStatus(REF, undefined, read(down, T0 + 15 + 61));
     assert.equal(status.ok, false);
     assert.equal(status.problem, "coturn not running");
@@ -268,9 +264,10 @@ describe("a server's row from two scrapes", () => {
 
   test("two reads of one collection give no rates, and say why", () => {
     const status = serverStatus(REF, read(SECOND, T0 + 16), read(SECOND, T0 + 26));
-    assert.equal(status.mbitPerSecondIn, null);
+    // node-exporter reads the NIC counters live, so their rate needs no new collection (here nothing moved).
+    assert.equal(status.mbitPerSecondIn, 0);
     assert.equal(status.refusedPerMinute["401"], null);
-    assert.deepEqual(status.warnings, ["no new collection between the two reads: no rates (the VM collects every 15 s)"]);
+    assert.deepEqual(status.warnings, ["no new collection between the two reads: no refusal rates (the VM collects every 15 s)"]);
     assert.equal(status.ok, true);
   });
 
@@ -307,7 +304,8 @@ describe("a round", () => {
     });
     assert.deepEqual(lines, ["reading metrics from 2 servers… (10 s)", "waiting for a new collection on 1 server (the VM collects every 15 s)…"]);
     assert.deepEqual(sleeps, [10, 2]);
-    assert.equal(result.statuses[0].mbitPerSecondIn, 10);
+    // The NIC's 18,750,000 bytes over the 12 s between the reads (10 s, then 2 s of waiting for the collection).
+    assert.equal(result.statuses[0].mbitPerSecondIn, 12.5);
     assert.equal(result.statuses[1].ok, false);
     assert.match(result.statuses[1].problem ?? "", /^no metrics read key for s2 in the metricsAccess output: run `pulumi up` on stack "aws-eu-central-1"/);
   });

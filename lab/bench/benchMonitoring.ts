@@ -42,10 +42,9 @@ export function metricValue(samples: readonly MetricSample[], name: string, labe
 
 /** What one scrape of node-exporter's page says that the check needs. */
 export interface MonitoringFigures {
-  /** Kernel counters of the accounting table, packets: out of and into the relay range, out of the UDP listener. */
-  readonly relayOut: number;
+  /** Kernel counters of the accounting table, packets: into the relay range (from peers) and the UDP listener (from clients). */
   readonly relayIn: number;
-  readonly udpOut: number;
+  readonly udpIn: number;
   /** mtail: allocations created over plain UDP/TCP (coturn_allocations_created_total{transport="plain"}). */
   readonly allocationsCreated: number;
   /** mtail: coturn start banners read (coturn_starts_total). */
@@ -58,11 +57,10 @@ export interface MonitoringFigures {
 /** The figures of a node-exporter page. */
 export function monitoringFigures(page: string): MonitoringFigures {
   const samples = parseMetrics(page);
-  const packets = (transport: string, direction: string): number => metricValue(samples, "coturn_listener_packets_total", { transport, direction });
+  const packets = (transport: string): number => metricValue(samples, "coturn_listener_packets_total", { transport });
   return {
-    relayOut: packets("relay", "out"),
-    relayIn: packets("relay", "in"),
-    udpOut: packets("udp", "out"),
+    relayIn: packets("relay"),
+    udpIn: packets("udp"),
     allocationsCreated: metricValue(samples, "coturn_allocations_created_total", { transport: "plain" }),
     coturnStarts: metricValue(samples, "coturn_starts_total"),
     coturnUp: metricValue(samples, "coturn_up"),
@@ -85,7 +83,7 @@ export interface MonitoringCheck {
   readonly scrapes: number;
   readonly longestGapMs: number;
   /** Growth of the monitoring's figures over that span, and what the bench counted in the window. */
-  readonly counted: { readonly relayOut: number; readonly relayIn: number; readonly udpOut: number; readonly allocationsCreated: number };
+  readonly counted: { readonly relayIn: number; readonly udpIn: number; readonly allocationsCreated: number };
   readonly expected: MonitoringExpectation;
   /** CPU of the monitoring processes over that span, percent of one core: mtail (with tail), node-exporter, scrapes. */
   readonly cpuPercent: { readonly mtail: number; readonly nodeExporter: number; readonly scrapes: number; readonly total: number };
@@ -108,9 +106,10 @@ export function monitoringProblems(
     if (!Number.isFinite(growth)) problems.push(`${what}: not on node-exporter's page`);
     else if (growth < floor) problems.push(`${what} grew by ${growth}, less than the ${floor} the bench counted`);
   };
-  atLeast("the relay range's outbound kernel counter", "relayOut", expected.relayToPeer);
-  atLeast("the relay range's inbound kernel counter", "relayIn", expected.serverToClient);
-  atLeast("the UDP listener's outbound kernel counter", "udpOut", expected.serverToClient);
+  // Every datagram the peer got from the relay arrived at the UDP listener first; every one the client got from
+  // coturn arrived at the relay range first.
+  atLeast("the UDP listener's kernel counter", "udpIn", expected.relayToPeer);
+  atLeast("the relay range's kernel counter", "relayIn", expected.serverToClient);
   atLeast("mtail's allocations created", "allocationsCreated", expected.allocations);
   if (expected.relayToPeer <= 0) problems.push("nothing was relayed");
   if (last.coturnUp !== 1) problems.push(`coturn_up was ${last.coturnUp}, not 1`);
@@ -234,9 +233,8 @@ export async function startBenchMonitoring(cloud: CloudLab, layout: CpuLayout, i
         scrapes: times.length,
         longestGapMs: Math.max(0, ...times.slice(1).map((t, i) => t - times[i])),
         counted: {
-          relayOut: last.relayOut - first.relayOut,
           relayIn: last.relayIn - first.relayIn,
-          udpOut: last.udpOut - first.udpOut,
+          udpIn: last.udpIn - first.udpIn,
           allocationsCreated: last.allocationsCreated - first.allocationsCreated,
         },
         expected,

@@ -208,7 +208,7 @@ function expectation(m: WindowMeasurement, allocations: number): MonitoringExpec
 function monitoringNote(check: MonitoringCheck | null, problems: readonly string[]): string {
   if (check === null) return "";
   if (problems.length > 0) return `; the monitoring did NOT work: ${problems.join("; ")}`;
-  return `; monitoring checked (${check.scrapes} scrapes, relay counters +${check.counted.relayOut}/+${check.counted.relayIn}, ${check.counted.allocationsCreated} allocations in mtail, its CPU ${check.cpuPercent.total.toFixed(1)}% of a core)`;
+  return `; monitoring checked (${check.scrapes} scrapes, kernel counters +${check.counted.udpIn}/+${check.counted.relayIn}, ${check.counted.allocationsCreated} allocations in mtail, its CPU ${check.cpuPercent.total.toFixed(1)}% of a core)`;
 }
 
 /** One head-to-head window of `comparison`: `configs[i]` in `labs[i]`, each with a job of its own. */

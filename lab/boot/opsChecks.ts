@@ -138,8 +138,9 @@ export function nftCounters(listing: string): Map<string, { packets: number; byt
 }
 
 /**
- * The kernel counters: the table holds every rendered counter, and the relay range's counters grew, between two
- * listings, by at least what the echo job sent through it (one datagram each way with its payload).
+ * The kernel counters: the table holds every rendered counter, and the UDP listener's and the relay range's grew,
+ * between two listings, by at least what the echo job sent through them (its datagram arrives at the listener from
+ * the client, and the echo at the relay range from the peer, each with its payload).
  */
 export function accountingCheck(
   before: string,
@@ -157,15 +158,15 @@ export function accountingCheck(
   });
   const problems = [
     ...missing.map((n) => `counter ${n} is missing`),
-    ...["relay_in", "relay_out"].flatMap((name) => {
+    ...["udp_in", "relay_in"].flatMap((name) => {
       const g = grown(name);
       return g.packets >= echo.packets && g.bytes >= echo.payloadBytes
         ? []
-        : [`${name} grew by ${g.packets} packets and ${g.bytes} bytes; the echo sent ${echo.packets} of ${echo.payloadBytes} bytes each way`];
+        : [`${name} grew by ${g.packets} packets and ${g.bytes} bytes; the echo sent ${echo.packets} of ${echo.payloadBytes} bytes through it`];
     }),
   ];
   const relay = (name: string): string => `${name} +${grown(name).packets} packets +${grown(name).bytes} bytes`;
-  return rowFrom(check, problems, `${names.length} counters in table inet coturn_accounting; during the TURN checks ${relay("relay_in")}, ${relay("relay_out")}, ${relay("udp_in")}`);
+  return rowFrom(check, problems, `${names.length} counters in table inet coturn_accounting; during the TURN checks ${relay("udp_in")}, ${relay("relay_in")}`);
 }
 
 /** One sample of a Prometheus text page. */

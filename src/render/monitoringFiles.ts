@@ -61,11 +61,11 @@ export interface AccountingCounter {
 export function accountingCounters(relayPorts: { readonly min: number; readonly max: number }): AccountingCounter[] {
   const { plain, tls } = LISTENER_PORTS;
   return [
+    { name: "relay", protocol: "udp", ports: `${relayPorts.min}-${relayPorts.max}` },
     { name: "udp", protocol: "udp", ports: String(plain) },
     { name: "tcp", protocol: "tcp", ports: String(plain) },
     { name: "tls", protocol: "tcp", ports: String(tls) },
     { name: "dtls", protocol: "udp", ports: String(tls) },
-    { name: "relay", protocol: "udp", ports: `${relayPorts.min}-${relayPorts.max}` },
   ];
 }
 

@@ -55,9 +55,12 @@ export interface ServerStatus extends ServerRef {
   readonly allocations: number | null;
   /** Seconds between the collections the rates are taken over. */
   readonly windowSeconds: number | null;
-  /** Rate of coturn_listener_bytes_total{direction="in"}, Mbit/s. */
+  /**
+   * Mbit/s the VM's network interfaces received between the two reads (node_network_receive_bytes_total, loopback
+   * left out): on a TURN server that is the relayed media, and it is what the cloud's sustained figure limits.
+   */
   readonly mbitPerSecondIn: number | null;
-  /** Same, direction out. */
+  /** Same, sent (node_network_transmit_bytes_total). */
   readonly mbitPerSecondOut: number | null;
   /** coturn_vm_sustained_bandwidth_bits (null when the sizing table does not know the VM size). */
   readonly sustainedBandwidthBits: number | null;
@@ -95,12 +98,18 @@ const seriesKey = (s: Sample): string =>
 /**
  * How much a counter (summed over the series matching `match`) grew from `first` to `second`, as Prometheus'
  * increase() counts it: a series that went down was reset (its new value is the growth); a series that appears
- * counts from 0 (mtail creates a labelled series at its first event).
+ * counts from 0 (mtail creates a labelled series at its first event). `keep` leaves series out (a device, say).
  */
-export function counterIncrease(first: Exposition, second: Exposition, name: string, match: Readonly<Record<string, string>> = {}): number | undefined {
-  const after = samplesOf(second, name, match);
+export function counterIncrease(
+  first: Exposition,
+  second: Exposition,
+  name: string,
+  match: Readonly<Record<string, string>> = {},
+  keep: (sample: Sample) => boolean = () => true,
+): number | undefined {
+  const after = samplesOf(second, name, match).filter(keep);
   if (after.length === 0) return undefined;
-  const before = new Map(samplesOf(first, name, match).map((s) => [seriesKey(s), s.value]));
+  const before = new Map(samplesOf(first, name, match).filter(keep).map((s) => [seriesKey(s), s.value]));
   let total = 0;
   for (const s of after) {
     const old = before.get(seriesKey(s));
@@ -168,16 +177,18 @@ export function serverStatus(ref: ServerRef, first: MetricsRead | undefined, sec
   const perMinute: Record<StatusRefusalCode, number | null> = { ...NO_REFUSALS };
   if (first?.ok) {
     const before = first.scrape.exposition;
+    // The NIC counters are read live at each read (not at the collector's runs), so their window is the reads'.
+    const readWindow = second.scrape.readAtSeconds - first.scrape.readAtSeconds;
+    const nicMbit = (name: string): number | null => {
+      const grew = counterIncrease(before, page, name, {}, (s) => s.labels.device !== "lo");
+      return grew === undefined || readWindow <= 0 ? null : (grew * 8) / readWindow / 1e6;
+    };
+    mbitIn = nicMbit("node_network_receive_bytes_total");
+    mbitOut = nicMbit("node_network_transmit_bytes_total");
     const collectedBefore = gauge(before, "coturn_metrics_collected_timestamp_seconds");
     if (collectedAt !== undefined && collectedBefore !== undefined && collectedAt > collectedBefore) {
       const window = collectedAt - collectedBefore;
       windowSeconds = window;
-      const bits = (direction: string): number | null => {
-        const grew = counterIncrease(before, page, "coturn_listener_bytes_total", { direction });
-        return grew === undefined ? null : (grew * 8) / window / 1e6;
-      };
-      mbitIn = bits("in");
-      mbitOut = bits("out");
       // coturn_requests_refused_total is mtail's: missing when coturn's log is not read (warned above).
       const anyRefusals = samplesOf(page, "coturn_requests_refused_total").length > 0 || logUp === 1;
       for (const code of STATUS_REFUSAL_CODES) {
@@ -186,7 +197,7 @@ export function serverStatus(ref: ServerRef, first: MetricsRead | undefined, sec
         perMinute[code] = grew === undefined ? null : (grew * 60) / window;
       }
     } else if (collectedAt !== undefined && collectedBefore !== undefined) {
-      warnings.push("no new collection between the two reads: no rates (the VM collects every 15 s)");
+      warnings.push("no new collection between the two reads: no refusal rates (the VM collects every 15 s)");
     }
   } else if (first && !first.ok) {
     warnings.push(`first read failed (${first.reason}): no rates`);

@@ -9,11 +9,18 @@ set -euo pipefail
 
 : "${RELAY_MIN_PORT:?}" "${RELAY_MAX_PORT:?}" "${PLAIN_PORT:?}" "${TLS_PORT:?}" "${CERTIFICATE:?}" "${TEXTFILE_DIR:?}" "${MTAIL_URL:?}" "${HELP_FILE:?}"
 
-# HELP and TYPE lines of one family; the help texts are the project's metric catalog, rendered into HELP_FILE.
+# The help texts are the project's metric catalog, rendered into HELP_FILE as `name text` lines. They are read once
+# per run and every figure below is formatted by bash itself: a run forks only the tools that read the figures, so
+# it costs the relay's cores a few tens of milliseconds, not a process per line.
+ticks="$(getconf CLK_TCK)"
+declare -A HELP=()
+while read -r name text; do
+  [ -n "$name" ] && HELP[$name]="$text"
+done < "$HELP_FILE"
+
+# HELP and TYPE lines of one family.
 family() {
-  local help
-  help="$(sed -n "s/^$1 //p" "$HELP_FILE" | head -n 1)"
-  printf '# HELP %s %s\n# TYPE %s %s\n' "$1" "${help:-coturn-pulumi metric}" "$1" "$2"
+  printf '# HELP %s %s\n# TYPE %s %s\n' "$1" "${HELP[$1]:-coturn-pulumi metric}" "$1" "$2"
 }
 
 # The running coturn: systemd's main process on a VM, the pid file where there is no systemd (the lab).
@@ -25,19 +32,51 @@ coturn_pid() {
   fi
 }
 
+# The served certificate's notAfter (Unix time). openssl runs only when the file changed (a renewal): the last
+# answer is kept next to the output, keyed by the file's change time and size, in a name node-exporter ignores.
+certificate_expiry() {
+  local stamp cache="$TEXTFILE_DIR/.certificate-expiry" cached_stamp cached_expiry not_after expiry
+  stamp="$(stat -L -c '%Z.%s' "$CERTIFICATE" 2>/dev/null)" || return 1
+  if [ -r "$cache" ] && read -r cached_stamp cached_expiry < "$cache" && [ "$cached_stamp" = "$stamp" ]; then
+    echo "$cached_expiry"
+    return 0
+  fi
+  not_after="$(openssl x509 -enddate -noout -in "$CERTIFICATE" 2>/dev/null)" || return 1
+  expiry="$(date -d "${not_after#notAfter=}" +%s)"
+  echo "$stamp $expiry" > "$cache"
+  echo "$expiry"
+}
+
+# `NAME PACKETS BYTES` for each counter of the accounting table, read from nft's listing (one counter block is
+# `counter NAME {`, then `packets P bytes B`); fails when the table is not loaded.
+kernel_counters() {
+  local listing word name packets bytes
+  listing="$(nft list counters table inet coturn_accounting 2>/dev/null)" || return 1
+  while read -r word name _; do
+    if [ "$word" = counter ]; then
+      read -r _ packets _ bytes
+      echo "$name $packets $bytes"
+    fi
+  done <<< "$listing"
+}
+
 collect() {
   family coturn_metrics_collected_timestamp_seconds gauge
-  echo "coturn_metrics_collected_timestamp_seconds $(date +%s)"
+  printf 'coturn_metrics_collected_timestamp_seconds %(%s)T\n' -1
 
-  local pid start_ticks boot_time ticks
+  local pid stat start_ticks boot_time key value
+  local -a fields
   pid="$(coturn_pid)"
   family coturn_up gauge
   if [ -n "$pid" ] && [ -r "/proc/$pid/stat" ]; then
     echo "coturn_up 1"
     # Field 22 of /proc/PID/stat, counted after the command name (which may hold spaces), is the start in clock ticks.
-    start_ticks="$(sed 's/^.*) //' "/proc/$pid/stat" | cut -d' ' -f20)"
-    boot_time="$(sed -n 's/^btime //p' /proc/stat)"
-    ticks="$(getconf CLK_TCK)"
+    read -r stat < "/proc/$pid/stat"
+    read -r -a fields <<< "${stat##*) }"
+    start_ticks="${fields[19]}"
+    while read -r key value; do
+      [ "$key" = btime ] && boot_time="$value" && break
+    done < /proc/stat
     family coturn_process_start_time_seconds gauge
     echo "coturn_process_start_time_seconds $((boot_time + start_ticks / ticks))"
   else
@@ -53,10 +92,10 @@ collect() {
   echo "coturn_client_connections{transport=\"tcp\"} $(ss -Ht state established "( sport = :$PLAIN_PORT )" | wc -l)"
   echo "coturn_client_connections{transport=\"tls\"} $(ss -Ht state established "( sport = :$TLS_PORT )" | wc -l)"
 
-  local not_after
-  if not_after="$(openssl x509 -enddate -noout -in "$CERTIFICATE" 2>/dev/null)"; then
+  local expiry
+  if expiry="$(certificate_expiry)"; then
     family coturn_tls_certificate_expiry_timestamp_seconds gauge
-    echo "coturn_tls_certificate_expiry_timestamp_seconds $(date -d "${not_after#notAfter=}" +%s)"
+    echo "coturn_tls_certificate_expiry_timestamp_seconds $expiry"
   fi
 
   if [ -n "${SUSTAINED_BANDWIDTH_BITS:-}" ]; then
@@ -64,16 +103,16 @@ collect() {
     echo "coturn_vm_sustained_bandwidth_bits $SUSTAINED_BANDWIDTH_BITS"
   fi
 
-  # Counters are named TRANSPORT_in / TRANSPORT_out (nftables-accounting.conf).
+  # Counters are named TRANSPORT_in (nftables-accounting.conf): what arrived there.
   local counters
-  if counters="$(nft -j list counters table inet coturn_accounting 2>/dev/null | jq -r '.nftables[] | select(.counter) | .counter | "\(.name) \(.packets) \(.bytes)"')"; then
+  if counters="$(kernel_counters)"; then
     family coturn_listener_packets_total counter
     while read -r name packets _; do
-      [ -n "$name" ] && echo "coturn_listener_packets_total{transport=\"${name%_*}\",direction=\"${name##*_}\"} $packets"
+      [ -n "$name" ] && echo "coturn_listener_packets_total{transport=\"${name%_in}\"} $packets"
     done <<< "$counters"
     family coturn_listener_bytes_total counter
     while read -r name _ bytes; do
-      [ -n "$name" ] && echo "coturn_listener_bytes_total{transport=\"${name%_*}\",direction=\"${name##*_}\"} $bytes"
+      [ -n "$name" ] && echo "coturn_listener_bytes_total{transport=\"${name%_in}\"} $bytes"
     done <<< "$counters"
   fi
 
