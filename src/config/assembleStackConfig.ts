@@ -9,6 +9,7 @@ import type { CoturnSettings, LocalStackConfig, StackConfig, TlsSource } from ".
 import type { RawStackConfig } from "./rawStackConfig";
 import { effectiveInstanceType, isEphemeral, sizingOf } from "./derivedSettings";
 import { ephemeralStack } from "./testStackRules";
+import { resolveRateLimits } from "./rateLimits";
 
 /** The settings every stack has; `tls` and `authSecrets` are refined by the callers. */
 function assembleCoturnSettings(stack: string, c: ParsedConfigKeys): CoturnSettings {
@@ -56,6 +57,7 @@ export function assembleRegionStack(raw: RawStackConfig, c: ParsedConfigKeys): S
     instanceType: effectiveInstanceType(c) ?? "",
     image: c.image ?? CLOUD_PROFILES[c.cloud].defaultImage,
     ssh: { allowedCidrs: c.ssh.allowedCidrs, publicKeys: c.ssh.publicKeys },
+    rateLimits: resolveRateLimits(c.rateLimits, sizing),
     metrics: { scraperCidrs: c.monitoring.allowedCidrs, ...(c.metricsPassword === undefined ? {} : { password: c.metricsPassword }) },
     tags: c.tags,
     ephemeral: isEphemeral(c) ? ephemeralStack(raw, c.ephemeral) : undefined,

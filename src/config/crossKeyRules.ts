@@ -12,6 +12,7 @@ import { effectiveInstanceType, sizingOf } from "./derivedSettings";
 import { acmeAndDnsProblems, tlsProblems } from "./tlsAndDnsRules";
 import { ephemeralProblems } from "./testStackRules";
 import { monitoringProblems } from "./monitoringRules";
+import { rateLimitProblems } from "./rateLimits";
 
 type Parsed = Partial<ParsedConfigKeys>;
 
@@ -32,6 +33,7 @@ export function crossKeyProblems(c: Parsed, raw: RawStackConfig, expected: Stack
     ...(local ? [] : [...acmeAndDnsProblems(c, raw), ...ephemeralProblems(c, raw)]),
     ...sshProblems(c, expected),
     ...(local ? [] : monitoringProblems(c)),
+    ...(local ? [] : rateLimitProblems(c)),
     ...rotationProblems(c),
   ];
 }

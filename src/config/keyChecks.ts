@@ -20,6 +20,7 @@ export const CLOUD_ONLY_KEYS = [
   "image",
   "ssh",
   "monitoring",
+  "rateLimits",
   "metricsPassword",
   "tags",
   "ephemeral",

@@ -273,6 +273,48 @@ export const configKeySchemas = {
     })
     .prefault({})
     .describe("Metrics: who may scrape them. Reading them over SSH (`npm run status`) needs nothing here."),
+  rateLimits: z
+    .strictObject({
+      tcpConnectionsPerSource: wholeNumber()
+        .pipe(z.int().min(10).max(100_000))
+        .optional()
+        .describe(
+          "Concurrent TCP/TLS connections one source address may hold to the TURN listeners (3478, 5349, 443); the excess is dropped. " +
+            "Default 1,000 (about 300 callers over TCP/TLS behind one NAT), or with `capacity` the allocations one server holds at the peak (256 to 4,096).",
+        ),
+      tcpNewConnectionsPerSecond: wholeNumber()
+        .pipe(z.int().min(1).max(100_000))
+        .optional()
+        .describe("New TCP/TLS connections per second and source address. Default: `tcpConnectionsPerSource` / 20, at least 20."),
+      tcpNewConnectionsBurst: wholeNumber()
+        .pipe(z.int().min(1).max(1_000_000))
+        .optional()
+        .describe("How many new connections above that rate one address may open at once. Default: `tcpConnectionsPerSource` / 4."),
+      udpRequestsPerSecond: wholeNumber()
+        .pipe(z.int().min(10).max(1_000_000))
+        .optional()
+        .describe(
+          "STUN/TURN requests (Allocate, Refresh, Binding…) and DTLS handshakes per second and source address to the UDP listeners. Media is " +
+            "never counted. Default: `tcpConnectionsPerSource` / 5, at least 100.",
+        ),
+      udpRequestsBurst: wholeNumber()
+        .pipe(z.int().min(10).max(10_000_000))
+        .optional()
+        .describe("Requests above that rate one address may send at once. Default: 2 × `tcpConnectionsPerSource`."),
+      sshNewConnectionsPerMinute: wholeNumber()
+        .pipe(z.int().min(4).max(10_000))
+        .optional()
+        .describe("New SSH connections per minute and source address (the same number at once). Default 20."),
+      exemptCidrs: z
+        .array(z.string())
+        .default([])
+        .describe("IPv4 CIDRs no per-source limit applies to (a trusted office NAT, a carrier gateway); each at most /16."),
+    })
+    .prefault({})
+    .describe(
+      "Limits per source address, enforced by nftables on the VM before coturn sees a packet; relayed media is never limited. " +
+        "Excess is dropped and counted (`coturn_rate_limited_packets_total`). See docs/rate-limits.md.",
+    ),
   metricsPassword: z
     .string()
     .optional()

@@ -4,6 +4,7 @@
  * share `CoturnSettings`, everything coturn itself is told.
  */
 import type { SizingPlan } from "./capacity";
+import type { RateLimits } from "./rateLimits";
 import type { AcmeCa, DeployCloud, GeoDnsMode, GLOBAL_CLOUD, ImageChoice, Listener, LOCAL_CLOUD, RotationPhase, SteeringPolicy } from "./schema";
 
 /** An inclusive UDP port range. */
@@ -124,6 +125,8 @@ export interface StackConfig extends CoturnSettings {
   readonly ssh: SshAccess;
   /** Who may scrape the metrics. */
   readonly metrics: MetricsAccess;
+  /** What one source address may do before the kernel drops its excess. */
+  readonly rateLimits: RateLimits;
   /** Extra resource tags. */
   readonly tags: Readonly<Record<string, string>>;
   /** A throw-away test stack's time to live and expiry; undefined for a lasting stack. */
