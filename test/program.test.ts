@@ -201,6 +201,10 @@ for (const c of CASES) {
       assert.ok(delivery.options.additionalSecretOutputs.includes("stdin"));
       assert.deepEqual(delivery.inputs.triggers, [mockVmId(c, only(runs.base, c.vmType))], "a replaced VM gets them again");
       assert.ok(tlsDelivery(runs.base).options.dependsOn.some((urn) => urn.endsWith(`::${delivery.name}`)), "the TLS delivery needs coturn-tls installed first");
+      assert.ok(
+        secretsDelivery(runs.base).options.dependsOn.some((urn) => urn.endsWith(`::${delivery.name}`)),
+        "the secrets wait for the per-source limits: coturn accepts no credential on a VM without them",
+      );
     });
 
     test("metrics: closed to the world by default; listed scrapers get TCP 9100 and a bcrypt hash, never the password", () => {

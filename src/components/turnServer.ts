@@ -76,10 +76,11 @@ export class TurnServer extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    const delivery = deliverAuthSecrets(name, { host, access, authSecrets: config.authSecrets }, { parent: this });
-    this.acceptedSecretFingerprints = delivery.acceptedSecretFingerprints;
-    // The certificate manager is an operations file: installed first.
+    // The operations files come first: the TLS delivery needs the certificate manager among them, and the secrets
+    // wait for the per-source limits, so that coturn never accepts a credential on a VM without them.
     const ops = deliverOpsFiles(name, { host, access, config }, { parent: this });
+    const delivery = deliverAuthSecrets(name, { host, access, authSecrets: config.authSecrets }, { parent: this, dependsOn: [ops] });
+    this.acceptedSecretFingerprints = delivery.acceptedSecretFingerprints;
     const usesTls = config.listeners.has("tls") || config.listeners.has("dtls");
     this.tlsCertificate = usesTls ? deliverTlsCertificate(name, { host, access, config }, { parent: this, dependsOn: [ops] }).certificate : undefined;
     const records = plannedDnsRecords(config);

@@ -1,6 +1,6 @@
 /**
- * The VM's operations files: the TLS certificate manager (coturn-tls, its renewal timer) and the monitoring
- * (monitoringFiles.ts). EC2 takes 16 KiB of user-data, which coturn's config, the secrets script and the bootstrap
+ * The VM's operations files: the TLS certificate manager (coturn-tls, its renewal timer), the per-source limits
+ * (rateLimitFiles.ts) and the monitoring (monitoringFiles.ts). EC2 takes 16 KiB of user-data, which coturn's config, the secrets script and the bootstrap
  * fill, so these travel over SSH instead: `pulumi up` sends them to `coturn-ops install` (the one of them the
  * user-data carries) once the VM runs, before the TLS delivery. A change to them applies in place, without a new VM.
  * Pure: strings only.
@@ -8,6 +8,7 @@
 import type { ServerConfig } from "../config/stackConfig";
 import { OPS_SCRIPT_PATH, TLS_SCRIPT_PATH } from "./deployChannel";
 import { MONITORING_UNITS, monitoringFiles, monitoringPaths, type MonitoringTlsPaths, type OpsFile } from "./monitoringFiles";
+import { RATE_LIMIT_PATHS, RATE_LIMIT_UNIT, rateLimitFiles } from "./rateLimitFiles";
 import { readShellScript, readTemplate, renderShellScript } from "./templates";
 import type { VmFile } from "./vmFile";
 
@@ -18,7 +19,7 @@ export const TLS_RENEW_UNITS = {
 } as const;
 
 /** The units coturn-ops enables, and restarts when a file changed; coturn itself is never among them. */
-export const OPS_UNITS = ["coturn-tls-renew.timer", ...MONITORING_UNITS] as const;
+export const OPS_UNITS = ["coturn-tls-renew.timer", RATE_LIMIT_UNIT, ...MONITORING_UNITS] as const;
 
 /** The TLS certificate manager's files. */
 function tlsManagementFiles(): OpsFile[] {
@@ -43,12 +44,12 @@ function tlsManagementFiles(): OpsFile[] {
 
 /** Every operations file of one VM, in the order coturn-ops writes them. */
 export function opsFiles(config: ServerConfig, tlsPaths: MonitoringTlsPaths): OpsFile[] {
-  return [...tlsManagementFiles(), ...monitoringFiles(config, tlsPaths)];
+  return [...tlsManagementFiles(), ...rateLimitFiles(config), ...monitoringFiles(config, tlsPaths)];
 }
 
 /** Every path coturn-ops may write. */
 export function opsPaths(): string[] {
-  return [TLS_SCRIPT_PATH, TLS_RENEW_UNITS.service, TLS_RENEW_UNITS.timer, ...monitoringPaths()];
+  return [TLS_SCRIPT_PATH, TLS_RENEW_UNITS.service, TLS_RENEW_UNITS.timer, ...Object.values(RATE_LIMIT_PATHS), ...monitoringPaths()];
 }
 
 /** What `coturn-ops install` reads on stdin: the files with their modes and groups (a secret: it may hold the scrapers' password hash). */
