@@ -129,6 +129,8 @@ function fixturePage(f: {
   received: number;
   sent: number;
   refused: Record<string, number>;
+  /** coturn_rate_limited_packets_total per limit; none when absent (the limits not loaded). */
+  limited?: Record<string, number>;
   inUse: number;
   expiry: number;
   sustained?: number;
@@ -154,6 +156,7 @@ function fixturePage(f: {
     `node_network_transmit_bytes_total{device="lo"} ${f.sent * 3}`,
     "# TYPE coturn_requests_refused_total counter",
     ...Object.entries(f.refused).map(([code, n]) => `coturn_requests_refused_total{code="${code}"} ${n}`),
+    ...(f.limited === undefined ? [] : ["# TYPE coturn_rate_limited_packets_total counter", ...Object.entries(f.limited).map(([limit, n]) => `coturn_rate_limited_packets_total{limit="${limit}"} ${n}`)]),
     "# TYPE coturn_relay_ports gauge",
     "coturn_relay_ports 16384",
     "# TYPE coturn_relay_ports_in_use gauge",
@@ -176,12 +179,14 @@ const FIRST = fixturePage({
   received: 1_500_000,
   sent: 2_000_000,
   refused: { "401": 10, "403": 4 },
+  limited: { udp_requests: 1000, tcp_connections: 0 },
   inUse: 5000,
   expiry: T0 + 30 * 86_400 + 3600,
   sustained: 5e9,
 });
 // 15 s later (the reads, too, are 15 s apart): 18,750,000 bytes more received on eth0 (10 Mbit/s), 37,500,000 more
-// sent (20 Mbit/s), 15 more 401s (60/min), no 403, three 486s in a series that appears (12/min), one allocation left.
+// sent (20 Mbit/s), 15 more 401s (60/min), no 403, three 486s in a series that appears (12/min), 480 packets over
+// the per-source limits (1,920/min), one allocation left.
 const SECOND = fixturePage({
   collected: T0 + 15,
   start: T0 - 3600 + 15,
@@ -190,6 +195,7 @@ const SECOND = fixturePage({
   received: 1_500_000 + 18_750_000,
   sent: 2_000_000 + 37_500_000,
   refused: { "401": 25, "403": 4, "486": 3 },
+  limited: { udp_requests: 1000 + 450, tcp_connections: 30 },
   inUse: 4096,
   expiry: T0 + 30 * 86_400 + 3600,
   sustained: 5e9,
@@ -219,13 +225,14 @@ describe("a server's row from two scrapes", () => {
         relayPortsUsedPercent: 25,
         refused: { "401": 15, "403": 0, "486": 3 },
         refusedPerMinute: { "401": 60, "403": 0, "486": 12 },
+        limitedPerMinute: 1920,
         certificateDaysLeft: 30,
         collectedAtSeconds: T0 + 15,
         warnings: [],
       },
     );
     assert.deepEqual(statusTableRows([status]), [
-      ["aws-eu-central-1", "aws-eu-central-1", "serving", "up", "1h 0m", "1", "10.00 (0.2%)", "20.00 (0.4%)", "25.0%", "60.0", "0.0", "12.0", "30", ""],
+      ["aws-eu-central-1", "aws-eu-central-1", "serving", "up", "1h 0m", "1", "10.00 (0.2%)", "20.00 (0.4%)", "25.0%", "60.0", "0.0", "12.0", "1920.0", "30", ""],
     ]);
     assert.equal(STATUS_HEADER.length, statusTableRows([status])[0].length);
   });
@@ -250,14 +257,14 @@ describe("a server's row from two scrapes", () => {
       "no figures from coturn's log: mtail did not answer (coturn-log-metrics.service)",
     ]);
     assert.equal(statusTableRows([status])[0][3], "DOWN");
-    assert.equal(statusTableRows([status])[0][13], `coturn not running; ${status.warnings.join("; ")}`);
+    assert.equal(statusTableRows([status])[0].at(-1), `coturn not running; ${status.warnings.join("; ")}`);
   });
 
   test("an unreadable server: every figure blank, the reason in the note", () => {
     const status = serverStatus(REF, undefined, { ok: false, reason: "unreachable: ssh: connect to host 198.51.100.11 port 22: Connection timed out" });
     assert.equal(status.ok, false);
     assert.deepEqual(statusTableRows([status])[0], [
-      "aws-eu-central-1", "aws-eu-central-1", "serving", "?", "", "", "", "", "", "", "", "", "",
+      "aws-eu-central-1", "aws-eu-central-1", "serving", "?", "", "", "", "", "", "", "", "", "", "",
       "unreachable: ssh: connect to host 198.51.100.11 port 22: Connection timed out",
     ]);
   });

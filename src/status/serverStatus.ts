@@ -74,6 +74,8 @@ export interface ServerStatus extends ServerRef {
   readonly refused: Readonly<Record<StatusRefusalCode, number | null>>;
   /** The same per minute. */
   readonly refusedPerMinute: Readonly<Record<StatusRefusalCode, number | null>>;
+  /** Packets the per-source limits dropped per minute over the window, every limit (coturn_rate_limited_packets_total). */
+  readonly limitedPerMinute: number | null;
   /** Whole days until coturn_tls_certificate_expiry_timestamp_seconds (negative: expired). */
   readonly certificateDaysLeft: number | null;
   /** coturn_metrics_collected_timestamp_seconds of the second read. */
@@ -137,6 +139,7 @@ function unreadable(ref: ServerRef, reason: string): ServerStatus {
     relayPortsUsedPercent: null,
     refused: NO_REFUSALS,
     refusedPerMinute: NO_REFUSALS,
+    limitedPerMinute: null,
     certificateDaysLeft: null,
     collectedAtSeconds: null,
     warnings: [],
@@ -175,6 +178,7 @@ export function serverStatus(ref: ServerRef, first: MetricsRead | undefined, sec
   let mbitOut: number | null = null;
   const refused: Record<StatusRefusalCode, number | null> = { ...NO_REFUSALS };
   const perMinute: Record<StatusRefusalCode, number | null> = { ...NO_REFUSALS };
+  let limitedPerMinute: number | null = null;
   if (first?.ok) {
     const before = first.scrape.exposition;
     // The NIC counters are read live at each read (not at the collector's runs), so their window is the reads'.
@@ -196,6 +200,8 @@ export function serverStatus(ref: ServerRef, first: MetricsRead | undefined, sec
         refused[code] = grew ?? null;
         perMinute[code] = grew === undefined ? null : (grew * 60) / window;
       }
+      const limited = counterIncrease(before, page, "coturn_rate_limited_packets_total");
+      limitedPerMinute = limited === undefined ? null : (limited * 60) / window;
     } else if (collectedAt !== undefined && collectedBefore !== undefined) {
       warnings.push("no new collection between the two reads: no refusal rates (the VM collects every 15 s)");
     }
@@ -221,6 +227,7 @@ export function serverStatus(ref: ServerRef, first: MetricsRead | undefined, sec
     relayPortsUsedPercent: ports !== undefined && inUse !== undefined && ports > 0 ? (inUse / ports) * 100 : null,
     refused,
     refusedPerMinute: perMinute,
+    limitedPerMinute,
     certificateDaysLeft: expiry === undefined ? null : Math.floor((expiry - now) / 86_400),
     collectedAtSeconds: collectedAt ?? null,
     warnings,
@@ -240,7 +247,7 @@ export function formatDuration(seconds: number): string {
 }
 
 /** Header of `statusTableRows`. */
-export const STATUS_HEADER = ["region", "server", "state", "up", "uptime", "allocations", "Mbit/s in", "Mbit/s out", "relay ports", "401/min", "403/min", "486/min", "cert days", "note"] as const;
+export const STATUS_HEADER = ["region", "server", "state", "up", "uptime", "allocations", "Mbit/s in", "Mbit/s out", "relay ports", "401/min", "403/min", "486/min", "limited/min", "cert days", "note"] as const;
 
 const fixed = (value: number | null, digits: number): string => (value === null ? "" : value.toFixed(digits));
 const mbit = (value: number | null, percentOfSustained: number | null): string =>
@@ -266,6 +273,7 @@ export function statusTableRows(statuses: readonly ServerStatus[]): string[][] {
     fixed(s.refusedPerMinute["401"], 1),
     fixed(s.refusedPerMinute["403"], 1),
     fixed(s.refusedPerMinute["486"], 1),
+    fixed(s.limitedPerMinute, 1),
     s.certificateDaysLeft === null ? "" : String(s.certificateDaysLeft),
     [...(s.problem === null ? [] : [s.problem]), ...s.warnings].join("; "),
   ]);

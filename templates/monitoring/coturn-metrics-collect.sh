@@ -2,7 +2,8 @@
 # coturn-metrics-collect: writes the figures of this TURN server that node-exporter's own collectors do not have into
 # its textfile collector's folder, every 15 s (coturn-metrics-collect.timer): whether coturn runs and since when, the
 # relay ports in use, the served certificate's expiry, the VM's sustained bandwidth, the kernel's per-listener
-# counters (nftables table coturn_accounting), client connections per TCP listener, and the figures mtail reads off
+# counters (nftables table coturn_accounting) and what the per-source limits dropped (coturn_limits), client
+# connections per TCP listener, and the figures mtail reads off
 # coturn's session log (coturn-log-metrics). One file, replaced atomically, so a scrape never sees half of it.
 # Settings come from /etc/default/coturn-metrics; the project's lab sets them in the environment.
 set -euo pipefail
@@ -47,11 +48,11 @@ certificate_expiry() {
   echo "$expiry"
 }
 
-# `NAME PACKETS BYTES` for each counter of the accounting table, read from nft's listing (one counter block is
+# `NAME PACKETS BYTES` for each counter of nftables table inet $1, read from nft's listing (one counter block is
 # `counter NAME {`, then `packets P bytes B`); fails when the table is not loaded.
 kernel_counters() {
   local listing word name packets bytes
-  listing="$(nft list counters table inet coturn_accounting 2>/dev/null)" || return 1
+  listing="$(nft list counters table inet "$1" 2>/dev/null)" || return 1
   while read -r word name _; do
     if [ "$word" = counter ]; then
       read -r _ packets _ bytes
@@ -105,7 +106,7 @@ collect() {
 
   # Counters are named TRANSPORT_in (nftables-accounting.conf): what arrived there.
   local counters
-  if counters="$(kernel_counters)"; then
+  if counters="$(kernel_counters coturn_accounting)"; then
     family coturn_listener_packets_total counter
     while read -r name packets _; do
       [ -n "$name" ] && echo "coturn_listener_packets_total{transport=\"${name%_in}\"} $packets"
@@ -113,6 +114,14 @@ collect() {
     family coturn_listener_bytes_total counter
     while read -r name _ bytes; do
       [ -n "$name" ] && echo "coturn_listener_bytes_total{transport=\"${name%_in}\"} $bytes"
+    done <<< "$counters"
+  fi
+
+  # What the per-source limits dropped (coturn-limits.nft): counters named LIMIT_dropped.
+  if counters="$(kernel_counters coturn_limits)"; then
+    family coturn_rate_limited_packets_total counter
+    while read -r name packets _; do
+      [ -n "$name" ] && echo "coturn_rate_limited_packets_total{limit=\"${name%_dropped}\"} $packets"
     done <<< "$counters"
   fi
 
