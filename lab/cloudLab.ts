@@ -16,6 +16,7 @@ import { makeSelfSignedCertificate } from "../src/local/selfSigned";
 import { ANCHOR_ADDRESS_PLACEHOLDER, bindAddressFor, NAT_NETWORK } from "../src/plan/addresses";
 import { SECRETS_SCRIPT_PATH, TLS_SCRIPT_PATH, USER_DB_PATH, parseAppliedSecretSet, secretSetDocument, type AppliedSecretSet } from "../src/render/deployChannel";
 import { renderVm, TLS_PATHS, vmFile, type RenderedVm } from "../src/render/vmFiles";
+import { RATE_LIMIT_PATHS, RATE_LIMIT_TABLE } from "../src/render/rateLimitFiles";
 import { exampleStackConfig, PLACEHOLDER_ACCESS } from "./exampleStack";
 import type { LabJob } from "./labClient";
 import { LAB_INTERNET, NetLab, requireCommands, waitFor, type LabProcess } from "./netlab";
@@ -269,6 +270,8 @@ export async function startMetadataStandIn(lab: NetLab, droplet: string): Promis
  * Builds the lab for an example stack's cloud and starts coturn with that stack's production config; resolves once
  * coturn listens on every port. On DigitalOcean the rendered coturn-anchor-network runs first, as at boot, and fills
  * in the config; `routeAnchor: false` leaves out its routing (the config is filled in by hand) to show what breaks.
+ * The rendered per-source limits are loaded in the server's namespace before coturn starts, as coturn-limits.service
+ * loads them on a VM; `rateLimits: false` leaves them out (a control run).
  */
 export async function startCloudLab(
   options: {
@@ -276,6 +279,7 @@ export async function startCloudLab(
     tag?: string;
     routeAnchor?: boolean;
     deliverSecrets?: boolean;
+    rateLimits?: boolean;
     /**
      * Runs coturn as the VM's systemd unit does, as user and group `turnserver` (never root), so that it re-reads its
      * certificate on SIGUSR2 with that user's rights. Its files are then root:turnserver 0640 in root:turnserver 0750
@@ -344,6 +348,7 @@ export async function startCloudLab(
     lab.ip(turn, "addr", "add", `${CLOUD_LAB.relayIpv6}/64`, "dev", "eth0", "nodad");
     // TURN over TLS on 443: the VM's own nftables rules, as coturn-tls443.service loads them.
     if (redirect) lab.exec(turn, "nft", "-f", redirectPath);
+    if (options.rateLimits !== false) loadRateLimits({ lab, hosts: { turn }, vm, dir });
 
     const asTurnserver = options.runAsTurnserver === true;
     /** root:turnserver with `mode`: what coturn's user must read (only when coturn runs as that user). */
@@ -420,6 +425,31 @@ export async function startCloudLab(
     await destroy();
     throw error;
   }
+}
+
+/** Where the lab keeps its copy of the rendered limits. */
+const limitsPath = (dir: string): string => join(dir, "nftables-limits.conf");
+
+/**
+ * Loads per-source limits in the server's namespace (`nft -f`, as coturn-limits.service does): the VM's rendered
+ * ones, or `rules` rendered from another config (the file replaces the table in one transaction).
+ */
+export function loadRateLimits(
+  cloud: { readonly lab: NetLab; readonly hosts: { readonly turn: string }; readonly vm: RenderedVm; readonly dir: string },
+  rules: string = vmFile(cloud.vm, RATE_LIMIT_PATHS.rules),
+): void {
+  writeFileSync(limitsPath(cloud.dir), rules, { mode: 0o600 });
+  cloud.lab.exec(cloud.hosts.turn, "nft", "-f", limitsPath(cloud.dir));
+}
+
+/** Removes them (as coturn-limits.service's stop does); nothing when they are not loaded. */
+export function unloadRateLimits(cloud: Pick<CloudLab, "lab" | "hosts">): void {
+  if (rateLimitsLoaded(cloud)) cloud.lab.exec(cloud.hosts.turn, "nft", "delete", "table", "inet", RATE_LIMIT_TABLE);
+}
+
+/** True when the limits' table is loaded in the server's namespace. */
+export function rateLimitsLoaded(cloud: Pick<CloudLab, "lab" | "hosts">): boolean {
+  return cloud.lab.execResult(cloud.hosts.turn, "nft", ["list", "table", "inet", RATE_LIMIT_TABLE]).status === 0;
 }
 
 /** The `server-name` of a rendered config (the domain its certificate must name). */

@@ -48,12 +48,12 @@ describe("relay benchmark configs", () => {
 describe("the monitored config and its check", () => {
   const production = labConf(productionConf(), { certificate: "/lab/cert.pem", privateKey: "/lab/key.pem", logFile: "/lab/turn.log", userDb: "/lab/turndb" }).conf;
 
-  test("monitored is production's file unchanged, with monitoring; the others run without; it is compared with production", () => {
+  test("monitored is production's file unchanged, with monitoring; the others run without; it is compared with production; minimal runs without the limits", () => {
     const configs = benchConfigs(production);
     assert.equal(configs.monitored.conf, configs.production.conf);
     assert.deepEqual(
-      Object.values(configs).map((c) => [c.name, c.monitoring]),
-      [["production", false], ["minimal", false], ["monitored", true]],
+      Object.values(configs).map((c) => [c.name, c.monitoring, c.rateLimits]),
+      [["production", false, true], ["minimal", false, false], ["monitored", true, true]],
     );
     assert.deepEqual(COMPARISONS.find((c) => c.name === "monitoring"), { name: "monitoring", subject: "monitored", baseline: "production", target: 0.98 });
   });

@@ -4,7 +4,8 @@
  * from the VM's file; see lab/cloudLab.ts). Minimal: the production file cut down to what coturn needs to
  * relay for the same clients — the same addresses, ports, relay range, realm and TURN REST authentication against
  * the same user database, and the same log file — with every hardening option left out. Monitored: production's
- * file unchanged, with the VM's monitoring running next to coturn (lab/bench/benchMonitoring.ts).
+ * file unchanged, with the VM's monitoring running next to coturn (lab/bench/benchMonitoring.ts). Production and
+ * monitored run behind the VM's per-source limits (templates/coturn-limits.nft.hbs), minimal without them.
  */
 
 /** One coturn configuration under test. */
@@ -15,6 +16,8 @@ export interface BenchConfig {
   readonly conf: string;
   /** Whether the VM's monitoring runs next to it (kernel counters, mtail, node-exporter, the collector). */
   readonly monitoring: boolean;
+  /** Whether the VM's per-source limits (coturn-limits.nft) are loaded in the server's namespace. */
+  readonly rateLimits: boolean;
 }
 
 /** The configurations the bench compares. */
@@ -115,8 +118,8 @@ export function maxBytesPerSecond(conf: string): number {
 /** Every configuration, from the lab's production config. */
 export function benchConfigs(productionConf: string): Record<ConfigName, BenchConfig> {
   return {
-    production: { name: "production", conf: productionConf, monitoring: false },
-    minimal: { name: "minimal", conf: minimalConf(productionConf), monitoring: false },
-    monitored: { name: "monitored", conf: productionConf, monitoring: true },
+    production: { name: "production", conf: productionConf, monitoring: false, rateLimits: true },
+    minimal: { name: "minimal", conf: minimalConf(productionConf), monitoring: false, rateLimits: false },
+    monitored: { name: "monitored", conf: productionConf, monitoring: true, rateLimits: true },
   };
 }

@@ -11,7 +11,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { LISTENER_PORTS } from "../../src/config/schema";
-import { CLOUD_LAB, startCloudLab, type CloudLab } from "../cloudLab";
+import { CLOUD_LAB, loadRateLimits, rateLimitsLoaded, startCloudLab, unloadRateLimits, type CloudLab } from "../cloudLab";
 import { requireCommands, waitFor, type LabProcess } from "../netlab";
 import { benchConfigs, type BenchConfig, type ConfigName } from "./relayConfigs";
 import { createCpuBudget, type CpuBudget } from "./cpuBudget";
@@ -147,6 +147,9 @@ export async function startRelayLab(
       if (configs[config].monitoring) writeFileSync(cloud.logFile, "");
       const monitoring = configs[config].monitoring ? await startBenchMonitoring(cloud, layout, scrapeIntervalMs) : null;
       if (monitoring === null && accountingLoaded(cloud)) throw new Error(`the monitoring's kernel counters are loaded for the ${config} config`);
+      if (configs[config].rateLimits) loadRateLimits(cloud);
+      else unloadRateLimits(cloud);
+      if (rateLimitsLoaded(cloud) !== configs[config].rateLimits) throw new Error(`the per-source limits are ${configs[config].rateLimits ? "not " : ""}loaded for the ${config} config`);
       const pidFile = join(dirname(cloud.confPath), `turnserver-${++coturnCount}.pid`);
       const [command, ...prefix] = [...pinnedTo(layout.serverCore === null ? null : [layout.serverCore]), "turnserver"];
       const coturn = cloud.lab.start(cloud.hosts.turn, command, [...prefix, "-c", confPaths[config], "--pidfile", pidFile]);

@@ -252,7 +252,7 @@ export function headerLines(results: RelayBenchResults, coturnVersion: string): 
       `${options.packetBytes}-byte payloads, ${results.allocations} allocations per lab`,
     cores,
     `minimal keeps only: ${results.minimalOptions.join(", ")}`,
-    `production adds: ${productionOnlySummary(results.productionOnlyLines.join("\n"))}`,
+    `production adds: ${productionOnlySummary(results.productionOnlyLines.join("\n"))}; and the VM's per-source limits (nftables, coturn:rateLimits' defaults)`,
     `monitored adds: the rendered nftables accounting table in the server's namespace, mtail on coturn's log, node-exporter, ` +
       `and a collector run and a page read every ${options.scrapeMs / 1000} s (the VM's timer: 15 s)`,
   ];
