@@ -4,6 +4,7 @@
  * functions, no cloud SDK: validation runs before any provider is loaded.
  */
 import type { DeployCloud, ImageChoice } from "./schema";
+import { isSecretLookingName, secretKindOf } from "./valueMasking";
 
 /** A name format with an example that fits it, for error messages. */
 export interface NameFormat {
@@ -88,7 +89,7 @@ export const CLOUD_PROFILES: Record<DeployCloud, CloudProfile> = {
       !GCP_LABEL.test(name)
         ? "is not a Google Cloud label name: lowercase letters, digits, _ and - only, starting with a letter, at most 63 characters"
         : !GCP_LABEL_VALUE.test(value)
-          ? `has value ${JSON.stringify(value)}, which Google Cloud labels do not accept: lowercase letters, digits, _ and - only, at most 63 characters`
+          ? "has a value Google Cloud labels do not accept: lowercase letters, digits, _ and - only, at most 63 characters"
           : undefined,
   },
   digitalocean: {
@@ -108,7 +109,7 @@ export const CLOUD_PROFILES: Record<DeployCloud, CloudProfile> = {
     // Droplet tags have no values: a tag becomes one "name:value" tag.
     tagProblem: (name, value) =>
       !DO_TAG.test(`${name}:${value}`)
-        ? `becomes the Droplet tag "${name}:${value}", but DigitalOcean tags allow only letters, digits, :, _ and - (at most 255 characters)`
+        ? `becomes the Droplet tag ${isSecretLookingName(name) || secretKindOf(value) !== undefined ? "<name>:<value>" : `"${name}:${value}"`}, but DigitalOcean tags allow only letters, digits, :, _ and - (at most 255 characters)`
         : undefined,
   },
 };

@@ -6,7 +6,7 @@
 import { GLOBAL_CLOUD, LISTENER_PORTS, LOCAL_CLOUD, type ConfigKey, type DeployCloud, type ParsedConfigKeys } from "./schema";
 import { ipv4CidrProblem, parsePortRange } from "./valueFormats";
 import { CLOUD_PROFILES, exampleZone, isZoneOfRegion } from "./cloudProfiles";
-import { problemAdder, type ConfigProblem } from "./configProblems";
+import { problemAdder, shownValueAt, type ConfigProblem } from "./configProblems";
 import { fullKey, type RawStackConfig, type StackKind } from "./rawStackConfig";
 import { effectiveInstanceType, sizingOf } from "./derivedSettings";
 import { acmeAndDnsProblems, tlsProblems } from "./tlsAndDnsRules";
@@ -110,7 +110,7 @@ function cloudProblems(cloud: DeployCloud, c: Parsed): ConfigProblem[] {
   if (unusable !== undefined) add("image", c.image, unusable);
   for (const [name, value] of Object.entries(c.tags ?? {})) {
     const problem = profile.tagProblem(name, value);
-    if (problem) problems.push({ key: `${fullKey("tags")}.${name}`, shownValue: JSON.stringify(value), message: problem });
+    if (problem) problems.push({ key: `${fullKey("tags")}.${name}`, shownValue: shownValueAt(`tags.${name}`, value), message: problem });
   }
   return problems;
 }

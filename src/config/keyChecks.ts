@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { CONFIG_NAMESPACE, SECRET_KEYS, configKeySchemas, stackConfigSchema, type ConfigKey, type ParsedConfigKeys } from "./schema";
-import { showValue, stackFileName, type ConfigProblem } from "./configProblems";
+import { showValue, shownValueAt, stackFileName, type ConfigProblem } from "./configProblems";
 import { fullKey, type RawStackConfig, type StackKind } from "./rawStackConfig";
 
 /**
@@ -122,7 +122,8 @@ function outOfPlaceProblems(raw: RawStackConfig, kind: StackKind, key: ConfigKey
         "is a setting of the global stack (coturn:cloud global), which puts region stacks behind one name; a region stack ignores it";
   if (misplaced) {
     if (text === undefined) return [];
-    return [{ key: name, shownValue: SECRET_KEYS.includes(key) ? "(secret)" : text, message: `${misplaced}. Remove it from ${stackFileName(raw.stack)}` }];
+    const decoded = decode(key, text);
+    return [{ key: name, shownValue: showValue(key, "value" in decoded ? decoded.value : text), message: `${misplaced}. Remove it from ${stackFileName(raw.stack)}` }];
   }
   if (local && (CLOUD_ONLY_KEYS as readonly string[]).includes(key)) {
     // Unset is right for a local stack (no "required" region); set is a cloud setting that would do nothing.
@@ -265,8 +266,9 @@ function closestKnown(name: string, known: readonly string[]): string | undefine
 /** Translates one zod issue into a problem that says what to do. */
 function problemFromIssue(key: ConfigKey, input: unknown, issue: z.core.$ZodIssue): ConfigProblem {
   const at = valueAt(input, issue.path);
-  const where = fullKey(key) + pathSuffix(issue.path);
-  const shown = showValue(key, at);
+  const path = key + pathSuffix(issue.path);
+  const where = fullKey(path);
+  const shown = shownValueAt(path, at);
   switch (issue.code) {
     case "invalid_type": {
       if (at === undefined && issue.path.length === 0) {
@@ -315,7 +317,7 @@ function problemFromIssue(key: ConfigKey, input: unknown, issue: z.core.$ZodIssu
       const name = String(issue.path.at(-1) ?? "");
       return {
         key: fullKey(key) + pathSuffix(issue.path.slice(0, -1)),
-        shownValue: JSON.stringify(name),
+        shownValue: shownValueAt(key, name),
         message: `has an invalid name: ${issue.issues[0]?.message ?? issue.message}`,
       };
     }
