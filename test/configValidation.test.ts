@@ -184,7 +184,9 @@ const BAD_CASES: readonly BadCase[] = [
   {
     name: "another cloud keeping an AWS region",
     changes: { "coturn:cloud": "gcp" },
-    expected: ['coturn:region = "eu-central-1": is not a Google Cloud region name (coturn:cloud is gcp). Use one such as "europe-west3" or "us-central1"'],
+    expected: [
+      'coturn:region = "eu-central-1": is a region of AWS, not a Google Cloud region name (coturn:cloud is gcp). Use one such as "europe-west3" or "us-central1", or set coturn:cloud to aws if the stack belongs there',
+    ],
   },
   {
     name: "a DigitalOcean stack with an AWS region, zone, size and a tag DigitalOcean cannot hold",
@@ -195,7 +197,7 @@ const BAD_CASES: readonly BadCase[] = [
       "coturn:tags": json({ team: "media ops" }),
     },
     expected: [
-      'coturn:region = "eu-central-1": is not a DigitalOcean region slug (coturn:cloud is digitalocean). Use one such as "fra1" or "nyc3" or "sgp1"',
+      'coturn:region = "eu-central-1": is a region of AWS, not a DigitalOcean region slug (coturn:cloud is digitalocean). Use one such as "fra1" or "nyc3" or "sgp1", or set coturn:cloud to aws if the stack belongs there',
       'coturn:availabilityZone = "eu-central-1a": means nothing on DigitalOcean, which places a Droplet by region only. Remove it',
       'coturn:instanceType = "t4g.small": is not a DigitalOcean Droplet size slug (coturn:cloud is digitalocean). Use one such as "s-1vcpu-2gb" or "s-2vcpu-4gb" or "c-2", or unset it for s-1vcpu-2gb',
       'coturn:tags.team = "media ops": becomes the Droplet tag "team:media ops", but DigitalOcean tags allow only letters, digits, :, _ and - (at most 255 characters)',

@@ -1,7 +1,8 @@
 /**
- * What config validation knows about each cloud: region and zone names, VM size formats, defaults, which official
- * images can boot our user-data, the CPU architecture of a size, and the rules for resource tags. Pure data and small
- * functions, no cloud SDK: validation runs before any provider is loaded.
+ * What config validation knows about each cloud: region and zone name formats (which regions exist is in
+ * `cloudLocations.ts`), VM size formats, defaults, which official images can boot our user-data, the CPU architecture
+ * of a size, and the rules for resource tags. Pure data and small functions, no cloud SDK: validation runs before any
+ * provider is loaded.
  */
 import type { DeployCloud, ImageChoice } from "./schema";
 import { isSecretLookingName, secretKindOf } from "./valueMasking";
@@ -50,7 +51,7 @@ const DO_TAG = /^[A-Za-z0-9:_-]{1,255}$/;
 export const CLOUD_PROFILES: Record<DeployCloud, CloudProfile> = {
   aws: {
     title: "AWS",
-    region: { pattern: /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/, what: "an AWS region name", examples: ["eu-central-1", "us-east-1"] },
+    region: { pattern: /^[a-z]{2,4}(-[a-z]+)?-[a-z]+-\d{1,2}$/, what: "an AWS region name", examples: ["eu-central-1", "us-east-1"] },
     zoneNaming: "region+letter",
     instanceType: { pattern: /^[a-z][a-z0-9-]*\.[a-z0-9-]+$/, what: "an EC2 instance type", examples: ["t4g.small", "c7gn.medium"] },
     defaultInstanceType: "t4g.small",
@@ -121,7 +122,7 @@ export function isZoneOfRegion(naming: CloudProfile["zoneNaming"], region: strin
   return false;
 }
 
-/** An example zone of `region`, for error messages. */
-export function exampleZone(naming: CloudProfile["zoneNaming"], region: string): string {
-  return naming === "region-dash-letter" ? `${region}-a` : `${region}a`;
+/** The zone of `region` with letter `letter` (default `a`), for error messages. */
+export function exampleZone(naming: CloudProfile["zoneNaming"], region: string, letter = "a"): string {
+  return naming === "region-dash-letter" ? `${region}-${letter}` : `${region}${letter}`;
 }
