@@ -267,14 +267,15 @@ const BAD_CASES: readonly BadCase[] = [
     expected: ['coturn:relayPorts = "60000-50000": is reversed. Write the lower port first: "50000-60000"'],
   },
   {
+    // The fix keeps the end that was right and moves only the wrong bound, not a far wider default range.
     name: "relay range below 1024",
     changes: { "coturn:relayPorts": "80-2000" },
-    expected: [`coturn:relayPorts = "80-2000": ${OUTSIDE_PORTS_MESSAGE}`],
+    expected: ['coturn:relayPorts = "80-2000": starts below 1024 (ports below 1024 are privileged). Write "1024-2000"'],
   },
   {
     name: "relay range above 65535",
     changes: { "coturn:relayPorts": "50000-70000" },
-    expected: [`coturn:relayPorts = "50000-70000": ${OUTSIDE_PORTS_MESSAGE}`],
+    expected: ['coturn:relayPorts = "50000-70000": ends above 65535, the highest port. Write "50000-65535"'],
   },
   {
     name: "relay range that is not a range",
