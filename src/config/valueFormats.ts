@@ -29,6 +29,8 @@ export const authSecret = z
 /** A whole number that also accepts its text form ("12"), as `pulumi config set --path` may store it. */
 export const wholeNumber = () =>
   z.preprocess((v) => (typeof v === "string" && /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v), z.int());
+/** A decimal number that also accepts its text form ("50.1"), as a quoted YAML value or `--path` may store it. */
+export const decimalNumber = () => z.preprocess((v) => (typeof v === "string" && /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v), z.number());
 /** A boolean that also accepts "true"/"false". */
 export const flag = () => z.preprocess((v) => (v === "true" ? true : v === "false" ? false : v), z.boolean());
 
