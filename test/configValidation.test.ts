@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readStackFile } from "../src/config/stackFile";
-import { validateLocalStackConfig, validateStackConfig } from "../src/config/validate";
+import { validateGlobalStackConfig, validateLocalStackConfig, validateStackConfig } from "../src/config/validate";
 import { StackConfigError, formatProblem } from "../src/config/configProblems";
 import { LOCAL_SECRET_LENGTH, loadLocalStack, newLocalAuthSecret, withLocalAuthSecret } from "../src/local/localStack";
 import { ephemeralValues } from "./support/program";
@@ -184,7 +184,9 @@ const BAD_CASES: readonly BadCase[] = [
   {
     name: "another cloud keeping an AWS region",
     changes: { "coturn:cloud": "gcp" },
-    expected: ['coturn:region = "eu-central-1": is not a Google Cloud region name (coturn:cloud is gcp). Use one such as "europe-west3" or "us-central1"'],
+    expected: [
+      'coturn:region = "eu-central-1": is a region of AWS, not a Google Cloud region name (coturn:cloud is gcp). Use one such as "europe-west3" or "us-central1", or set coturn:cloud to aws if the stack belongs there',
+    ],
   },
   {
     name: "a DigitalOcean stack with an AWS region, zone, size and a tag DigitalOcean cannot hold",
@@ -195,7 +197,7 @@ const BAD_CASES: readonly BadCase[] = [
       "coturn:tags": json({ team: "media ops" }),
     },
     expected: [
-      'coturn:region = "eu-central-1": is not a DigitalOcean region slug (coturn:cloud is digitalocean). Use one such as "fra1" or "nyc3" or "sgp1"',
+      'coturn:region = "eu-central-1": is a region of AWS, not a DigitalOcean region slug (coturn:cloud is digitalocean). Use one such as "fra1" or "nyc3" or "sgp1", or set coturn:cloud to aws if the stack belongs there',
       'coturn:availabilityZone = "eu-central-1a": means nothing on DigitalOcean, which places a Droplet by region only. Remove it',
       'coturn:instanceType = "t4g.small": is not a DigitalOcean Droplet size slug (coturn:cloud is digitalocean). Use one such as "s-1vcpu-2gb" or "s-2vcpu-4gb" or "c-2", or unset it for s-1vcpu-2gb',
       'coturn:tags.team = "media ops": becomes the Droplet tag "team:media ops", but DigitalOcean tags allow only letters, digits, :, _ and - (at most 255 characters)',
@@ -265,14 +267,15 @@ const BAD_CASES: readonly BadCase[] = [
     expected: ['coturn:relayPorts = "60000-50000": is reversed. Write the lower port first: "50000-60000"'],
   },
   {
+    // The fix keeps the end that was right and moves only the wrong bound, not a far wider default range.
     name: "relay range below 1024",
     changes: { "coturn:relayPorts": "80-2000" },
-    expected: [`coturn:relayPorts = "80-2000": ${OUTSIDE_PORTS_MESSAGE}`],
+    expected: ['coturn:relayPorts = "80-2000": starts below 1024 (ports below 1024 are privileged). Write "1024-2000"'],
   },
   {
     name: "relay range above 65535",
     changes: { "coturn:relayPorts": "50000-70000" },
-    expected: [`coturn:relayPorts = "50000-70000": ${OUTSIDE_PORTS_MESSAGE}`],
+    expected: ['coturn:relayPorts = "50000-70000": ends above 65535, the highest port. Write "50000-65535"'],
   },
   {
     name: "relay range that is not a range",
@@ -677,6 +680,372 @@ const BAD_CASES: readonly BadCase[] = [
     expected: ['coturn:monitoring: has unknown field "allowedCidr" (did you mean "allowedCidrs"?); known fields: allowedCidrs'],
   },
 ];
+
+// ----- Realistic mistakes on every cloud and the global stack: the key, the value as shown (or masked), the fix -----
+
+/** A base stack per kind: the aws base above, the same on gcp and digitalocean, and a global stack. */
+const MISTAKE_BASES: Readonly<Record<"aws" | "gcp" | "digitalocean" | "global", Readonly<Record<string, string>>>> = {
+  aws: BASE_VALUES,
+  gcp: { ...BASE_VALUES, "coturn:cloud": "gcp", "coturn:region": "europe-west3" },
+  digitalocean: { ...BASE_VALUES, "coturn:cloud": "digitalocean", "coturn:region": "fra1" },
+  global: {
+    "coturn:cloud": "global",
+    "coturn:domain": "turn.example.com",
+    "coturn:regions": json([{ stack: "organization/coturn/aws-eu-central-1" }, { stack: "organization/coturn/gcp-us-east4" }]),
+    "coturn:geoDns": json({ mode: "dns-records" }),
+  },
+};
+
+/** A Cloudflare zone id (32 hex digits). */
+const ZONE_ID_FOR_MISTAKES = "023e105f4ecef8ad9ca31a8372d0c353";
+/** An OpenSSH private key's shape (not a real key). */
+const FAKE_OPENSSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ\n-----END OPENSSH PRIVATE KEY-----";
+/** A metrics password of lowercase words (not token-shaped). */
+const METRICS_PASSPHRASE = "correct-horse-battery-staple-tram";
+/** A Cloudflare API token's shape (40 characters). */
+const TOKEN_SHAPED = "Zx9Kq3Lm7Np2Rt5Vw8Yb1Cd4Fg6Hj0Kl3Mn5Pq7R";
+
+interface MistakeCase {
+  readonly name: string;
+  readonly stack: keyof typeof MISTAKE_BASES;
+  readonly changes: Readonly<Record<string, string | undefined>>;
+  /** Full keys stored with --secret, besides the base's. */
+  readonly secretKeys?: readonly string[];
+  /** The key of the problem the case is about. */
+  readonly key: string;
+  /** Its value exactly as shown (masked where secret), or undefined when no value is shown. */
+  readonly shown: string | undefined;
+  /** A fragment of its message: the fix. */
+  readonly fix: string;
+}
+
+const MISTAKE_CASES: readonly MistakeCase[] = [
+  // AWS: regions and zones that look right but do not exist, or cannot hold the VM.
+  { name: "aws: a typo in the region", stack: "aws", changes: { "coturn:region": "eu-centrl-1" }, key: "coturn:region", shown: '"eu-centrl-1"', fix: 'Did you mean "eu-central-1"?' },
+  { name: "aws: a region in capitals", stack: "aws", changes: { "coturn:region": "EU-CENTRAL-1" }, key: "coturn:region", shown: '"EU-CENTRAL-1"', fix: 'Did you mean "eu-central-1"?' },
+  {
+    name: "aws: a well-formed region that does not exist",
+    stack: "aws",
+    changes: { "coturn:region": "zz-polar-1" },
+    key: "coturn:region",
+    shown: '"zz-polar-1"',
+    fix: 'that exists (coturn:cloud is aws; regions as of 2026-12-03). Use one such as "eu-central-1" or "us-east-1". If AWS opened it since, add it to src/config/cloudLocations.ts',
+  },
+  {
+    name: "aws: a Google Cloud region kept after switching clouds",
+    stack: "aws",
+    changes: { "coturn:region": "europe-west3" },
+    key: "coturn:region",
+    shown: '"europe-west3"',
+    fix: "is a region of Google Cloud, not an AWS region name (coturn:cloud is aws). Use one such as \"eu-central-1\" or \"us-east-1\", or set coturn:cloud to gcp",
+  },
+  {
+    name: "aws: a zone letter the region does not have",
+    stack: "aws",
+    changes: { "coturn:availabilityZone": "eu-central-1d" },
+    key: "coturn:availabilityZone",
+    shown: '"eu-central-1d"',
+    fix: 'whose zones are "eu-central-1a", "eu-central-1b" and "eu-central-1c". Use one of them, or unset it',
+  },
+  {
+    name: "aws: us-east-1e, which offers no Graviton (the default t4g.small)",
+    stack: "aws",
+    changes: { "coturn:region": "us-east-1", "coturn:availabilityZone": "us-east-1e" },
+    key: "coturn:availabilityZone",
+    shown: '"us-east-1e"',
+    fix: "does not offer t4g.small: in most accounts us-east-1e is the zone use1-az3",
+  },
+  {
+    name: "aws: us-east-1e with an explicit c5 type",
+    stack: "aws",
+    changes: { "coturn:region": "us-east-1", "coturn:availabilityZone": "us-east-1e", "coturn:instanceType": "c5.large" },
+    key: "coturn:availabilityZone",
+    shown: '"us-east-1e"',
+    fix: "Use another zone (us-east-1a, us-east-1b, us-east-1c, us-east-1d, us-east-1f), or unset it to take the first zone that offers c5.large",
+  },
+  {
+    name: "aws: an AZ ID where the zone name goes",
+    stack: "aws",
+    changes: { "coturn:availabilityZone": "euc1-az2" },
+    key: "coturn:availabilityZone",
+    shown: '"euc1-az2"',
+    fix: 'is an AZ ID, but coturn:availabilityZone takes a zone name such as "eu-central-1a"',
+  },
+  // Values pasted under the wrong key: shown by kind and length only.
+  {
+    name: "aws: the private key pasted as the certificate",
+    stack: "aws",
+    changes: { "coturn:tlsMode": "provided", "coturn:tlsCertificate": FAKE_PEM_KEY, "coturn:tlsPrivateKey": FAKE_PEM_KEY },
+    secretKeys: ["coturn:tlsPrivateKey"],
+    key: "coturn:tlsCertificate",
+    shown: `(a PEM private key, ${FAKE_PEM_KEY.length} characters)`,
+    fix: "is not a PEM certificate chain. Set it from your fullchain.pem file",
+  },
+  {
+    name: "aws: a private SSH key where the public one goes",
+    stack: "aws",
+    changes: { "coturn:ssh": json({ allowedCidrs: ["203.0.113.7/32"], publicKeys: [FAKE_OPENSSH_KEY] }) },
+    key: "coturn:ssh.publicKeys[0]",
+    shown: `(an OpenSSH private key, ${FAKE_OPENSSH_KEY.length} characters)`,
+    fix: "is not an OpenSSH public key",
+  },
+  {
+    name: "aws: the auth secret pasted as the realm",
+    stack: "aws",
+    changes: { "coturn:realm": AUTH_SECRET },
+    key: "coturn:realm",
+    shown: `(text that looks like a secret or token, ${AUTH_SECRET.length} characters)`,
+    fix: "may only contain letters, digits, dots and hyphens",
+  },
+  {
+    name: "aws: a Cloudflare token pasted as the zone id",
+    stack: "aws",
+    changes: { "coturn:cloudflareZoneId": TOKEN_SHAPED, "coturn:cloudflareApiToken": TOKEN_SHAPED },
+    secretKeys: ["coturn:cloudflareApiToken"],
+    key: "coturn:cloudflareZoneId",
+    shown: "(text that looks like a secret or token, 40 characters)",
+    fix: "is not a Cloudflare zone id (32 lowercase hex digits",
+  },
+  {
+    // Not token-shaped, so only the last pass over every problem recognizes it as this stack's secret.
+    name: "aws: the metrics password pasted as the ACME email",
+    stack: "aws",
+    changes: {
+      "coturn:tlsMode": "acme",
+      "coturn:acmeDnsApiToken": TOKEN_SHAPED,
+      "coturn:acmeEmail": METRICS_PASSPHRASE,
+      "coturn:monitoring": json({ allowedCidrs: ["198.51.100.9/32"] }),
+      "coturn:metricsPassword": METRICS_PASSPHRASE,
+    },
+    secretKeys: ["coturn:acmeDnsApiToken", "coturn:metricsPassword"],
+    key: "coturn:acmeEmail",
+    shown: `(the value of coturn:metricsPassword, ${METRICS_PASSPHRASE.length} characters)`,
+    fix: "is not an email address",
+  },
+  // Numbers as strings, counts out of range, relay ranges with a mistyped bound.
+  { name: "aws: a server count in words", stack: "aws", changes: { "coturn:serverCount": "three" }, key: "coturn:serverCount", shown: '"three"', fix: "must be a number, not a string" },
+  { name: "aws: more servers than a region runs", stack: "aws", changes: { "coturn:serverCount": "11" }, key: "coturn:serverCount", shown: '"11"', fix: "must be at most 10" },
+  {
+    name: "aws: a relay range with a digit missing from its end",
+    stack: "aws",
+    changes: { "coturn:relayPorts": "49152-6553" },
+    key: "coturn:relayPorts",
+    shown: '"49152-6553"',
+    fix: 'ends below its start: 6553 looks like 65535 with a digit missing. Write "49152-65535"',
+  },
+  {
+    name: "aws: a relay range written with a colon (Vultr's firewall style)",
+    stack: "aws",
+    changes: { "coturn:relayPorts": "49152:65535" },
+    key: "coturn:relayPorts",
+    shown: '"49152:65535"',
+    fix: 'Write "49152-65535", with a plain hyphen and no spaces',
+  },
+  {
+    name: "aws: a relay range starting with a digit too many",
+    stack: "aws",
+    changes: { "coturn:relayPorts": "491520-65535" },
+    key: "coturn:relayPorts",
+    shown: '"491520-65535"',
+    fix: 'starts above its end: 491520 looks like 49152 with a digit too many. Write "49152-65535"',
+  },
+  {
+    name: "aws: capacity without its required peak",
+    stack: "aws",
+    changes: { "coturn:capacity": json({ media: "hd" }) },
+    key: "coturn:capacity.peakCalls",
+    shown: undefined,
+    fix: "is required but not set: give a number, e.g. pulumi config set --path 'coturn:capacity.peakCalls' <value>",
+  },
+  {
+    name: "aws: a typo in a nested quota field",
+    stack: "aws",
+    changes: { "coturn:quotas": json({ bytesPerSecondPerAlocation: 1_000_000 }) },
+    key: "coturn:quotas",
+    shown: undefined,
+    fix: 'has unknown field "bytesPerSecondPerAlocation" (did you mean "bytesPerSecondPerAllocation"?)',
+  },
+  { name: "aws: a cloud name with two letters swapped", stack: "aws", changes: { "coturn:cloud": "gpc" }, key: "coturn:cloud", shown: '"gpc"', fix: '(did you mean "gcp"?)' },
+  {
+    name: "aws: a listener with two letters swapped",
+    stack: "aws",
+    changes: { "coturn:listeners": json(["udp", "tsl"]) },
+    key: "coturn:listeners[1]",
+    shown: '"tsl"',
+    fix: '(did you mean "tls"?)',
+  },
+
+  // Google Cloud.
+  { name: "gcp: a region with an extra hyphen", stack: "gcp", changes: { "coturn:region": "europe-west-3" }, key: "coturn:region", shown: '"europe-west-3"', fix: 'Did you mean "europe-west3"?' },
+  {
+    name: "gcp: zone a of a region whose zones start at b",
+    stack: "gcp",
+    changes: { "coturn:region": "europe-west1", "coturn:availabilityZone": "europe-west1-a" },
+    key: "coturn:availabilityZone",
+    shown: '"europe-west1-a"',
+    fix: 'whose zones are "europe-west1-b", "europe-west1-c" and "europe-west1-d"',
+  },
+  {
+    name: "gcp: a zone written the AWS way",
+    stack: "gcp",
+    changes: { "coturn:availabilityZone": "europe-west3a" },
+    key: "coturn:availabilityZone",
+    shown: '"europe-west3a"',
+    fix: 'is not a zone of region europe-west3. Use e.g. "europe-west3-a", or unset it',
+  },
+  { name: "gcp: an AWS region", stack: "gcp", changes: { "coturn:region": "us-east-1" }, key: "coturn:region", shown: '"us-east-1"', fix: "is a region of AWS, not a Google Cloud region name" },
+  { name: "gcp: no servers at all", stack: "gcp", changes: { "coturn:serverCount": "0" }, key: "coturn:serverCount", shown: '"0"', fix: "must be at least 1" },
+  {
+    name: "gcp: a label value holding the auth secret",
+    stack: "gcp",
+    changes: { "coturn:tags": json({ owner: AUTH_SECRET }) },
+    key: "coturn:tags.owner",
+    shown: `(text that looks like a secret or token, ${AUTH_SECRET.length} characters)`,
+    fix: "has a value Google Cloud labels do not accept",
+  },
+
+  // DigitalOcean.
+  { name: "digitalocean: a datacenter number that does not exist", stack: "digitalocean", changes: { "coturn:region": "fra2" }, key: "coturn:region", shown: '"fra2"', fix: 'Did you mean "fra1"?' },
+  {
+    name: "digitalocean: a Google Cloud region",
+    stack: "digitalocean",
+    changes: { "coturn:region": "europe-west3" },
+    key: "coturn:region",
+    shown: '"europe-west3"',
+    fix: "is a region of Google Cloud, not a DigitalOcean region slug (coturn:cloud is digitalocean). Use one such as \"fra1\"",
+  },
+  {
+    name: "digitalocean: a size slug in capitals",
+    stack: "digitalocean",
+    changes: { "coturn:instanceType": "s-1vcpu-2GB" },
+    key: "coturn:instanceType",
+    shown: '"s-1vcpu-2GB"',
+    fix: "is not a DigitalOcean Droplet size slug",
+  },
+  {
+    name: "digitalocean: a tag whose name looks secret, its value hidden in the message too",
+    stack: "digitalocean",
+    changes: { "coturn:tags": json({ apiToken: "abc def ghi" }) },
+    key: "coturn:tags.apiToken",
+    shown: '(hidden: "apiToken" looks like a secret\'s name, 11 characters)',
+    fix: "becomes the Droplet tag <name>:<value>, but DigitalOcean tags allow only",
+  },
+
+  // The global stack.
+  {
+    name: "global: a latitude with a decimal comma",
+    stack: "global",
+    changes: { "coturn:regions": json([{ stack: "organization/coturn/aws-eu-central-1", latitude: "50,1", longitude: 8.7 }]) },
+    key: "coturn:regions[0].latitude",
+    shown: '"50,1"',
+    fix: "must be a number, not a string",
+  },
+  {
+    name: "global: a region entry without its stack",
+    stack: "global",
+    changes: { "coturn:regions": json([{ pool: "eu" }]) },
+    key: "coturn:regions[0].stack",
+    shown: undefined,
+    fix: "is required but not set: give a string, e.g. pulumi config set --path 'coturn:regions[0].stack' <value>",
+  },
+  {
+    name: "global: a typo in a geoDns field",
+    stack: "global",
+    changes: { "coturn:geoDns": json({ mode: "dns-records", stearing: "geo" }) },
+    key: "coturn:geoDns",
+    shown: undefined,
+    fix: 'has unknown field "stearing" (did you mean "steering"?)',
+  },
+  {
+    name: "global: a mode without its hyphen",
+    stack: "global",
+    changes: { "coturn:geoDns": json({ mode: "loadbalancer" }) },
+    key: "coturn:geoDns.mode",
+    shown: '"loadbalancer"',
+    fix: '(did you mean "load-balancer"?)',
+  },
+  {
+    name: "global: a TTL as text below the minimum",
+    stack: "global",
+    changes: { "coturn:geoDns": json({ mode: "dns-records", ttl: "10" }) },
+    key: "coturn:geoDns.ttl",
+    shown: '"10"',
+    fix: "must be at least 30",
+  },
+  {
+    name: "global: drain as yes",
+    stack: "global",
+    changes: { "coturn:regions": json([{ stack: "organization/coturn/aws-eu-central-1", drain: "yes" }]) },
+    key: "coturn:regions[0].drain",
+    shown: '"yes"',
+    fix: "must be true or false, not a string",
+  },
+  {
+    name: "global: a region stack's secret copied onto the global stack",
+    stack: "global",
+    changes: { "coturn:authSecret": AUTH_SECRET },
+    secretKeys: ["coturn:authSecret"],
+    key: "coturn:authSecret",
+    shown: `(secret, ${AUTH_SECRET.length} characters)`,
+    fix: "is a region stack setting and means nothing on a global stack",
+  },
+  {
+    name: "global: the API token pasted as the account id",
+    stack: "global",
+    changes: { "coturn:geoDns": json({ mode: "load-balancer" }), "coturn:cloudflareZoneId": ZONE_ID_FOR_MISTAKES, "coturn:cloudflareAccountId": TOKEN_SHAPED, "coturn:cloudflareApiToken": TOKEN_SHAPED },
+    secretKeys: ["coturn:cloudflareApiToken"],
+    key: "coturn:cloudflareAccountId",
+    shown: "(text that looks like a secret or token, 40 characters)",
+    fix: "is not a Cloudflare account id",
+  },
+];
+
+/** The problems of a mistake case: validated as the command for its kind of stack would. */
+function mistakeProblems(c: MistakeCase): { problems: readonly { key: string; shownValue: string | undefined; message: string }[]; text: string } {
+  const values: Record<string, string> = { ...MISTAKE_BASES[c.stack] };
+  for (const [key, value] of Object.entries(c.changes)) {
+    if (value === undefined) delete values[key];
+    else values[key] = value;
+  }
+  const raw = { stack: STACK, values, secretKeys: new Set([...(c.stack === "global" ? [] : BASE_SECRET_KEYS), ...(c.secretKeys ?? [])]) };
+  try {
+    if (c.stack === "global") validateGlobalStackConfig(raw);
+    else validateStackConfig(raw);
+  } catch (error) {
+    if (error instanceof StackConfigError) return { problems: error.problems, text: error.message };
+    throw error;
+  }
+  return { problems: [], text: "" };
+}
+
+test(`realistic mistakes on every cloud and the global stack name the key, the value (masked when secret) and the fix (${MISTAKE_CASES.length} cases)`, async (t) => {
+  assert.ok(MISTAKE_CASES.length >= 25);
+  for (const stack of Object.keys(MISTAKE_BASES)) assert.ok(MISTAKE_CASES.some((c) => c.stack === stack), `no case for ${stack}`);
+  for (const c of MISTAKE_CASES) {
+    await t.test(c.name, () => {
+      const { problems, text } = mistakeProblems(c);
+      const problem = problems.find((p) => p.key === c.key);
+      assert.ok(problem, `no problem with ${c.key}; got:\n${problems.map(formatProblem).join("\n")}`);
+      assert.equal(problem.shownValue, c.shown);
+      assert.ok(problem.message.includes(c.fix), `the fix is missing from: ${problem.message}`);
+      assert.doesNotMatch(text, /\bundefined\b|\ba (?:[aeiou]|undefined)/, "every branch reads well");
+      for (const secret of [...ALL_SECRETS, FAKE_OPENSSH_KEY, TOKEN_SHAPED, METRICS_PASSPHRASE]) assert.ok(!text.includes(secret), "a message shows a secret or key material");
+      assert.ok(!text.includes("PRIVATE KEY-----"), "a message shows key material");
+    });
+  }
+});
+
+test("the base stacks of the mistake table are valid", () => {
+  for (const [stack, values] of Object.entries(MISTAKE_BASES)) {
+    const raw = { stack: STACK, values, secretKeys: new Set(stack === "global" ? [] : BASE_SECRET_KEYS) };
+    if (stack === "global") assert.doesNotThrow(() => validateGlobalStackConfig(raw), stack);
+    else assert.doesNotThrow(() => validateStackConfig(raw), stack);
+  }
+  // Coordinates as text (a quoted YAML value) are read as the numbers they spell.
+  const regions = json([{ stack: "organization/coturn/aws-eu-central-1", latitude: "50.1", longitude: "8.7" }]);
+  const global = validateGlobalStackConfig({ stack: STACK, values: { ...MISTAKE_BASES.global, "coturn:regions": regions }, secretKeys: new Set() });
+  assert.deepEqual(global.regions[0].location, { latitude: 50.1, longitude: 8.7 });
+});
 
 const CLOUDFLARE_TOKEN = "T3st-cloudflare-token-abcdefghijklmnop0123";
 const ZONE_ID = "023e105f4ecef8ad9ca31a8372d0c353";

@@ -351,7 +351,7 @@ describe("global stack config", () => {
       [{ "coturn:geoDns": JSON.stringify({ steering: "random" }) }, ['coturn:geoDns.steering = "random": is not one of "proximity", "geo"']],
       [
         { "coturn:region": "eu-central-1" },
-        ['coturn:region = eu-central-1: is a region stack setting and means nothing on a global stack (coturn:cloud global), which only points the shared name at region stacks. Remove it from stacks/Pulumi.global.yaml'],
+        ['coturn:region = "eu-central-1": is a region stack setting and means nothing on a global stack (coturn:cloud global), which only points the shared name at region stacks. Remove it from stacks/Pulumi.global.yaml'],
       ],
     ];
     for (const [changes, expected] of cases) assert.deepEqual(problems(changes), expected, JSON.stringify(changes));

@@ -1,9 +1,11 @@
 /**
- * What config validation knows about each cloud: region and zone names, VM size formats, defaults, which official
- * images can boot our user-data, the CPU architecture of a size, and the rules for resource tags. Pure data and small
- * functions, no cloud SDK: validation runs before any provider is loaded.
+ * What config validation knows about each cloud: region and zone name formats (which regions exist is in
+ * `cloudLocations.ts`), VM size formats, defaults, which official images can boot our user-data, the CPU architecture
+ * of a size, and the rules for resource tags. Pure data and small functions, no cloud SDK: validation runs before any
+ * provider is loaded.
  */
 import type { DeployCloud, ImageChoice } from "./schema";
+import { isSecretLookingName, secretKindOf } from "./valueMasking";
 
 /** A name format with an example that fits it, for error messages. */
 export interface NameFormat {
@@ -49,7 +51,7 @@ const DO_TAG = /^[A-Za-z0-9:_-]{1,255}$/;
 export const CLOUD_PROFILES: Record<DeployCloud, CloudProfile> = {
   aws: {
     title: "AWS",
-    region: { pattern: /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$/, what: "an AWS region name", examples: ["eu-central-1", "us-east-1"] },
+    region: { pattern: /^[a-z]{2,4}(-[a-z]+)?-[a-z]+-\d{1,2}$/, what: "an AWS region name", examples: ["eu-central-1", "us-east-1"] },
     zoneNaming: "region+letter",
     instanceType: { pattern: /^[a-z][a-z0-9-]*\.[a-z0-9-]+$/, what: "an EC2 instance type", examples: ["t4g.small", "c7gn.medium"] },
     defaultInstanceType: "t4g.small",
@@ -88,7 +90,7 @@ export const CLOUD_PROFILES: Record<DeployCloud, CloudProfile> = {
       !GCP_LABEL.test(name)
         ? "is not a Google Cloud label name: lowercase letters, digits, _ and - only, starting with a letter, at most 63 characters"
         : !GCP_LABEL_VALUE.test(value)
-          ? `has value ${JSON.stringify(value)}, which Google Cloud labels do not accept: lowercase letters, digits, _ and - only, at most 63 characters`
+          ? "has a value Google Cloud labels do not accept: lowercase letters, digits, _ and - only, at most 63 characters"
           : undefined,
   },
   digitalocean: {
@@ -108,7 +110,7 @@ export const CLOUD_PROFILES: Record<DeployCloud, CloudProfile> = {
     // Droplet tags have no values: a tag becomes one "name:value" tag.
     tagProblem: (name, value) =>
       !DO_TAG.test(`${name}:${value}`)
-        ? `becomes the Droplet tag "${name}:${value}", but DigitalOcean tags allow only letters, digits, :, _ and - (at most 255 characters)`
+        ? `becomes the Droplet tag ${isSecretLookingName(name) || secretKindOf(value) !== undefined ? "<name>:<value>" : `"${name}:${value}"`}, but DigitalOcean tags allow only letters, digits, :, _ and - (at most 255 characters)`
         : undefined,
   },
 };
@@ -120,7 +122,7 @@ export function isZoneOfRegion(naming: CloudProfile["zoneNaming"], region: strin
   return false;
 }
 
-/** An example zone of `region`, for error messages. */
-export function exampleZone(naming: CloudProfile["zoneNaming"], region: string): string {
-  return naming === "region-dash-letter" ? `${region}-a` : `${region}a`;
+/** The zone of `region` with letter `letter` (default `a`), for error messages. */
+export function exampleZone(naming: CloudProfile["zoneNaming"], region: string, letter = "a"): string {
+  return naming === "region-dash-letter" ? `${region}-${letter}` : `${region}${letter}`;
 }

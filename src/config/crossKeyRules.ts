@@ -6,7 +6,10 @@
 import { GLOBAL_CLOUD, LISTENER_PORTS, LOCAL_CLOUD, type ConfigKey, type DeployCloud, type ParsedConfigKeys } from "./schema";
 import { ipv4CidrProblem, parsePortRange } from "./valueFormats";
 import { CLOUD_PROFILES, exampleZone, isZoneOfRegion } from "./cloudProfiles";
-import { problemAdder, type ConfigProblem } from "./configProblems";
+import { CLOUD_LOCATIONS_AS_OF, isKnownRegion, regionNames, zoneLetters } from "./cloudLocations";
+import { awsZoneOfferingProblem } from "./awsZoneOfferings";
+import { closestName } from "./closestName";
+import { problemAdder, shownValueAt, type ConfigProblem } from "./configProblems";
 import { fullKey, type RawStackConfig, type StackKind } from "./rawStackConfig";
 import { effectiveInstanceType, sizingOf } from "./derivedSettings";
 import { acmeAndDnsProblems, tlsProblems } from "./tlsAndDnsRules";
@@ -85,36 +88,76 @@ function cloudProblems(cloud: DeployCloud, c: Parsed): ConfigProblem[] {
   const profile = CLOUD_PROFILES[cloud];
   const problems: ConfigProblem[] = [];
   const add = problemAdder(problems);
-  const examples = (names: readonly string[]): string => names.map((n) => `"${n}"`).join(" or ");
-  const regionValid = c.region !== undefined && profile.region.pattern.test(c.region);
-  if (c.region !== undefined && !regionValid) {
-    add("region", c.region, `is not ${profile.region.what} (coturn:cloud is ${cloud}). Use one such as ${examples(profile.region.examples)}`);
-  }
+  const regionKnown = c.region !== undefined && isKnownRegion(cloud, c.region);
+  if (c.region !== undefined && !regionKnown) add("region", c.region, unknownRegionMessage(cloud, c.region));
   if (c.availabilityZone !== undefined) {
     if (profile.zoneNaming === "none") {
       add("availabilityZone", c.availabilityZone, `means nothing on ${profile.title}, which places a Droplet by region only. Remove it`);
-    } else if (c.region !== undefined && regionValid && !isZoneOfRegion(profile.zoneNaming, c.region, c.availabilityZone)) {
-      add(
-        "availabilityZone",
-        c.availabilityZone,
-        `is not a zone of region ${c.region}. Use e.g. "${exampleZone(profile.zoneNaming, c.region)}", or unset it`,
-      );
+    } else if (c.region !== undefined && regionKnown) {
+      const problem = zoneProblem(cloud, c.region, c.availabilityZone, effectiveInstanceType(c));
+      if (problem !== undefined) add("availabilityZone", c.availabilityZone, problem);
     }
   }
   if (c.instanceType !== undefined && !profile.instanceType.pattern.test(c.instanceType)) {
     add(
       "instanceType",
       c.instanceType,
-      `is not ${profile.instanceType.what} (coturn:cloud is ${cloud}). Use one such as ${examples(profile.instanceType.examples)}, or unset it for ${profile.defaultInstanceType}`,
+      `is not ${profile.instanceType.what} (coturn:cloud is ${cloud}). Use one such as ${quotedList(profile.instanceType.examples, "or")}, or unset it for ${profile.defaultInstanceType}`,
     );
   }
   const unusable = c.image === undefined ? undefined : profile.unusableImages[c.image];
   if (unusable !== undefined) add("image", c.image, unusable);
   for (const [name, value] of Object.entries(c.tags ?? {})) {
     const problem = profile.tagProblem(name, value);
-    if (problem) problems.push({ key: `${fullKey("tags")}.${name}`, shownValue: JSON.stringify(value), message: problem });
+    if (problem) problems.push({ key: `${fullKey("tags")}.${name}`, shownValue: shownValueAt(`tags.${name}`, value), message: problem });
   }
   return problems;
+}
+
+/** `"a" or "b" or "c"`, or `"a", "b" and "c"`. */
+function quotedList(names: readonly string[], joiner: "or" | "and"): string {
+  const quoted = names.map((n) => `"${n}"`);
+  if (joiner === "or" || quoted.length < 2) return quoted.join(" or ");
+  return `${quoted.slice(0, -1).join(", ")} and ${quoted.at(-1) ?? ""}`;
+}
+
+/**
+ * Why a region is not one of the cloud's: another cloud's region, a near miss of a real one, a well-formed name that
+ * does not exist (or opened after the table's date), or not a region name at all.
+ */
+function unknownRegionMessage(cloud: DeployCloud, region: string): string {
+  const profile = CLOUD_PROFILES[cloud];
+  const examples = `Use one such as ${quotedList(profile.region.examples, "or")}`;
+  const otherCloud = (Object.keys(CLOUD_PROFILES) as DeployCloud[]).find((other) => other !== cloud && isKnownRegion(other, region));
+  if (otherCloud !== undefined) {
+    return `is a region of ${CLOUD_PROFILES[otherCloud].title}, not ${profile.region.what} (coturn:cloud is ${cloud}). ${examples}, or set coturn:cloud to ${otherCloud} if the stack belongs there`;
+  }
+  const suggestion = closestName(region, regionNames(cloud));
+  if (suggestion !== undefined) return `is not ${profile.region.what} (coturn:cloud is ${cloud}). Did you mean "${suggestion}"?`;
+  if (profile.region.pattern.test(region)) {
+    return (
+      `is not ${profile.region.what} that exists (coturn:cloud is ${cloud}; regions as of ${CLOUD_LOCATIONS_AS_OF}). ${examples}. ` +
+      `If ${profile.title} opened it since, add it to src/config/cloudLocations.ts`
+    );
+  }
+  return `is not ${profile.region.what} (coturn:cloud is ${cloud}). ${examples}`;
+}
+
+/** Why a zone cannot hold this stack's VM in `region` (a known region), or undefined when it can. */
+function zoneProblem(cloud: DeployCloud, region: string, zone: string, instanceType: string | undefined): string | undefined {
+  const naming = CLOUD_PROFILES[cloud].zoneNaming;
+  const letters = zoneLetters(cloud, region);
+  const example = exampleZone(naming, region, letters?.[0]);
+  if (/^[a-z]{3,5}\d{1,2}-az\d{1,2}$/.test(zone)) {
+    return `is an AZ ID, but coturn:availabilityZone takes a zone name such as "${example}" (EC2 > Settings > Zones lists the name of each ID in your account), or unset it`;
+  }
+  if (!isZoneOfRegion(naming, region, zone)) return `is not a zone of region ${region}. Use e.g. "${example}", or unset it`;
+  const letter = zone.at(-1) ?? "";
+  if (letters !== undefined && !letters.includes(letter)) {
+    const zones = [...letters].map((l) => exampleZone(naming, region, l));
+    return `is not a zone of region ${region}, whose zones are ${quotedList(zones, "and")}. Use one of them, or unset it`;
+  }
+  return cloud === "aws" && instanceType !== undefined ? awsZoneOfferingProblem(zone, instanceType) : undefined;
 }
 
 /** The relay range: a valid range that overlaps no listener port. */

@@ -6,7 +6,8 @@
  */
 import { z } from "zod";
 import { CONFIG_NAMESPACE, SECRET_KEYS, configKeySchemas, stackConfigSchema, type ConfigKey, type ParsedConfigKeys } from "./schema";
-import { showValue, stackFileName, type ConfigProblem } from "./configProblems";
+import { showValue, shownValueAt, stackFileName, type ConfigProblem } from "./configProblems";
+import { closestName } from "./closestName";
 import { fullKey, type RawStackConfig, type StackKind } from "./rawStackConfig";
 
 /**
@@ -77,7 +78,7 @@ function unknownKeyProblems(raw: RawStackConfig): ConfigProblem[] {
     if (!name.startsWith(prefix)) continue;
     const bare = name.slice(prefix.length);
     if (!(KNOWN_KEYS as string[]).includes(bare)) {
-      const suggestion = closestKnown(bare, KNOWN_KEYS);
+      const suggestion = closestName(bare, KNOWN_KEYS);
       problems.push({
         key: name,
         shownValue: undefined,
@@ -123,7 +124,8 @@ function outOfPlaceProblems(raw: RawStackConfig, kind: StackKind, key: ConfigKey
         "is a setting of the global stack (coturn:cloud global), which puts region stacks behind one name; a region stack ignores it";
   if (misplaced) {
     if (text === undefined) return [];
-    return [{ key: name, shownValue: SECRET_KEYS.includes(key) ? "(secret)" : text, message: `${misplaced}. Remove it from ${stackFileName(raw.stack)}` }];
+    const decoded = decode(key, text);
+    return [{ key: name, shownValue: showValue(key, "value" in decoded ? decoded.value : text), message: `${misplaced}. Remove it from ${stackFileName(raw.stack)}` }];
   }
   if (local && (CLOUD_ONLY_KEYS as readonly string[]).includes(key)) {
     // Unset is right for a local stack (no "required" region); set is a cloud setting that would do nothing.
@@ -243,36 +245,24 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   return node;
 }
 
-function closestKnown(name: string, known: readonly string[]): string | undefined {
-  const distance = (a: string, b: string): number => {
-    const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-    for (let i = 1; i <= a.length; i++) {
-      let previous = row[0];
-      row[0] = i;
-      for (let j = 1; j <= b.length; j++) {
-        const current = row[j];
-        row[j] = Math.min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
-        previous = current;
-      }
-    }
-    return row[b.length];
-  };
-  const ranked = known
-    .map((k) => ({ k, d: distance(name.toLowerCase(), k.toLowerCase()) }))
-    .sort((x, y) => x.d - y.d);
-  return ranked[0] && ranked[0].d <= Math.max(2, Math.floor(name.length / 3)) ? ranked[0].k : undefined;
-}
-
 /** Translates one zod issue into a problem that says what to do. */
 function problemFromIssue(key: ConfigKey, input: unknown, issue: z.core.$ZodIssue): ConfigProblem {
   const at = valueAt(input, issue.path);
-  const where = fullKey(key) + pathSuffix(issue.path);
-  const shown = showValue(key, at);
+  const path = key + pathSuffix(issue.path);
+  const where = fullKey(path);
+  const shown = shownValueAt(path, at);
   switch (issue.code) {
     case "invalid_type": {
       if (at === undefined && issue.path.length === 0) {
         const example = SET_EXAMPLES[key];
-        return { key: where, shownValue: undefined, message: `is required but not set. Set it: ${example ?? ""}`.trim() };
+        return { key: where, shownValue: undefined, message: example === undefined ? "is required but not set" : `is required but not set. Set it: ${example}` };
+      }
+      if (at === undefined) {
+        return {
+          key: where,
+          shownValue: undefined,
+          message: `is required but not set: give ${describeExpected(issue.expected)}, e.g. pulumi config set --path '${where}' <value>`,
+        };
       }
       if (issue.expected === "int" && (typeof at === "number" || (typeof at === "string" && /^-?\d+\.\d+$/.test(at)))) {
         return { key: where, shownValue: shown, message: "must be a whole number" };
@@ -280,12 +270,15 @@ function problemFromIssue(key: ConfigKey, input: unknown, issue: z.core.$ZodIssu
       const got = Array.isArray(at) ? "a list" : at === null ? "null" : typeof at === "object" ? "a mapping" : `a ${typeof at}`;
       return { key: where, shownValue: shown, message: `must be ${describeExpected(issue.expected)}, not ${got}` };
     }
-    case "invalid_value":
+    case "invalid_value": {
+      const choices = issue.values.filter((v): v is string => typeof v === "string");
+      const suggestion = typeof at === "string" ? closestName(at, choices) : undefined;
       return {
         key: where,
         shownValue: shown,
-        message: `is not one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`,
+        message: `is not one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}${suggestion === undefined ? "" : ` (did you mean "${suggestion}"?)`}`,
       };
+    }
     case "unrecognized_keys": {
       const knownFields = fieldNames(key);
       return {
@@ -293,7 +286,7 @@ function problemFromIssue(key: ConfigKey, input: unknown, issue: z.core.$ZodIssu
         shownValue: undefined,
         message: issue.keys
           .map((k) => {
-            const suggestion = closestKnown(k, knownFields);
+            const suggestion = closestName(k, knownFields);
             return `has unknown field "${k}"${suggestion ? ` (did you mean "${suggestion}"?)` : ""}; known fields: ${knownFields.join(", ")}`;
           })
           .join("; "),
@@ -316,7 +309,7 @@ function problemFromIssue(key: ConfigKey, input: unknown, issue: z.core.$ZodIssu
       const name = String(issue.path.at(-1) ?? "");
       return {
         key: fullKey(key) + pathSuffix(issue.path.slice(0, -1)),
-        shownValue: JSON.stringify(name),
+        shownValue: shownValueAt(key, name),
         message: `has an invalid name: ${issue.issues[0]?.message ?? issue.message}`,
       };
     }

@@ -8,7 +8,7 @@
 import { z } from "zod";
 import { MAX_CREDENTIAL_TTL_SECONDS, MIN_CREDENTIAL_TTL_SECONDS } from "./credentialLifetime";
 import { ephemeralTimeToLiveProblem } from "./stackTags";
-import { PEM_CERT, PEM_KEY, SSH_PUBLIC_KEY, authSecret, cloudflareToken, flag, isFqdn, wholeNumber } from "./valueFormats";
+import { PEM_CERT, PEM_KEY, SSH_PUBLIC_KEY, authSecret, cloudflareToken, decimalNumber, flag, isFqdn, wholeNumber } from "./valueFormats";
 
 /** The Pulumi project name, and so the config namespace: `pulumi config set coturn:domain …`. */
 export const CONFIG_NAMESPACE = "coturn";
@@ -376,8 +376,8 @@ export const configKeySchemas = {
           .optional()
           .describe("Name of the region's pool. Default: `<cloud>-<region>` from the stack's outputs."),
         drain: z.boolean().default(false).describe("`true` takes the region out of the answers without destroying anything (see docs/global-stack.md: draining a region)."),
-        latitude: z.number().min(-90).max(90).optional().describe("Where the region's servers are. Default: the cloud region's city (known regions)."),
-        longitude: z.number().min(-180).max(180).optional().describe("Goes with `latitude`."),
+        latitude: decimalNumber().pipe(z.number().min(-90).max(90)).optional().describe("Where the region's servers are. Default: the cloud region's city (known regions)."),
+        longitude: decimalNumber().pipe(z.number().min(-180).max(180)).optional().describe("Goes with `latitude`."),
       }),
     )
     .min(1, { error: "is empty. List at least one region stack, e.g. - stack: organization/coturn/aws-eu-central-1" })

@@ -51,7 +51,7 @@ export function readStackFile(stack: string, secrets: SecretHandling, stacksDir:
   try {
     document = parse(readFileSync(file, "utf8"));
   } catch (error) {
-    throw new StackFileError(file, `is not valid YAML: ${(error as Error).message}`);
+    throw new StackFileError(file, `is not valid YAML: ${yamlProblemWithoutExcerpt(error)}`);
   }
   const top = (document ?? {}) as Record<string, unknown>;
   if (typeof top !== "object" || Array.isArray(top)) throw new StackFileError(file, "must be a YAML mapping");
@@ -122,6 +122,16 @@ export function readStackFile(stack: string, secrets: SecretHandling, stacksDir:
     }
   }
   return { stack, values, secretKeys, opaqueKeys };
+}
+
+/**
+ * The YAML parser's message without the excerpt of the file it appends (the lines around the mistake, which may hold
+ * a plaintext secret or a pasted private key): what is wrong and where, e.g. `Missing closing "quote at line 4,
+ * column 1`.
+ */
+export function yamlProblemWithoutExcerpt(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return (message.split("\n")[0] ?? "").replace(/:\s*$/, "");
 }
 
 function isSecure(node: unknown): node is { secure: string } {

@@ -6,7 +6,7 @@
  */
 import { GLOBAL_CLOUD, LOCAL_CLOUD, type ParsedConfigKeys } from "./schema";
 import type { GlobalStackConfig, LocalStackConfig, StackConfig } from "./stackConfig";
-import { StackConfigError, type ConfigProblem } from "./configProblems";
+import { StackConfigError, withoutSecrets, type ConfigProblem } from "./configProblems";
 import { stackKindOf, type RawStackConfig, type StackKind } from "./rawStackConfig";
 import { checkEachKey } from "./keyChecks";
 import { crossKeyProblems, kindProblems } from "./crossKeyRules";
@@ -49,7 +49,7 @@ function validateAnyStackConfig(raw: RawStackConfig, expected: StackKind): Stack
   const kind = stackKindOf(raw);
   const { parsed, problems } = checkEachKey(raw, kind);
   problems.push(...rulesAcrossKeys(kind, expected, parsed, raw));
-  if (problems.length > 0) throw new StackConfigError(raw.stack, problems);
+  if (problems.length > 0) throw new StackConfigError(raw.stack, withoutSecrets(problems, raw));
 
   const valid = parsed as ParsedConfigKeys;
   if (kind === "global") return assembleGlobal(raw, valid);

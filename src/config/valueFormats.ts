@@ -5,6 +5,7 @@
  */
 import { isIPv4 } from "node:net";
 import { z } from "zod";
+import { isValidRelayRange, portRangeFix } from "./portRangeFix";
 
 /** The smallest secret we accept: HMAC-SHA1 keys shorter than this are guessable offline from one credential. */
 export const MIN_SECRET_LENGTH = 32;
@@ -28,6 +29,8 @@ export const authSecret = z
 /** A whole number that also accepts its text form ("12"), as `pulumi config set --path` may store it. */
 export const wholeNumber = () =>
   z.preprocess((v) => (typeof v === "string" && /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v), z.int());
+/** A decimal number that also accepts its text form ("50.1"), as a quoted YAML value or `--path` may store it. */
+export const decimalNumber = () => z.preprocess((v) => (typeof v === "string" && /^-?\d+(\.\d+)?$/.test(v) ? Number(v) : v), z.number());
 /** A boolean that also accepts "true"/"false". */
 export const flag = () => z.preprocess((v) => (v === "true" ? true : v === "false" ? false : v), z.boolean());
 
@@ -63,18 +66,24 @@ export function ipv4CidrProblem(cidr: string): string | undefined {
   return undefined;
 }
 
-/** Parses `min-max`; returns the two ports or a problem description. */
+/**
+ * Parses `min-max`; returns the two ports, or a problem description whose fix is the valid range nearest to what
+ * was typed (`portRangeFix.ts`). Two ports joined by another separator (`49152:65535`, `49152..65535`, an en dash)
+ * are told how to write them.
+ */
 export function parsePortRange(text: string): { min: number; max: number } | string {
-  const match = /^(\d{1,5})-(\d{1,5})$/.exec(text);
-  if (!match) return `is not a port range. Write it as "min-max", e.g. "49152-65535"`;
-  const min = Number(match[1]);
-  const max = Number(match[2]);
-  if (min > max) return `is reversed. Write the lower port first: "${max}-${min}"`;
-  if (min === max) return `is empty (one port relays one allocation). Use a range such as "49152-65535"`;
-  if (min < 1024 || max > 65535) {
-    return `is outside 1024-65535 (ports below 1024 are privileged, above 65535 do not exist). Use e.g. "49152-65535"`;
+  const match = /^(\d{1,6})-(\d{1,6})$/.exec(text);
+  if (!match) {
+    const loose = /^\s*(\d{1,5})\s*(?:-|\u2013|\u2014|:|\.\.|to|\s)\s*(\d{1,5})\s*$/.exec(text);
+    if (loose) {
+      const bounds = { min: Number(loose[1]), max: Number(loose[2]) };
+      const written = isValidRelayRange(bounds) ? `${bounds.min}-${bounds.max}` : "min-max";
+      return `is not written as coturn reads it. Write "${written}", with a plain hyphen and no spaces`;
+    }
+    return `is not a port range. Write it as "min-max", e.g. "49152-65535"`;
   }
-  return { min, max };
+  const bounds = { min: Number(match[1]), max: Number(match[2]) };
+  return portRangeFix(bounds) ?? bounds;
 }
 
 /** A PEM certificate somewhere in the value (a chain holds several). */

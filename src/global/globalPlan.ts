@@ -5,7 +5,7 @@
  */
 import { LISTENER_PORTS } from "../config/schema";
 import type { GeoLocation, GlobalStackConfig } from "../config/stackConfig";
-import type { ConfigProblem } from "../config/configProblems";
+import { shownValueAt, type ConfigProblem } from "../config/configProblems";
 import { fullKey } from "../config/rawStackConfig";
 import { CLOUDFLARE_REGIONS, CLOUDFLARE_REGION_LOCATIONS, cloudRegionLocation, distanceKm, type CloudflareRegion } from "./locations";
 import type { RegionFacts } from "./regionFacts";
@@ -57,7 +57,7 @@ export type GlobalPlanResult = { readonly plan: GlobalPlan } | { readonly proble
 export function planGlobal(config: GlobalStackConfig, regions: readonly RegionFacts[]): GlobalPlanResult {
   const problems: ConfigProblem[] = [];
   const add = (index: number, field: string, value: unknown, message: string): void => {
-    problems.push({ key: fullKey(`regions[${index}]${field}`), shownValue: JSON.stringify(value), message });
+    problems.push({ key: fullKey(`regions[${index}]${field}`), shownValue: shownValueAt(`regions[${index}]${field}`, value), message });
   };
   const pools: PlannedPool[] = [];
   const poolOwner = new Map<string, number>();

@@ -1,8 +1,9 @@
 /**
  * Where things are, for steering: the city of each cloud region this project knows, and a representative city for
  * each of Cloudflare's 13 load-balancing regions. Coordinates are city centres rounded to 0.1 degree; steering
- * needs the continent-scale picture, not the data centre's street. A region missing here takes
- * `coturn:regions[].latitude/longitude` from config.
+ * needs the continent-scale picture, not the data centre's street. Every region that validation accepts
+ * (src/config/cloudLocations.ts) is here except AWS's isolated regions, whose sites are not public; a region missing
+ * here takes `coturn:regions[].latitude/longitude` from config.
  */
 import type { GeoLocation } from "../config/stackConfig";
 
@@ -43,6 +44,13 @@ export const CLOUD_REGION_LOCATIONS: Readonly<Record<string, GeoLocation>> = {
   "aws/ap-northeast-2": at(37.6, 127.0), // Seoul
   "aws/ap-northeast-3": at(34.7, 135.5), // Osaka
   "aws/ap-east-1": at(22.3, 114.2), // Hong Kong
+  "aws/ap-east-2": at(25.0, 121.5), // Taipei
+  "aws/ap-southeast-6": at(-36.8, 174.8), // Auckland
+  "aws/cn-north-1": at(39.9, 116.4), // Beijing
+  "aws/cn-northwest-1": at(37.5, 105.2), // Ningxia (Zhongwei)
+  "aws/eusc-de-east-1": at(52.4, 13.1), // Brandenburg (European Sovereign Cloud)
+  "aws/us-gov-east-1": at(40.0, -83.0), // Ohio (GovCloud US-East)
+  "aws/us-gov-west-1": at(45.8, -119.7), // Oregon (GovCloud US-West)
   // Google Cloud
   "gcp/us-central1": at(41.3, -95.9), // Iowa
   "gcp/us-east1": at(33.2, -80.0), // South Carolina
@@ -55,6 +63,7 @@ export const CLOUD_REGION_LOCATIONS: Readonly<Record<string, GeoLocation>> = {
   "gcp/us-west4": at(36.2, -115.1), // Las Vegas
   "gcp/northamerica-northeast1": at(45.5, -73.6), // Montréal
   "gcp/northamerica-northeast2": at(43.7, -79.4), // Toronto
+  "gcp/northamerica-south1": at(20.6, -100.4), // Querétaro
   "gcp/southamerica-east1": at(-23.5, -46.6), // São Paulo
   "gcp/southamerica-west1": at(-33.4, -70.6), // Santiago
   "gcp/europe-west1": at(50.4, 3.8), // Belgium
@@ -68,6 +77,7 @@ export const CLOUD_REGION_LOCATIONS: Readonly<Record<string, GeoLocation>> = {
   "gcp/europe-west12": at(45.1, 7.7), // Turin
   "gcp/europe-southwest1": at(40.4, -3.7), // Madrid
   "gcp/europe-north1": at(60.6, 27.2), // Finland
+  "gcp/europe-north2": at(59.3, 18.1), // Stockholm
   "gcp/europe-central2": at(52.2, 21.0), // Warsaw
   "gcp/me-central1": at(25.3, 51.5), // Doha
   "gcp/me-central2": at(26.4, 50.1), // Dammam
@@ -88,11 +98,13 @@ export const CLOUD_REGION_LOCATIONS: Readonly<Record<string, GeoLocation>> = {
   "digitalocean/nyc1": at(40.7, -74.0),
   "digitalocean/nyc2": at(40.7, -74.0),
   "digitalocean/nyc3": at(40.7, -74.0),
+  "digitalocean/sfo1": at(37.8, -122.4),
   "digitalocean/sfo2": at(37.8, -122.4),
   "digitalocean/sfo3": at(37.8, -122.4),
   "digitalocean/atl1": at(33.7, -84.4),
   "digitalocean/tor1": at(43.7, -79.4),
   "digitalocean/lon1": at(51.5, -0.1),
+  "digitalocean/ams2": at(52.4, 4.9),
   "digitalocean/ams3": at(52.4, 4.9),
   "digitalocean/fra1": at(50.1, 8.7),
   "digitalocean/sgp1": at(1.3, 103.8),

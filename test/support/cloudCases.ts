@@ -133,7 +133,7 @@ export const CASES: readonly CloudCase[] = [
     expectedTags: ["team=realtime", "coturn:stack=aws-example", "coturn:ephemeral=false", "ManagedBy=pulumi"],
     testStackTags: (expiry) => ["coturn:ephemeral=4h", `coturn:expires-at=${expiry}`],
     testInstanceType: "t4g.micro",
-    impossible: { changes: { "coturn:region": "europe-west3" }, message: /coturn:region = "europe-west3": is not an AWS region name \(coturn:cloud is aws\)/ },
+    impossible: { changes: { "coturn:region": "europe-west3" }, message: /coturn:region = "europe-west3": is a region of Google Cloud, not an AWS region name \(coturn:cloud is aws\)/ },
   },
   {
     cloud: "gcp",
