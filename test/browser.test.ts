@@ -34,6 +34,8 @@ import { buildSync } from "esbuild";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { spkiSha256 } from "../src/local/selfSigned";
 import { CLOUD_LAB, LAB_SECRET, startCloudLab, type CloudLab } from "../lab/cloudLab";
+import { nftCounters } from "../lab/boot/opsChecks";
+import { RATE_LIMIT_NAMES, RATE_LIMIT_TABLE } from "../src/render/rateLimitFiles";
 import { LAB_INTERNET, requireCommands, waitFor, type LabProcess } from "../lab/netlab";
 
 const ROOT = join(__dirname, "..");
@@ -684,5 +686,15 @@ describe("browser call through the production coturn across two symmetric NATs",
     assert.equal(lines.filter((l) => / 204 user="demo-user" origin="http:\/\/app\.localhost:8000" [\d.]+ms \(outcome=connected\)$/.test(l)).length, 6, lines.join("\n"));
     assert.equal(lines.filter((l) => / 204 user="demo-user" .*\(outcome=failed reason=no-relay-candidate\)$/.test(l)).length, 2, lines.join("\n"));
     assert.equal(lines.length, 8, lines.join("\n"));
+  });
+
+  test("the per-source limits were loaded and dropped nothing of these browser calls (behind NAT, each within its limits)", () => {
+    assert.ok(cloud, "no lab");
+    const listing = cloud.lab.exec(cloud.hosts.turn, "nft", "list", "counters", "table", "inet", RATE_LIMIT_TABLE);
+    const counters = nftCounters(listing);
+    assert.deepEqual(
+      RATE_LIMIT_NAMES.map((name) => [name, counters.get(`${name}_dropped`)?.packets]),
+      RATE_LIMIT_NAMES.map((name) => [name, 0]),
+    );
   });
 });
