@@ -32,11 +32,14 @@ import {
   metricsReadCheck,
   opsDeliveryCheck,
   parsePrometheusText,
+  rateLimitsCheck,
   sampleValue,
   unitsCheck,
   type ExpectedFigure,
 } from "../lab/boot/opsChecks";
 import { MONITORING_PATHS } from "../src/render/monitoringFiles";
+import { RATE_LIMIT_NAMES } from "../src/render/rateLimitFiles";
+import { exampleStackConfig } from "./support/program";
 import { cloudUserData, networkConfig } from "../lab/boot/seed";
 import { everyVmPackage } from "../src/render/vmFiles";
 import { gunzipSync } from "node:zlib";
@@ -345,4 +348,24 @@ test("journald: coturn's rate limit as the drop-in says and the journal's caps r
   assert.match(journaldCheck(dropIn, show, MONITORING_PATHS.journaldLimits, journald, "# /etc/systemd/journald.conf\n[Journal]\n").detail, /does not include \/etc\/systemd\/journald\.conf\.d\/60-coturn-pulumi\.conf/);
   const edited = catConfig.replace("SystemMaxUse=512M", "SystemMaxUse=4G");
   assert.match(journaldCheck(dropIn, show, MONITORING_PATHS.journaldLimits, journald, edited).detail, /lacks SystemMaxUse=512M/);
+});
+
+test("per-source limits: the rendered numbers loaded and nothing dropped; not loaded, another number, or a drop fails", () => {
+  const limits = exampleStackConfig("aws-example").rateLimits;
+  const listing = (dropped = 0, udpBurst = limits.udpRequestsBurst): string =>
+    [
+      "table inet coturn_limits {",
+      ...RATE_LIMIT_NAMES.map((name) => `\tcounter ${name}_dropped {\n\t\tpackets ${name === "udp_requests" ? dropped : 0} bytes 0\n\t}`),
+      `\t\tupdate @udp_requests { ip saddr limit rate over ${limits.udpRequestsPerSecond}/second burst ${udpBurst} packets } goto udp_requests_over`,
+      `\t\tupdate @tcp_new_connections { ip saddr limit rate over ${limits.tcpNewConnectionsPerSecond}/second burst ${limits.tcpNewConnectionsBurst} packets } goto tcp_new_connections_over`,
+      `\t\tadd @tcp_connections { ip saddr ct count over ${limits.tcpConnectionsPerSource} } goto tcp_connections_over`,
+      `\t\ttcp dport 22 update @ssh_new_connections { ip saddr limit rate over ${limits.sshNewConnectionsPerMinute}/minute burst ${limits.sshNewConnectionsPerMinute} packets } goto ssh_new_connections_over`,
+      "}",
+    ].join("\n");
+  const ok = rateLimitsCheck(listing(), limits);
+  assert.equal(ok.status, "ok", ok.detail);
+  assert.match(ok.detail, /200 requests\/s \(burst 2000\), 1000 connections, 50 new\/s, SSH 20\/min; 0 dropped/);
+  assert.match(rateLimitsCheck("", limits).detail, /table inet coturn_limits is not loaded/);
+  assert.match(rateLimitsCheck(listing(0, 99), limits).detail, /no rule with "limit rate over 200\/second burst 2000 packets"/);
+  assert.match(rateLimitsCheck(listing(3), limits).detail, /udp_requests dropped 3 packets of the checks/);
 });

@@ -57,7 +57,7 @@ import {
   turnRows,
   type SshFiles,
 } from "./guestProbes";
-import { accountingCheck, forcedCommandCheck, journaldCheck, metricsReadCheck, type ExpectedFigure } from "./opsChecks";
+import { accountingCheck, rateLimitsCheck, forcedCommandCheck, journaldCheck, metricsReadCheck, type ExpectedFigure } from "./opsChecks";
 import { ensureBootImage, IMAGE_BUILD_COMMANDS, type BootImage } from "./image";
 import { IMAGE_RECIPE, QEMU_IMAGE_RECIPE } from "./imageRecipe";
 import { bootQemu, QEMU_COMMANDS } from "./qemu";
@@ -278,6 +278,7 @@ export async function bootStack(options: BootOptions): Promise<BootReport> {
     log("monitoring: the kernel counters, and the metrics over SSH (read key) until they show the TURN checks");
     const counterNames = accountingCounters(config.relayPorts).map((c) => `${c.name}_in`);
     results.push(accountingCheck(countersBefore, accountingListing(booted), counterNames, { packets: TURN_ROWS_LOAD.echoDatagrams, payloadBytes: TURN_ROWS_LOAD.echoBytes }));
+    results.push(rateLimitsCheck(booted.run("nft", ["list", "table", "inet", "coturn_limits"]).stdout, config.rateLimits));
     const figures: ExpectedFigure[] = [
       { name: "coturn_up", value: 1, why: "coturn runs" },
       { name: "coturn_log_metrics_up", value: 1, why: "mtail reads coturn's journal" },

@@ -7,6 +7,8 @@
  */
 import { ExpositionError, parseExposition, type Sample } from "../../src/status/exposition";
 import { rowFrom, type CheckResult } from "./checks";
+import type { RateLimits } from "../../src/config/rateLimits";
+import { RATE_LIMIT_NAMES } from "../../src/render/rateLimitFiles";
 
 /** What `coturn-ops install` prints on stdout (templates/coturn-ops.sh.hbs). */
 export interface OpsInstallResult {
@@ -266,4 +268,29 @@ export function journaldCheck(coturnDropIn: string, show: string, journaldDropIn
     problems,
     `coturn ${wantedRate.map(([p, v]) => `${p}=${v}`).join(" ")}; journald reads ${journaldDropInPath} (${settings.join(" ")})`,
   );
+}
+
+/**
+ * The per-source limits in the booted VM: `nft list table inet coturn_limits` holds the rendered numbers (each
+ * limit's rate and burst, the concurrent cap, SSH's) and every drop counter, and none of them counted a packet of the
+ * boot's own checks (a client within its limits is never dropped).
+ */
+export function rateLimitsCheck(listing: string, limits: RateLimits): CheckResult {
+  const check = "per-source limits loaded, nothing of the checks dropped";
+  if (!listing.includes("table inet coturn_limits")) return { check, status: "FAIL", detail: "table inet coturn_limits is not loaded (coturn-limits.service)" };
+  const expected = [
+    `limit rate over ${limits.udpRequestsPerSecond}/second burst ${limits.udpRequestsBurst} packets`,
+    `limit rate over ${limits.tcpNewConnectionsPerSecond}/second burst ${limits.tcpNewConnectionsBurst} packets`,
+    `ct count over ${limits.tcpConnectionsPerSource}`,
+    `limit rate over ${limits.sshNewConnectionsPerMinute}/minute burst ${limits.sshNewConnectionsPerMinute} packets`,
+  ];
+  const counters = nftCounters(listing);
+  const problems = [
+    ...expected.filter((rule) => !listing.includes(rule)).map((rule) => `no rule with "${rule}"`),
+    ...RATE_LIMIT_NAMES.flatMap((name) => {
+      const packets = counters.get(`${name}_dropped`)?.packets;
+      return packets === undefined ? [`counter ${name}_dropped is missing`] : packets > 0 ? [`${name} dropped ${packets} packets of the checks`] : [];
+    }),
+  ];
+  return rowFrom(check, problems, `${limits.udpRequestsPerSecond} requests/s (burst ${limits.udpRequestsBurst}), ${limits.tcpConnectionsPerSource} connections, ${limits.tcpNewConnectionsPerSecond} new/s, SSH ${limits.sshNewConnectionsPerMinute}/min; 0 dropped`);
 }
