@@ -18,7 +18,10 @@ export const TLS_RENEW_UNITS = {
   timer: "/etc/systemd/system/coturn-tls-renew.timer",
 } as const;
 
-/** The units coturn-ops enables, and restarts when a file changed; coturn itself is never among them. */
+/**
+ * The units coturn-ops enables, and restarts when a file changed (the limits' unit reloads instead); coturn itself is
+ * never among them.
+ */
 export const OPS_UNITS = ["coturn-tls-renew.timer", RATE_LIMIT_UNIT, ...MONITORING_UNITS] as const;
 
 /** The TLS certificate manager's files. */
@@ -63,6 +66,11 @@ export function opsInstallerFile(): VmFile {
     path: OPS_SCRIPT_PATH,
     mode: "0755",
     purpose: "installs the operations files pulumi up sends over SSH (those paths only), restarts their units, never coturn",
-    content: renderShellScript("coturn-ops.sh.hbs", { allowedPaths: opsPaths().join(" "), units: OPS_UNITS.join(" ") }),
+    content: renderShellScript("coturn-ops.sh.hbs", {
+      allowedPaths: opsPaths().join(" "),
+      units: OPS_UNITS.join(" "),
+      restartUnits: OPS_UNITS.filter((unit) => unit !== RATE_LIMIT_UNIT).join(" "),
+      reloadUnits: RATE_LIMIT_UNIT,
+    }),
   };
 }
