@@ -264,7 +264,7 @@ export async function bootStack(options: BootOptions): Promise<BootReport> {
         `${opsExpected.length} files root-owned with their rendered group and mode`,
       ),
     );
-    results.push(opsUnitsRow(booted));
+    results.push(await opsUnitsRow(booted));
     results.push(...(await metricsPortRows(booted, bootLab)));
     results.push(await deliverOps(bootLab, opsSsh, booted, vm, "operations files: a second delivery changes nothing", 0));
     const countersBefore = accountingListing(booted);

@@ -18,7 +18,7 @@ import { runLabJobAsync } from "../cloudLab";
 import type { BootLab } from "./bootLab";
 import { openFilesCheck, openFilesLimit, rowFrom, type CheckResult } from "./checks";
 import type { BootedGuest } from "./guest";
-import { closedToWorldCheck, loopbackOnlyCheck, metricsPageProblems, opsDeliveryCheck, unitsCheck, type ExpectedFigure } from "./opsChecks";
+import { closedToWorldCheck, loopbackOnlyCheck, metricsPageProblems, opsDeliveryCheck, unitsCheck, type ExpectedFigure, type UnitState } from "./opsChecks";
 
 /** The echo peer's UDP port on the peer host. */
 export const ECHO_PORT = 3480;
@@ -178,14 +178,29 @@ export async function deliverOps(bootLab: BootLab, files: SshFiles, guest: Boote
   return opsDeliveryCheck(check, { ...run, coturnPid: { before, after } }, { files: vm.opsFiles.length, sha256: createHash("sha256").update(document).digest("hex") }, wantChanged);
 }
 
-/** The units the operations files bring (and node-exporter, the package's, which they reconfigure). */
-export function opsUnitsRow(guest: BootedGuest): CheckResult {
-  const units = [...OPS_UNITS, "prometheus-node-exporter.service"].map((unit) => ({
-    unit,
-    active: guest.run("systemctl", ["is-active", unit]).stdout,
-    enabled: guest.run("systemctl", ["is-enabled", unit]).stdout,
-  }));
-  return unitsCheck("monitoring and TLS renewal units active and enabled", units);
+/**
+ * The units the operations files bring (and node-exporter, the package's, which they reconfigure). A unit still
+ * `activating` right after the delivery's restarts is read again, once a second for up to 15 s; one that is not
+ * active then fails the row with its last journal lines.
+ */
+export async function opsUnitsRow(guest: BootedGuest): Promise<CheckResult> {
+  const read = (): UnitState[] =>
+    [...OPS_UNITS, "prometheus-node-exporter.service"].map((unit) => ({
+      unit,
+      active: guest.run("systemctl", ["is-active", unit]).stdout,
+      enabled: guest.run("systemctl", ["is-enabled", unit]).stdout,
+    }));
+  let units = read();
+  for (let i = 0; i < 15 && units.some((u) => u.active.trim() === "activating"); i++) {
+    await sleep(1000);
+    units = read();
+  }
+  const result = unitsCheck("monitoring and TLS renewal units active and enabled", units);
+  if (result.status === "ok") return result;
+  const said = units
+    .filter((u) => u.active.trim() !== "active")
+    .map((u) => `${u.unit}: ${guest.run("journalctl", ["-u", u.unit, "-n", "8", "--no-pager", "-o", "cat"]).stdout.trim().split("\n").join(" | ")}`);
+  return { ...result, detail: `${result.detail}; ${said.join("; ")}` };
 }
 
 /** The metrics ports: loopback only inside the guest, and nothing answering at the static IP from the lab internet. */
