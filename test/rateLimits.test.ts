@@ -83,6 +83,10 @@ test("every stack's rendered limits carry its numbers, pass nft -c, and a broken
     const config = exampleStackConfig("aws-example");
     const exempted = rateLimitRules({ stack: config.stack, rateLimits: { ...config.rateLimits, exemptCidrs: ["198.51.100.0/24", "203.0.113.7/32"] } });
     assert.match(exempted, /elements = \{ 198\.51\.100\.0\/24, 203\.0\.113\.7\/32 \}/);
+    assert.match(exempted, /defaults from a base of 1,000 connections per address/);
+    const sized = rateLimitRules({ stack: config.stack, rateLimits: resolveRateLimits({ exemptCidrs: [] }, { allocationsPerServer: 3000 }) });
+    assert.match(sized, /defaults from the allocations one server holds at the sized peak/);
+    assert.match(sized, /ct count over 3000 /);
     writeFileSync(join(dir, "rules.nft"), exempted);
     assert.equal(spawnSync("nft", ["-c", "-f", join(dir, "rules.nft")], { encoding: "utf8" }).status, 0);
     writeFileSync(join(dir, "rules.nft"), exempted.replace("ct count over", "ct count above"));

@@ -53,7 +53,7 @@ export interface RateLimits {
   readonly sshNewConnectionsPerMinute: number;
   /** IPv4 CIDRs no limit applies to. */
   readonly exemptCidrs: readonly string[];
-  /** Where the connection base came from, for the docs and `render`. */
+  /** Where the defaults' base came from (the rendered rules say so). */
   readonly basis: "default" | "capacity";
 }
 

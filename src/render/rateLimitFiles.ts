@@ -32,7 +32,13 @@ export type RateLimitName = (typeof RATE_LIMIT_NAMES)[number];
 
 /** The rendered nftables rules of a server's limits. */
 export function rateLimitRules(config: Pick<ServerConfig, "stack" | "rateLimits">): string {
-  return renderTemplate("coturn-limits.nft.hbs", { stack: config.stack, ports: LISTENER_PORTS, limits: config.rateLimits, overLimits: RATE_LIMIT_NAMES });
+  return renderTemplate("coturn-limits.nft.hbs", {
+    stack: config.stack,
+    ports: LISTENER_PORTS,
+    limits: config.rateLimits,
+    overLimits: RATE_LIMIT_NAMES,
+    fromCapacity: config.rateLimits.basis === "capacity",
+  });
 }
 
 /** The limits' operations files. */
