@@ -98,4 +98,7 @@ test("edit distance and the closest name", () => {
   assert.equal(closestName("europe-west5", regionNames("gcp")), "europe-west1", "of several names one edit away, the first in the table");
   assert.equal(closestName("mars", regionNames("digitalocean")), undefined, "too far from every name to be a typo");
   assert.equal(closestName("gcp", ["aws", "gcp"]), undefined, "the name itself is no suggestion");
+  assert.equal(closestName("4k", ["audio", "sd", "hd"]), undefined, "two edits rewrite a two-letter name: no typo of it");
+  assert.equal(closestName("gpc", ["aws", "gcp", "digitalocean"]), "gcp", "a short name with one swap is still a typo");
+  assert.equal(closestName("ud", ["udp", "tcp"]), "udp");
 });

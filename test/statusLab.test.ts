@@ -227,8 +227,10 @@ describe("npm run status against a real coturn over a real sshd", { timeout: 120
     assert.ok(window >= 9 && window <= 14, `window ${window}`);
     assert.deepEqual(row.refusedPerMinute, { "401": (3 * 60) / window, "403": 0, "486": (served486 * 60) / window });
     assert.ok((row.mbitPerSecondIn ?? 0) > 0 && (row.mbitPerSecondOut ?? 0) > 0, "the echo's bytes went in and out");
+    assert.equal(row.limitedPerMinute, 0, "the lab's per-source limits are loaded (a series exists) and dropped none of this load");
     assert.ok(row.sustainedBandwidthBits !== null && row.sustainedBandwidthBits > 0, "t4g.small is in the sizing table");
-    assert.equal(row.bandwidthPercentIn, ((row.mbitPerSecondIn ?? 0) * 1e6 * 100) / row.sustainedBandwidthBits);
+    const percentIn = ((row.mbitPerSecondIn ?? 0) * 1e6 * 100) / row.sustainedBandwidthBits;
+    assert.ok(Math.abs((row.bandwidthPercentIn ?? Number.NaN) - percentIn) <= 1e-12 * percentIn, `${row.bandwidthPercentIn} % of sustained, not ${percentIn}`);
     const expiry = Math.floor(Date.parse(new X509Certificate(readFileSync(cloud.certificatePath)).validTo) / 1000);
     assert.equal(row.certificateDaysLeft, Math.floor((expiry - (row.collectedAtSeconds ?? 0)) / 86_400));
     assert.deepEqual(row.warnings, []);
@@ -252,7 +254,7 @@ describe("npm run status against a real coturn over a real sshd", { timeout: 120
     const run = await status(["--stack", REGION, "--interval", "2"]);
     assert.equal(run.status, 0, `${run.stdout}\n${run.stderr}`);
     const line = run.stdout.split("\n").find((l) => l.startsWith(`${REGION} `)) ?? "";
-    assert.match(line, new RegExp(`^${REGION}\\s+${REGION}\\s+serving\\s+up\\s+\\d+[sm][^\\s]*( \\d+s)?\\s+${baseline + 1}\\s+\\d+\\.\\d\\d \\(\\d+\\.\\d%\\)\\s+\\d+\\.\\d\\d \\(\\d+\\.\\d%\\)\\s+\\d+\\.\\d%\\s+0\\.0\\s+0\\.0\\s+0\\.0\\s+\\d+$`), run.stdout);
+    assert.match(line, new RegExp(`^${REGION}\\s+${REGION}\\s+serving\\s+up\\s+\\d+[sm][^\\s]*( \\d+s)?\\s+${baseline + 1}\\s+\\d+\\.\\d\\d \\(\\d+\\.\\d%\\)\\s+\\d+\\.\\d\\d \\(\\d+\\.\\d%\\)\\s+\\d+\\.\\d%\\s+0\\.0\\s+0\\.0\\s+0\\.0\\s+0\\.0\\s+\\d+$`), run.stdout);
     assert.match(run.stdout, /\nAll 1 servers up\.\n$/);
     const report = await stream;
     assert.equal(report.lost, 0);

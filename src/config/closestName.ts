@@ -18,9 +18,16 @@ export function editDistance(a: string, b: string): number {
 }
 
 /**
- * The known name nearest to `name`, or undefined when even the nearest is too far to be a typo of it (more than 2
- * edits, or a third of the name's length for long names). A name differing only in case is the nearest. Ties go to
- * the earlier name in `known`.
+ * How many edits a typo of `name` may have: 1 for a name of up to 3 characters (two edits rewrite "4k" into "sd",
+ * which is no typo of it), else 2, or a third of the name's length for long names.
+ */
+export function typoLimit(name: string): number {
+  return name.length <= 3 ? 1 : Math.max(2, Math.floor(name.length / 3));
+}
+
+/**
+ * The known name nearest to `name`, or undefined when even the nearest is too far to be a typo of it (see
+ * `typoLimit`). A name differing only in case is the nearest. Ties go to the earlier name in `known`.
  */
 export function closestName(name: string, known: readonly string[]): string | undefined {
   let best: { name: string; distance: number } | undefined;
@@ -29,5 +36,5 @@ export function closestName(name: string, known: readonly string[]): string | un
     const distance = editDistance(name.toLowerCase(), candidate.toLowerCase());
     if (best === undefined || distance < best.distance) best = { name: candidate, distance };
   }
-  return best && best.distance <= Math.max(2, Math.floor(name.length / 3)) ? best.name : undefined;
+  return best && best.distance <= typoLimit(name) ? best.name : undefined;
 }
