@@ -2,11 +2,12 @@
  * npm run bench -- [options]
  *
  * The relay benchmark: coturn with the aws-example stack's production turnserver.conf against the same coturn with a
- * minimal config, and production with the VM's monitoring against production without it, in the namespaced test lab
- * (no route out), measured in the same run. Prints saturation per configuration and the ratios (production/minimal
- * >= 0.95, monitored/production >= 0.98), loss and round-trip percentiles at 25% and 50% of saturation (no loss at
- * 50%, with and without monitoring), coturn's CPU and the monitoring's, and raw UDP between the same namespaces as the
- * ceiling. The method is in
+ * minimal config over UDP, TCP and TLS between client and coturn, and production with the VM's monitoring against
+ * production without it over UDP, in the namespaced test lab (no route out), measured in the same run. Prints, per
+ * transport, saturation per configuration and the ratio (production/minimal >= 0.95 over each), coturn's CPU per
+ * relayed datagram, loss and round-trip percentiles at 25% and 50% of that transport's minimal saturation (no loss at
+ * 50%, with and without monitoring); monitored/production (>= 0.98) and the monitoring's CPU; and raw UDP between the
+ * same namespaces as the ceiling. The method is in
  * lab/bench/relayBench.ts and in the README. Exits 0 when the targets are met, 1 when not (or when a window measured
  * the generator rather than coturn, or the monitoring did not count what the bench counted), 2 for bad flags. Needs root.
  */
@@ -14,8 +15,10 @@ import { execFileSync } from "node:child_process";
 import { cpuBudgetProblem } from "../lab/bench/cpuBudget";
 import { allowedCores, cpuLayout } from "../lab/bench/cpuUsage";
 import { runRelayBench } from "../lab/bench/relayBench";
-import { BenchFlagError, NUMBER_FLAGS, numberFlag, RELAY_BENCH_USAGE, type RelayBenchOptions } from "../lab/bench/relayOptions";
-import { comparisonTable, headerLines, monitoringTable, pacedTable, saturationTable, summarize, verdictLines } from "../lab/bench/relayReport";
+import { BenchFlagError, NUMBER_FLAGS, numberFlag, RELAY_BENCH_USAGE, transportsFlag, type RelayBenchOptions } from "../lab/bench/relayOptions";
+import { comparisonTable, headerLines, monitoringTable, pacedTable, saturationTable, transportTable, verdictLines } from "../lab/bench/relayReport";
+import { summarize } from "../lab/bench/relaySummary";
+import { pacedOrder, saturationMatchups } from "../lab/bench/relayBench";
 import { measureStartup, STARTUP_TARGET_RATIO, type StartupResult } from "../lab/bench/programStartup";
 import { joinNegativeNumbers, parseFlags, printTable, runMain, UsageError } from "./cli";
 
@@ -29,6 +32,7 @@ function optionsFrom(argv: readonly string[]): (RelayBenchOptions & { parts: Ben
     runs: { type: "string" },
     "duration-seconds": { type: "string" },
     "packet-bytes": { type: "string" },
+    transports: { type: "string" },
     "server-cpu-percent": { type: "string" },
     "scrape-ms": { type: "string" },
     json: { type: "boolean", default: false },
@@ -43,6 +47,7 @@ function optionsFrom(argv: readonly string[]): (RelayBenchOptions & { parts: Ben
     runs: numberFlag("runs", flags.runs),
     durationSeconds: numberFlag("duration-seconds", flags["duration-seconds"]),
     packetBytes: numberFlag("packet-bytes", flags["packet-bytes"]),
+    transports: transportsFlag(flags.transports),
     serverCpuPercent: numberFlag("server-cpu-percent", flags["server-cpu-percent"]),
     scrapeMs: numberFlag("scrape-ms", flags["scrape-ms"]),
     json: flags.json ?? false,
@@ -102,10 +107,15 @@ async function relayPart(options: RelayBenchOptions): Promise<boolean> {
 
   const layout = cpuLayout(allowedCores());
   const say = (line: string): void => void process.stderr.write(`${line}\n`);
-  // Per run: four head-to-head windows, a raw one and six paced ones, each with about 3 s of start-up and warm-up,
-  // and about 2 s more to start the monitoring for each of the four monitored ones.
-  const estimateSeconds = options.runs * (10 * (options.durationSeconds + 3) + 4 * 2 + options.durationSeconds + 2) + 10;
-  say(`Relay benchmark: ${options.runs} runs of ${options.durationSeconds} s windows, about ${Math.ceil(estimateSeconds / 60)} min.`);
+  // Per run: two head-to-head windows per comparison and transport, a raw one and two paced ones per config and
+  // transport, each with about 3 s of start-up and warm-up (TLS about 1 s more for its handshakes), and about 2 s more
+  // to start the monitoring for each monitored one.
+  const headToHead = 2 * saturationMatchups(options.transports).length;
+  const pacedWindows = options.transports.reduce((n, t) => n + 2 * pacedOrder(t).length, 0);
+  const tlsWindows = options.transports.includes("tls") ? 2 + 2 * pacedOrder("tls").length : 0;
+  const monitoredWindows = options.transports.includes("udp") ? 4 : 0;
+  const estimateSeconds = options.runs * ((headToHead + pacedWindows) * (options.durationSeconds + 3) + tlsWindows + monitoredWindows * 2 + options.durationSeconds + 2) + 10;
+  say(`Relay benchmark over ${options.transports.join(", ")}: ${options.runs} runs of ${options.durationSeconds} s windows, about ${Math.ceil(estimateSeconds / 60)} min.`);
   const results = await runRelayBench(options, layout, say);
   const summary = summarize(results);
   if (options.json) {
@@ -117,6 +127,12 @@ async function relayPart(options: RelayBenchOptions): Promise<boolean> {
   console.log("");
   for (const line of headerLines(results, coturnVersion)) console.log(line);
 
+  const perTransport = transportTable(summary);
+  console.log(
+    `\nPer transport between client and coturn (relay to peer over UDP): saturation relayed/s (medians), production/minimal ` +
+      `(median of ${options.runs} runs, target >= 0.95), coturn CPU per relayed datagram, production's loss at 25% and 50% of that transport's minimal saturation (summed over runs; target 0 at 50%)`,
+  );
+  printTable(perTransport.header, perTransport.rows);
   const saturation = saturationTable(summary);
   console.log(
     `\nSaturation: two configs at once, each coturn within its budget, unpaced echoes; relayed counts both directions ` +
@@ -130,7 +146,10 @@ async function relayPart(options: RelayBenchOptions): Promise<boolean> {
   console.log(`\nThe monitoring's own CPU in the monitored windows (median, percent of one core, from before the generators started to after the window)`);
   printTable(monitoring.header, monitoring.rows);
   const paced = pacedTable(summary, options.serverCpuPercent);
-  console.log(`\nPaced loads, % of minimal's saturation: one config at a time, echoed (each datagram relayed twice); medians of ${options.runs} runs, loss summed`);
+  console.log(
+    `\nPaced loads, % of minimal's saturation over the same transport: one config at a time, echoed (each datagram relayed twice); medians of ${options.runs} runs, loss summed ` +
+      `(held back: over TCP/TLS, datagrams not written because coturn had not read the connection's backlog; counted as lost)`,
+  );
   printTable(paced.header, paced.rows);
   console.log("");
   for (const line of verdictLines(summary)) console.log(line);

@@ -5,7 +5,7 @@
  * set from outside by signals, so the bench's CPU and counter samples and the generator's own counts cover the same
  * interval.
  */
-import type { Endpoint } from "../../src/probe/turnClient";
+import type { Endpoint, TurnTransport } from "../../src/probe/turnClient";
 
 /** The environment variable that carries the JSON job. */
 export const GENERATOR_JOB_VARIABLE = "BENCH_GENERATOR_JOB";
@@ -27,8 +27,11 @@ export interface AllocationCredential {
 
 /** Where the packets go: through TURN allocations as ChannelData, or straight to the peer as plain UDP. */
 export type GeneratorRoute =
-  /** One allocation (own socket, own channel to the peer) per credential. */
-  | { readonly kind: "turn"; readonly server: Endpoint; readonly credentials: readonly AllocationCredential[] }
+  /**
+   * One allocation (own socket or connection, own channel to the peer) per credential, over `transport` between
+   * client and server (the relay's leg to the peer is UDP whatever it is).
+   */
+  | { readonly kind: "turn"; readonly transport: TurnTransport; readonly server: Endpoint; readonly credentials: readonly AllocationCredential[] }
   /** Plain UDP from `sockets` sockets, no relay: the network's ceiling. */
   | { readonly kind: "raw"; readonly sockets: number };
 
@@ -86,4 +89,12 @@ export interface GeneratorResult {
   readonly roundTripMs: RoundTripPercentiles | null;
   /** Sends the socket refused (e.g. a full send buffer). */
   readonly sendErrors: number;
+  /** ChannelData messages received inside the window, whenever they were sent (what coturn relayed back to the client). */
+  readonly received: number;
+  /**
+   * Over TCP and TLS: datagrams the pace asked for inside the window while their connection already had more than the
+   * generator's backlog bound unwritten (coturn was not reading fast enough). They count as sent, so as lost when
+   * echoed; never written. Always 0 over UDP, where the kernel drops what coturn cannot read.
+   */
+  readonly heldBack: number;
 }

@@ -1,12 +1,14 @@
 /**
  * The load generator as a process of its own, started by the bench inside the lab's client namespace:
- * `node --import tsx lab/bench/generatorProcess.ts` with the job in BENCH_GENERATOR_JOB. It opens its channels,
+ * `node --import tsx lab/bench/generatorProcess.ts` with the job in BENCH_GENERATOR_JOB. It opens its channels (UDP
+ * sockets, or TCP/TLS connections: sendChannels.ts, streamChannels.ts),
  * prints `ready` and sends (warm-up); WINDOW_START_SIGNAL opens the window, WINDOW_END_SIGNAL closes it, and it prints
  * its `result` and exits. It never outlives the job's `lifetimeMs`.
  */
 import { LoadGenerator } from "./loadGenerator";
 import { GENERATOR_JOB_VARIABLE, WINDOW_END_SIGNAL, WINDOW_START_SIGNAL, type GeneratorEvent, type GeneratorJob } from "./generatorJob";
 import { closeChannels, openRawChannels, openTurnChannels, type SendChannel } from "./sendChannels";
+import { openStreamChannels } from "./streamChannels";
 
 function emit(event: GeneratorEvent): void {
   process.stdout.write(`${JSON.stringify(event)}\n`);
@@ -23,10 +25,13 @@ async function main(): Promise<void> {
   }, job.lifetimeMs).unref();
 
   const setupStarted = Date.now();
+  const route = job.route;
   const channels: SendChannel[] =
-    job.route.kind === "turn"
-      ? await openTurnChannels(job.route.server, job.route.credentials, job.peer, job.payloadBytes)
-      : await openRawChannels(job.route.sockets, job.peer);
+    route.kind === "raw"
+      ? await openRawChannels(route.sockets, job.peer)
+      : route.transport === "udp"
+        ? await openTurnChannels(route.server, route.credentials, job.peer, job.payloadBytes)
+        : await openStreamChannels(route.server, route.transport, route.credentials, job.peer, job.payloadBytes);
   const generator = new LoadGenerator(channels, job);
   process.once(WINDOW_START_SIGNAL, () => generator.openWindow());
   process.once(WINDOW_END_SIGNAL, () => {

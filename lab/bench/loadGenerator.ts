@@ -3,22 +3,35 @@
  * ceiling) or evenly paced, and, when the peer echoes, a sequence number in each datagram so that every echo is
  * matched to its send time. Only datagrams sent inside the measurement window count; their echoes are awaited for a
  * grace period after the window closes, then the rest count as lost.
+ *
+ * On a UDP channel every datagram is one send. On a TCP or TLS connection the datagrams one turn of the loop puts on
+ * the same connection are written together, up to the channel's `framesPerWrite` per write (TCP 16, TLS 1: a record
+ * each), each a padded ChannelData message, never a promise per datagram; the echoes are split out of the stream
+ * (streamFraming.ts). A connection whose
+ * unwritten backlog is over STREAM_BACKLOG_BYTES (coturn is not reading it fast enough) gets nothing more until it
+ * drains: those datagrams are held back, counted, and lost.
  */
 import { performance } from "node:perf_hooks";
 import type { GeneratorJob, GeneratorResult } from "./generatorJob";
 import type { SendChannel } from "./sendChannels";
 import { percentileOfSorted } from "./relayStatistics";
+import { StreamFrameParser, streamFrameBytes } from "./streamFraming";
 
 /** Send times are kept in a ring: an echo older than this many datagrams is counted as lost, not timed. */
 const SEND_TIME_RING = 1 << 21;
 /** Each channel cycles through this many frame buffers, so a datagram still queued in the kernel is never rewritten. */
 const FRAMES_PER_CHANNEL = 256;
-/** Unpaced: datagrams sent per turn of the event loop before echoes, signals and timers get their turn. */
+/**
+ * Unpaced: datagrams sent per turn of the event loop before echoes, signals and timers get their turn, times the
+ * channels' datagrams per write (so that, round-robin, each connection gets a full write per turn).
+ */
 const UNPACED_BATCH = 64;
 /** A stalled generator sends at most this much backlog at once; the rest is skipped, never sent as a burst. */
 const MAX_BACKLOG_MS = 20;
 /** The sequence number's size in the payload. */
 const SEQUENCE_BYTES = 4;
+/** A TCP/TLS connection takes no new datagrams while more than this is waiting in Node to be written. */
+export const STREAM_BACKLOG_BYTES = 64 * 1024;
 
 /** The smallest payload a job may ask for: it must hold the sequence number. */
 export const MIN_PAYLOAD_BYTES = SEQUENCE_BYTES;
@@ -42,6 +55,16 @@ export class LoadGenerator {
   private windowClosedAt = 0;
   private echoed = 0;
   private sendErrors = 0;
+  private received = 0;
+  private heldBack = 0;
+  private inWindow = false;
+  /** Per stream channel: its staging buffer (frames prefilled with header and padding) and frames staged this turn. */
+  private readonly staging: Buffer[];
+  private readonly staged: Int32Array;
+  /** Stream channels with frames staged this turn. */
+  private readonly dirty: number[] = [];
+  private readonly streamFrameBytes: number;
+  private readonly unpacedBatch: number;
 
   constructor(
     private readonly channels: readonly SendChannel[],
@@ -51,16 +74,42 @@ export class LoadGenerator {
     if (job.payloadBytes < MIN_PAYLOAD_BYTES) throw new Error(`payloadBytes must be at least ${MIN_PAYLOAD_BYTES}`);
     this.rate = job.pace.kind === "paced" ? job.pace.perSecond : job.pace.ceilingPerSecond;
     const framesEach = job.echo ? FRAMES_PER_CHANNEL : 1;
-    this.frames = channels.map(({ header }) =>
-      Array.from({ length: framesEach }, () => {
-        const frame = Buffer.alloc(header.length + job.payloadBytes);
-        header.copy(frame, 0);
-        return frame;
-      }),
+    this.frames = channels.map((channel) =>
+      channel.kind === "stream"
+        ? []
+        : Array.from({ length: framesEach }, () => {
+            const frame = Buffer.alloc(channel.header.length + job.payloadBytes);
+            channel.header.copy(frame, 0);
+            return frame;
+          }),
     );
+    this.streamFrameBytes = streamFrameBytes(job.payloadBytes);
+    this.unpacedBatch = UNPACED_BATCH * Math.max(1, ...channels.map((channel) => (channel.kind === "stream" ? channel.framesPerWrite : 1)));
+    this.staging = channels.map((channel) => {
+      if (channel.kind === "datagram") return Buffer.alloc(0);
+      // Zeros after the header: the payload and the padding; only each frame's sequence number changes.
+      const staging = Buffer.alloc(channel.framesPerWrite * this.streamFrameBytes);
+      for (let i = 0; i < channel.framesPerWrite; i++) channel.header.copy(staging, i * this.streamFrameBytes);
+      return staging;
+    });
+    this.staged = new Int32Array(channels.length);
     channels.forEach((channel) => {
+      if (channel.kind === "datagram") {
+        channel.socket.on("error", () => this.sendErrors++);
+        if (job.echo) channel.socket.on("message", (datagram: Buffer) => this.onDatagram(datagram, channel.header.length));
+        return;
+      }
       channel.socket.on("error", () => this.sendErrors++);
-      if (job.echo) channel.socket.on("message", (datagram: Buffer) => this.onEcho(datagram, channel.header.length));
+      const parser = new StreamFrameParser({ onChannelData: (buffer, payloadOffset, payloadBytes) => this.onChannelData(buffer, payloadOffset, payloadBytes) });
+      channel.socket.on("data", (chunk: Buffer) => {
+        try {
+          parser.push(chunk);
+        } catch {
+          // Lost its place in the stream: everything after is unreadable, so the connection goes (its echoes count as lost).
+          this.sendErrors++;
+          channel.socket.destroy();
+        }
+      });
     });
   }
 
@@ -74,12 +123,14 @@ export class LoadGenerator {
   openWindow(): void {
     this.windowFirstSequence = this.nextSequence;
     this.windowOpenedAt = performance.now();
+    this.inWindow = true;
   }
 
   /** Closes the window and stops sending; resolves after the grace period with the window's account. */
   async closeWindow(): Promise<GeneratorResult> {
     this.windowEndSequence = this.nextSequence;
     this.windowClosedAt = performance.now();
+    this.inWindow = false;
     this.stop();
     if (this.job.echo) await new Promise((resolve) => setTimeout(resolve, this.job.graceMs));
     const sent = this.windowFirstSequence < 0 ? 0 : this.windowEndSequence - this.windowFirstSequence;
@@ -99,6 +150,8 @@ export class LoadGenerator {
               max: sorted[sorted.length - 1],
             },
       sendErrors: this.sendErrors,
+      received: this.received,
+      heldBack: this.heldBack,
     };
   }
 
@@ -122,33 +175,82 @@ export class LoadGenerator {
       due = maxBacklog;
     }
     const unpaced = this.job.pace.kind === "unpaced";
-    const count = unpaced ? Math.min(due, UNPACED_BATCH) : due;
-    for (let i = 0; i < count; i++) this.sendOne();
+    const count = unpaced ? Math.min(due, this.unpacedBatch) : due;
+    let written = 0;
+    for (let i = 0; i < count; i++) if (this.sendOne()) written++;
+    this.flushStreams();
     this.scheduled += Math.max(0, count);
-    // Unpaced and still behind: straight on after I/O. Otherwise wait for the next timer tick (about 1 ms).
-    this.timer = unpaced && count === UNPACED_BATCH ? setImmediate(this.pump) : setTimeout(this.pump, 1);
+    // Unpaced and still behind: straight on after I/O, unless every connection was backed up (then spinning would
+    // only burn the generator's core). Otherwise wait for the next timer tick (about 1 ms).
+    this.timer = unpaced && count === this.unpacedBatch && written > 0 ? setImmediate(this.pump) : setTimeout(this.pump, 1);
   };
 
-  private sendOne(): void {
+  /** Sends (or stages) the next datagram; false when it was held back. */
+  private sendOne(): boolean {
     const index = this.nextChannel;
     this.nextChannel = index + 1 === this.channels.length ? 0 : index + 1;
     const sequence = this.nextSequence++;
+    const channel = this.channels[index];
+    if (channel.kind === "stream") return this.stageOnStream(index, sequence);
     const ring = this.frames[index];
     // This channel's own count of sends picks the frame, so each frame is reused only every `ring.length` sends.
     const frame = ring[Math.floor(sequence / this.channels.length) % ring.length];
     if (this.job.echo) {
-      frame.writeUInt32BE(sequence >>> 0, this.channels[index].header.length);
+      frame.writeUInt32BE(sequence >>> 0, channel.header.length);
       this.sendTimes[sequence % SEND_TIME_RING] = performance.now();
     }
-    this.channels[index].socket.send(frame);
+    channel.socket.send(frame);
+    return true;
   }
 
-  private onEcho(datagram: Buffer, headerBytes: number): void {
-    const now = performance.now();
-    if (datagram.length < headerBytes + SEQUENCE_BYTES) return;
+  /** Puts datagram `sequence` in connection `index`'s staging buffer, or holds it back while the connection is backed up. */
+  private stageOnStream(index: number, sequence: number): boolean {
+    const channel = this.channels[index];
+    if (channel.kind !== "stream") return false;
+    if (channel.socket.writableLength > STREAM_BACKLOG_BYTES || channel.socket.destroyed) {
+      if (this.inWindow) this.heldBack++;
+      return false;
+    }
+    const at = this.staged[index];
+    if (at === 0) this.dirty.push(index);
+    if (this.job.echo) {
+      this.staging[index].writeUInt32BE(sequence >>> 0, at * this.streamFrameBytes + channel.header.length);
+      this.sendTimes[sequence % SEND_TIME_RING] = performance.now();
+    }
+    this.staged[index] = at + 1;
+    if (at + 1 === channel.framesPerWrite) this.flushStream(index);
+    return true;
+  }
+
+  /** Writes connection `index`'s staged frames in one write (a copy: the staging buffer is reused at once). */
+  private flushStream(index: number): void {
+    const frames = this.staged[index];
+    if (frames === 0) return;
+    this.staged[index] = 0;
+    const channel = this.channels[index];
+    if (channel.kind !== "stream") return;
+    channel.socket.write(Buffer.from(this.staging[index].subarray(0, frames * this.streamFrameBytes)));
+  }
+
+  /** Writes every connection's frames staged in this turn. */
+  private flushStreams(): void {
+    for (const index of this.dirty) this.flushStream(index);
+    this.dirty.length = 0;
+  }
+
+  /** A datagram from the server (TURN) or the peer (raw). */
+  private onDatagram(datagram: Buffer, headerBytes: number): void {
     // Over TURN only ChannelData (first two bits 01) carries echoes; STUN messages (00) are not traffic.
     if (headerBytes > 0 && (datagram[0] & 0xc0) !== 0x40) return;
-    const sequence = datagram.readUInt32BE(headerBytes);
+    this.onChannelData(datagram, headerBytes, datagram.length - headerBytes);
+  }
+
+  /** A relayed datagram whose payload starts at `payloadOffset` of `buffer`: counted, and timed if it is an echo of the window. */
+  private onChannelData(buffer: Buffer, payloadOffset: number, payloadBytes: number): void {
+    const now = performance.now();
+    if (this.inWindow) this.received++;
+    if (!this.job.echo || payloadBytes < SEQUENCE_BYTES) return;
+    const sequence = buffer.readUInt32BE(payloadOffset);
     if (this.windowFirstSequence < 0 || sequence < this.windowFirstSequence || sequence >= this.windowEndSequence) return;
     if (this.nextSequence - sequence > SEND_TIME_RING) return;
     this.echoed++;

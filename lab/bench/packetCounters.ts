@@ -3,6 +3,11 @@
  * measurement window. They count what the kernel delivered, independently of the generator: what the client sent to
  * coturn, what coturn relayed to the peer, what coturn relayed back to the client, and what reached the peer without
  * a relay. The peer's sink port drops its packets right there (no socket, no ICMP back to the sender).
+ *
+ * The client's two counters count UDP datagrams only. Over TCP and TLS the client's packets are segments, which say
+ * nothing about datagrams (a segment carries several ChannelData messages, or part of one): there those two read 0,
+ * and the generator's own counts stand in (what it offered, and the ChannelData messages it split out of the stream;
+ * relaySamples.ts). The peer's counters count the relay's UDP datagrams whatever the client's transport.
  */
 import { spawnSync } from "node:child_process";
 import type { NetLab } from "../netlab";

@@ -2,8 +2,9 @@
  * The relay benchmark's procedure. Two identical labs (relayLab.ts) each run a coturn pinned to the same server core,
  * each inside its own CPU budget; the load generators and echo peers run on the other cores.
  *
- * 1. Saturation, head to head, for each comparison (relayConfigs.ts COMPARISONS: production against minimal, then
- *    monitored against production): one config in one lab and the other in the other, at the same time, each offered more
+ * 1. Saturation, head to head, for each comparison (relayConfigs.ts COMPARISONS: production against minimal over each
+ *    transport between client and coturn, UDP, TCP and TLS, then monitored against production over UDP; see
+ *    saturationMatchups): one config in one lab and the other in the other, at the same time, each offered more
  *    echo traffic than its budget can relay (unpaced; relayed datagrams are counted in both directions, to the echo
  *    peer and back, as in a call). Each coturn uses its whole budget and no more, and the core keeps idle time,
  *    so the two do not compete for CPU; they share the moment, so the host's noise (this machine's throughput
@@ -12,22 +13,24 @@
  *    VM's monitoring next to coturn and check that it counted what the bench counted (benchMonitoring.ts).
  * 2. Raw UDP: the generator straight to the peer, no relay, one way, as fast as it can: the ceiling of the lab's
  *    network and of the generator, which must be far above what coturn relays for the saturation to be coturn's.
- * 3. Paced loads, one configuration at a time: echoes at 25% and 50% of minimal's saturation (in relayed packets per
- *    second, both directions counted), for loss and round-trip percentiles, alternating minimal, production and
- *    monitored (reversed in even runs).
+ * 3. Paced loads, one configuration at a time: echoes at 25% and 50% of minimal's saturation over the same transport
+ *    (in relayed packets per second, both directions counted), for loss and round-trip percentiles, alternating minimal,
+ *    production and (over UDP) monitored, reversed in even runs.
  */
 import { CLOUD_LAB, LAB_SECRET } from "../cloudLab";
 import { mintTurnCredential } from "../../src/credentials/turnRest";
-import { BUDGET_PREFIX, ECHO_PORT, SINK_PORT, TURN_PORT, startRelayLab, type RelayLab } from "./relayLab";
+import type { TurnTransport } from "../../src/probe/turnClient";
+import { BUDGET_PREFIX, ECHO_PORT, SINK_PORT, TLS_PORT, TURN_PORT, startRelayLab, type RelayLab } from "./relayLab";
 import { COMPARISONS, maxBytesPerSecond, productionOnlyLines, MINIMAL_OPTIONS, type Comparison, type ConfigName } from "./relayConfigs";
 import type { MonitoringCheck, MonitoringExpectation } from "./benchMonitoring";
 import { removeStaleBudgets } from "./cpuBudget";
 import type { CpuLayout } from "./cpuUsage";
-import { CHANNEL_DATA_HEADER_BYTES, type AllocationCredential, type GeneratorJob } from "./generatorJob";
+import type { AllocationCredential, GeneratorJob } from "./generatorJob";
 import { measureWindow, measureWindows, type WindowMeasurement, type WindowTiming } from "./measureWindow";
 import type { RelayBenchOptions } from "./relayOptions";
 import { pacedSample, saturationSample, type PacedSample, type RawSample, type SaturationPair, type SaturationSample } from "./relaySamples";
 import { median } from "./relayStatistics";
+import { streamFrameBytes } from "./streamFraming";
 
 /** The loads the paced measurements run at, in percent of minimal's saturation. */
 export const PACED_LOAD_PERCENTS = [25, 50] as const;
@@ -59,10 +62,13 @@ export interface RelayBenchResults {
   readonly paced: readonly PacedSample[];
 }
 
-/** Allocations per lab: enough that none exceeds MAX_BPS_SHARE of max-bps even at the unpaced ceiling. */
+/**
+ * Allocations per lab: enough that none exceeds MAX_BPS_SHARE of max-bps even at the unpaced ceiling (each datagram
+ * counted as a ChannelData message on a stream, header and padding included: the largest it is on any transport).
+ */
 export function allocationsFor(packetBytes: number, maxBps: number): { count: number; ceilingPerAllocation: number | null } {
   if (maxBps <= 0) return { count: MIN_ALLOCATIONS, ceilingPerAllocation: null };
-  const ceilingPerAllocation = Math.floor((MAX_BPS_SHARE * maxBps) / (packetBytes + CHANNEL_DATA_HEADER_BYTES));
+  const ceilingPerAllocation = Math.floor((MAX_BPS_SHARE * maxBps) / streamFrameBytes(packetBytes));
   return { count: Math.max(MIN_ALLOCATIONS, Math.ceil(UNPACED_CEILING_PER_SECOND / ceilingPerAllocation)), ceilingPerAllocation };
 }
 
@@ -74,8 +80,28 @@ function credentials(count: number): AllocationCredential[] {
   });
 }
 
-/** The order of the paced loads in odd runs (even runs reverse it). */
-const PACED_ORDER: readonly ConfigName[] = ["minimal", "production", "monitored"];
+/** A comparison measured head to head over one transport between client and coturn. */
+export interface Matchup {
+  readonly comparison: Comparison;
+  readonly transport: TurnTransport;
+}
+
+/** What each run measures at saturation: the hardening over each transport, in order, then the monitoring over UDP (when UDP runs). */
+export function saturationMatchups(transports: readonly TurnTransport[]): Matchup[] {
+  return COMPARISONS.flatMap((comparison) =>
+    comparison.name === "hardening" ? transports.map((transport) => ({ comparison, transport })) : transports.includes("udp") ? [{ comparison, transport: "udp" as const }] : [],
+  );
+}
+
+/** The order of the paced loads over `transport` in odd runs (even runs reverse it); monitored runs over UDP only. */
+export function pacedOrder(transport: TurnTransport): ConfigName[] {
+  return transport === "udp" ? ["minimal", "production", "monitored"] : ["minimal", "production"];
+}
+
+/** coturn's port for `transport`: the plain port for UDP and TCP, the TLS port for TLS. */
+export function serverPort(transport: TurnTransport): number {
+  return transport === "tls" ? TLS_PORT : TURN_PORT;
+}
 
 /** Runs the whole benchmark; `say` hears what it is doing. */
 export async function runRelayBench(options: RelayBenchOptions, layout: CpuLayout, say: (line: string) => void): Promise<RelayBenchResults> {
@@ -104,20 +130,25 @@ export async function runRelayBench(options: RelayBenchOptions, layout: CpuLayou
         (ceilingPerAllocation === null ? "" : `, each under ${ceilingPerAllocation} datagrams/s (${Math.round(MAX_BPS_SHARE * 100)}% of production's max-bps=${maxBps})`) +
         `; coturn pinned to core ${layout.serverCore ?? "(none: single core)"} with a budget of ${options.serverCpuPercent}% of it`,
     );
-    const turnRoute = (): GeneratorJob["route"] => ({ kind: "turn", server: { host: CLOUD_LAB.publicIp, port: TURN_PORT }, credentials: credentials(count) });
+    const turnRoute = (transport: TurnTransport): GeneratorJob["route"] => ({
+      kind: "turn",
+      transport,
+      server: { host: CLOUD_LAB.publicIp, port: serverPort(transport) },
+      credentials: credentials(count),
+    });
     const unpacedCeiling = ceilingPerAllocation === null ? UNPACED_CEILING_PER_SECOND : ceilingPerAllocation * count;
 
     // 1 and 2: saturation head to head, each comparison in both placements per run, with a raw UDP ceiling after.
     const saturation: SaturationPair[] = [];
     const raw: RawSample[] = [];
     for (let run = 1; run <= options.runs; run++) {
-      for (const comparison of COMPARISONS) {
+      for (const { comparison, transport } of saturationMatchups(options.transports)) {
         const { subject, baseline } = comparison;
         const placements: Array<readonly [ConfigName, ConfigName]> = run % 2 === 1 ? [[subject, baseline], [baseline, subject]] : [[baseline, subject], [subject, baseline]];
         for (const configs of placements) {
-          say(`Saturation (${comparison.name}), run ${run}/${options.runs}: ${configs[0]} in lab A and ${configs[1]} in lab B at once, unpaced echoes, ${options.durationSeconds} s …`);
-          const pair = await saturationPair([labA, labB], comparison, configs, options, run, timing, () => ({
-            route: turnRoute(),
+          say(`Saturation (${comparison.name}, ${transport}), run ${run}/${options.runs}: ${configs[0]} in lab A and ${configs[1]} in lab B at once, unpaced echoes, ${options.durationSeconds} s …`);
+          const pair = await saturationPair([labA, labB], comparison, transport, configs, options, run, timing, () => ({
+            route: turnRoute(transport),
             peer: { host: CLOUD_LAB.peer, port: ECHO_PORT },
             payloadBytes: options.packetBytes,
             pace: { kind: "unpaced", ceilingPerSecond: unpacedCeiling },
@@ -145,37 +176,42 @@ export async function runRelayBench(options: RelayBenchOptions, layout: CpuLayou
       say(`  ${Math.round(raw[raw.length - 1].packetsPerSecond)} datagrams/s`);
     }
 
-    // 3: paced loads relative to minimal's saturation, one configuration at a time.
-    const minimalSaturation = median(saturation.filter((p) => p.comparison === "hardening").map((p) => p.baseline.relayedPerSecond));
+    // 3: paced loads relative to minimal's saturation over the same transport, one configuration at a time.
+    const minimalSaturation = (transport: TurnTransport): number =>
+      median(saturation.filter((p) => p.comparison === "hardening" && p.transport === transport).map((p) => p.baseline.relayedPerSecond));
     const paced: PacedSample[] = [];
     for (let run = 1; run <= options.runs; run++) {
-      for (const config of run % 2 === 1 ? PACED_ORDER : [...PACED_ORDER].reverse()) {
-        for (const loadPercent of PACED_LOAD_PERCENTS) {
-          const targetRelayedPerSecond = (minimalSaturation * loadPercent) / 100;
-          say(`Paced, run ${run}/${options.runs}: ${config} at ${loadPercent}% of minimal's saturation (${Math.round(targetRelayedPerSecond)} relayed datagrams/s, echoed), ${options.durationSeconds} s …`);
-          const echoesPerSecond = targetRelayedPerSecond / 2;
-          // A fresh coturn for every measurement: a new socket may get the port of an old one whose allocation
-          // would otherwise still be alive (437), and no measurement inherits another's state.
-          const coturn = await labA.startCoturn(config);
-          try {
-            const finish = await coturn.monitoring?.watch();
-            const m = await measureWindow(
-              labA,
-              { route: turnRoute(), peer: { host: CLOUD_LAB.peer, port: ECHO_PORT }, payloadBytes: options.packetBytes, pace: { kind: "paced", perSecond: echoesPerSecond }, echo: true, graceMs: ECHO_GRACE_MS, lifetimeMs },
-              timing,
-              coturn.pid,
-            );
-            const check = finish === undefined ? null : finish(expectation(m, count));
-            const sample = pacedSample(config, run, loadPercent, { relayedPerSecond: targetRelayedPerSecond, echoesPerSecond }, m, check);
-            paced.push(sample);
-            say(
-              `  lost ${sample.lost} of ${sample.sent}` +
-                (sample.roundTripMs ? `, round trip p50 ${sample.roundTripMs.p50.toFixed(2)} ms, p99 ${sample.roundTripMs.p99.toFixed(2)} ms` : "") +
-                (sample.paceHeld ? "" : " (the generator did NOT hold the pace)") +
-                monitoringNote(check, check?.problems ?? []),
-            );
-          } finally {
-            await coturn.stop();
+      for (const transport of options.transports) {
+        const order = pacedOrder(transport);
+        for (const config of run % 2 === 1 ? order : [...order].reverse()) {
+          for (const loadPercent of PACED_LOAD_PERCENTS) {
+            const targetRelayedPerSecond = (minimalSaturation(transport) * loadPercent) / 100;
+            say(`Paced (${transport}), run ${run}/${options.runs}: ${config} at ${loadPercent}% of minimal's saturation (${Math.round(targetRelayedPerSecond)} relayed datagrams/s, echoed), ${options.durationSeconds} s …`);
+            const echoesPerSecond = targetRelayedPerSecond / 2;
+            // A fresh coturn for every measurement: a new socket may get the port of an old one whose allocation
+            // would otherwise still be alive (437), and no measurement inherits another's state.
+            const coturn = await labA.startCoturn(config);
+            try {
+              const finish = await coturn.monitoring?.watch();
+              const m = await measureWindow(
+                labA,
+                { route: turnRoute(transport), peer: { host: CLOUD_LAB.peer, port: ECHO_PORT }, payloadBytes: options.packetBytes, pace: { kind: "paced", perSecond: echoesPerSecond }, echo: true, graceMs: ECHO_GRACE_MS, lifetimeMs },
+                timing,
+                coturn.pid,
+              );
+              const check = finish === undefined ? null : finish(expectation(m, count));
+              const sample = pacedSample(config, transport, run, loadPercent, { relayedPerSecond: targetRelayedPerSecond, echoesPerSecond }, m, check);
+              paced.push(sample);
+              say(
+                `  lost ${sample.lost} of ${sample.sent}` +
+                  (sample.heldBack > 0 ? ` (${sample.heldBack} held back: coturn did not read the connections fast enough)` : "") +
+                  (sample.roundTripMs ? `, round trip p50 ${sample.roundTripMs.p50.toFixed(2)} ms, p99 ${sample.roundTripMs.p99.toFixed(2)} ms` : "") +
+                  (sample.paceHeld ? "" : " (the generator did NOT hold the pace)") +
+                  monitoringNote(check, check?.problems ?? []),
+              );
+            } finally {
+              await coturn.stop();
+            }
           }
         }
       }
@@ -211,10 +247,11 @@ function monitoringNote(check: MonitoringCheck | null, problems: readonly string
   return `; monitoring checked (${check.scrapes} scrapes, kernel counters +${check.counted.udpIn}/+${check.counted.relayIn}, ${check.counted.allocationsCreated} allocations in mtail, its CPU ${check.cpuPercent.total.toFixed(1)}% of a core)`;
 }
 
-/** One head-to-head window of `comparison`: `configs[i]` in `labs[i]`, each with a job of its own. */
+/** One head-to-head window of `comparison` over `transport`: `configs[i]` in `labs[i]`, each with a job of its own. */
 async function saturationPair(
   labs: readonly [RelayLab, RelayLab],
   comparison: Comparison,
+  transport: TurnTransport,
   configs: readonly [ConfigName, ConfigName],
   options: RelayBenchOptions,
   run: number,
@@ -233,12 +270,12 @@ async function saturationPair(
       const route = jobs[i].route;
       const finish = finishes[i];
       const check = finish === undefined ? null : finish(expectation(m, route.kind === "turn" ? route.credentials.length : 0));
-      return saturationSample(configs[i], i === 0 ? "A" : "B", m, options.serverCpuPercent, check);
+      return saturationSample(configs[i], transport, i === 0 ? "A" : "B", m, options.serverCpuPercent, check);
     });
     const byConfig = (name: ConfigName): SaturationSample => samples.find((s) => s.config === name) ?? samples[0];
     const subject = byConfig(comparison.subject);
     const baseline = byConfig(comparison.baseline);
-    return { run, comparison: comparison.name, subject, baseline, ratio: subject.relayedPerSecond / baseline.relayedPerSecond, coreBusyPercent: windows[0].coreBusyPercent };
+    return { run, transport, comparison: comparison.name, subject, baseline, ratio: subject.relayedPerSecond / baseline.relayedPerSecond, coreBusyPercent: windows[0].coreBusyPercent };
   } finally {
     await Promise.all(coturns.map((c) => c.stop()));
   }

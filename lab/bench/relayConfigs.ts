@@ -3,7 +3,8 @@
  * the namespaced lab runs it (only certificate and database paths, logging and an extra IPv6 relay address differ
  * from the VM's file; see lab/cloudLab.ts). Minimal: the production file cut down to what coturn needs to
  * relay for the same clients — the same addresses, ports, relay range, realm and TURN REST authentication against
- * the same user database, and the same log file — with every hardening option left out. Monitored: production's
+ * the same user database, the same certificate and key (TURN over TLS needs them), and the same log file — with every
+ * hardening option left out (TLS versions, cipher list and curve included: minimal takes coturn's TLS defaults). Monitored: production's
  * file unchanged, with the VM's monitoring running next to coturn (lab/bench/benchMonitoring.ts). Production and
  * monitored run behind the VM's per-source limits (templates/coturn-limits.nft.hbs), minimal without them.
  */
@@ -43,8 +44,8 @@ export const COMPARISONS: readonly Comparison[] = [
 
 /**
  * The options the minimal config keeps (with production's values): addresses and ports, the relay range, the realm,
- * TURN REST authentication against the same user database, and the log destination. coturn's defaults apply to
- * everything else.
+ * TURN REST authentication against the same user database, the certificate and key (without them coturn serves no
+ * TLS), and the log destination. coturn's defaults apply to everything else.
  */
 export const MINIMAL_OPTIONS: readonly string[] = [
   "realm",
@@ -52,16 +53,19 @@ export const MINIMAL_OPTIONS: readonly string[] = [
   "relay-ip",
   "external-ip",
   "listening-port",
+  "tls-listening-port",
   "min-port",
   "max-port",
   "use-auth-secret",
   "userdb",
+  "cert",
+  "pkey",
   "log-file",
   "simple-log",
 ];
 
 /** Options that must be in the production config for the comparison to mean anything. */
-const REQUIRED_OPTIONS = ["realm", "listening-ip", "relay-ip", "external-ip", "min-port", "max-port", "use-auth-secret", "userdb", "log-file"];
+const REQUIRED_OPTIONS = ["realm", "listening-ip", "relay-ip", "external-ip", "min-port", "max-port", "use-auth-secret", "userdb", "cert", "pkey", "log-file"];
 
 /** The option name of a config line (`name` of `name=value` or of a bare flag), or undefined for comments and blanks. */
 export function optionName(line: string): string | undefined {
@@ -87,7 +91,8 @@ export function minimalConf(productionConf: string): string {
   const kept = lines.filter((line) => MINIMAL_OPTIONS.includes(optionName(line) ?? ""));
   return [
     "# Minimal coturn config for the relay benchmark: production's addresses, ports, relay range, realm,",
-    "# TURN REST authentication (same user database) and log file; coturn's defaults for everything else.",
+    "# TURN REST authentication (same user database), certificate and key, and log file; coturn's defaults for",
+    "# everything else.",
     ...kept,
     "",
   ].join("\n");

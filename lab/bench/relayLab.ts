@@ -2,7 +2,7 @@
  * The bench's lab: the project's namespaced cloud lab for the aws-example stack (lab/cloudLab.ts: a client
  * and a peer on a public "internet", the VM behind a 1:1 NAT edge router, the production turnserver.conf with the
  * stack's secrets delivered to coturn's user database as on a VM), plus what a benchmark needs on top: coturn
- * restarted with any of the bench's configs and pinned to a core of its own, the VM's monitoring next to it for the
+ * restarted with any of the bench's configs (listening on UDP and TCP 3478 and TLS 5349) and pinned to a core of its own, the VM's monitoring next to it for the
  * monitored config, an echo peer and a sink port on the peer, packet counters, and the load generator started inside
  * the client namespace. Nothing leaves the lab's namespaces, which have no route out; `destroy()` stops every process
  * by its pid and deletes every namespace.
@@ -22,8 +22,10 @@ import { accountingLoaded, SCRAPE_INTERVAL_MS, startBenchMonitoring, type BenchM
 
 /** The example stack whose production config is measured. */
 export const BENCH_STACK = "aws-example";
-/** coturn's plain TURN port (the stack's `listening-port`). */
+/** coturn's plain TURN port (the stack's `listening-port`): UDP and TCP. */
 export const TURN_PORT = LISTENER_PORTS.plain;
+/** coturn's TURN-over-TLS port (the stack's `tls-listening-port`). */
+export const TLS_PORT = LISTENER_PORTS.tls;
 /** The peer port that echoes every datagram (turnutils_peer). */
 export const ECHO_PORT = 3480;
 /** The peer port that drops every datagram (an nftables rule; nothing listens there). */
@@ -67,6 +69,10 @@ const GENERATOR_SCRIPT = join(__dirname, "generatorProcess.ts");
 
 function listensOnUdp(cloud: CloudLab, ns: string, address: string): boolean {
   return cloud.lab.exec(ns, "ss", "-Hlnu").split("\n").some((line) => line.split(/\s+/).includes(address));
+}
+
+function listensOnTcp(cloud: CloudLab, ns: string, address: string): boolean {
+  return cloud.lab.exec(ns, "ss", "-Hlnt").split("\n").some((line) => line.split(/\s+/).includes(address));
 }
 
 async function stopProcess(running: LabProcess): Promise<void> {
@@ -139,8 +145,18 @@ export async function startRelayLab(
     let coturnCount = 0;
     const startCoturn = async (config: ConfigName): Promise<RunningCoturn> => {
       const listener = `${cloud.privateIp}:${TURN_PORT}`;
+      const tlsListener = `${cloud.privateIp}:${TLS_PORT}`;
+      // Every listener the bench relays through: UDP and TCP on the plain port, TLS on its own.
+      const listening = (): boolean =>
+        listensOnUdp(cloud, cloud.hosts.turn, listener) && listensOnTcp(cloud, cloud.hosts.turn, listener) && listensOnTcp(cloud, cloud.hosts.turn, tlsListener);
       // coturn shares a busy port silently: the previous one must be gone.
-      if (listensOnUdp(cloud, cloud.hosts.turn, listener)) throw new Error(`${listener} is still in use before starting coturn`);
+      for (const [inUse, address] of [
+        [listensOnUdp(cloud, cloud.hosts.turn, listener), `${listener} (UDP)`],
+        [listensOnTcp(cloud, cloud.hosts.turn, listener), `${listener} (TCP)`],
+        [listensOnTcp(cloud, cloud.hosts.turn, tlsListener), `${tlsListener} (TLS)`],
+      ] as const) {
+        if (inUse) throw new Error(`${address} is still in use before starting coturn`);
+      }
       // The kernel counters, mtail and node-exporter for the monitored config, and certainly not for the others.
       // mtail reads coturn's log from its first line: it starts on an empty one, as a VM's mtail has long read its
       // backlog, so that no measurement pays for reading earlier coturns' lines.
@@ -158,9 +174,9 @@ export async function startRelayLab(
         await monitoring?.stop();
       };
       try {
-        await waitFor(`coturn (${config} config) to listen on ${listener}`, () => {
+        await waitFor(`coturn (${config} config) to listen on ${listener} (UDP, TCP) and ${tlsListener} (TLS)`, () => {
           if (coturn.child.exitCode !== null) throw new Error(`coturn exited: ${coturn.output()}\n${cloud.log().split("\n").slice(-20).join("\n")}`);
-          return listensOnUdp(cloud, cloud.hosts.turn, listener);
+          return listening();
         });
         const pid = coturn.child.pid;
         if (pid !== undefined) budget?.add(pid);

@@ -3,21 +3,37 @@
  * with werift-ice's TURN protocol code (as the project's probe does), after which the generator writes ChannelData
  * frames on the raw socket itself: werift's per-packet promises would make the generator, not coturn, the bottleneck.
  * Raw: plain UDP sockets connected to the peer. Every socket is connected to the address it sends to, which is the
- * cheapest way for Node to send a datagram.
+ * cheapest way for Node to send a datagram. TURN over TCP and TLS opens its connections in streamChannels.ts.
  */
 import { createSocket, type Socket } from "node:dgram";
+import type { Socket as NetSocket } from "node:net";
 import { TurnProtocol } from "werift-ice";
 import { UdpTransport } from "werift-ice/lib/common/src/transport";
 import { withTimeout, type Endpoint } from "../../src/probe/turnClient";
 import { CHANNEL_DATA_HEADER_BYTES, type AllocationCredential } from "./generatorJob";
 
-/** One socket the generator sends on. */
-export interface SendChannel {
+/** A UDP socket the generator sends datagrams on: one ChannelData message (or raw payload) each. */
+export interface DatagramChannel {
+  readonly kind: "datagram";
   /** Connected to the TURN server (TURN) or to the peer (raw). */
   readonly socket: Socket;
   /** The ChannelData header to put before each payload, or an empty buffer for raw UDP. */
   readonly header: Buffer;
 }
+
+/** A TCP or TLS connection to the TURN server carrying one allocation's ChannelData (streamChannels.ts). */
+export interface StreamChannel {
+  readonly kind: "stream";
+  /** The connection (a TLSSocket is a net.Socket too), with nothing listening on its data yet. */
+  readonly socket: NetSocket;
+  /** The ChannelData header to put before each payload; the payload is then padded to a multiple of 4 bytes. */
+  readonly header: Buffer;
+  /** At most this many datagrams go in one write (over TLS 1: each is its own TLS record, as a caller's media is). */
+  readonly framesPerWrite: number;
+}
+
+/** One allocation (or raw socket) the generator sends on. */
+export type SendChannel = DatagramChannel | StreamChannel;
 
 /** Allocations are released by coturn's restart after each measurement, so their lifetime only has to outlast one. */
 const ALLOCATION_LIFETIME_SECONDS = 600;
@@ -55,26 +71,23 @@ async function openTurnChannel(server: Endpoint, credential: AllocationCredentia
     // From here on the socket carries only ChannelData: werift's listener goes, the generator adds its own.
     transport.socket.removeAllListeners("message");
     await connect(transport.socket, server);
-    return { socket: transport.socket, header: channelDataHeader(channel.number, payloadBytes) };
+    return { kind: "datagram", socket: transport.socket, header: channelDataHeader(channel.number, payloadBytes) };
   } catch (error) {
     transport.socket.close();
     throw error;
   }
 }
 
-/** One allocation and channel per credential, a few at a time; closes what was opened if any of them fails. */
-export async function openTurnChannels(
-  server: Endpoint,
+/** Opens one channel per credential with `open`, a few at a time; closes what was opened if any of them fails. */
+export async function openChannelsInBatches(
   credentials: readonly AllocationCredential[],
-  peer: Endpoint,
-  payloadBytes: number,
-  timeoutMs = 10_000,
+  open: (credential: AllocationCredential) => Promise<SendChannel>,
 ): Promise<SendChannel[]> {
   const opened: SendChannel[] = [];
   try {
     for (let start = 0; start < credentials.length; start += SETUP_CONCURRENCY) {
       const batch = credentials.slice(start, start + SETUP_CONCURRENCY);
-      const settled = await Promise.allSettled(batch.map((credential) => openTurnChannel(server, credential, peer, payloadBytes, timeoutMs)));
+      const settled = await Promise.allSettled(batch.map(open));
       for (const outcome of settled) if (outcome.status === "fulfilled") opened.push(outcome.value);
       const refused = settled.find((outcome): outcome is PromiseRejectedResult => outcome.status === "rejected");
       if (refused) throw refused.reason;
@@ -86,12 +99,23 @@ export async function openTurnChannels(
   }
 }
 
+/** One UDP allocation and channel per credential, a few at a time; closes what was opened if any of them fails. */
+export function openTurnChannels(
+  server: Endpoint,
+  credentials: readonly AllocationCredential[],
+  peer: Endpoint,
+  payloadBytes: number,
+  timeoutMs = 10_000,
+): Promise<SendChannel[]> {
+  return openChannelsInBatches(credentials, (credential) => openTurnChannel(server, credential, peer, payloadBytes, timeoutMs));
+}
+
 /** `count` plain UDP sockets connected to `peer`. */
 export async function openRawChannels(count: number, peer: Endpoint): Promise<SendChannel[]> {
   const opened: SendChannel[] = [];
   for (let i = 0; i < count; i++) {
     const socket = createSocket("udp4");
-    opened.push({ socket, header: Buffer.alloc(0) });
+    opened.push({ kind: "datagram", socket, header: Buffer.alloc(0) });
     await connect(socket, peer);
   }
   return opened;
@@ -99,9 +123,10 @@ export async function openRawChannels(count: number, peer: Endpoint): Promise<Se
 
 /** Closes every socket (coturn drops the allocations when it is stopped after the measurement). */
 export function closeChannels(channels: readonly SendChannel[]): void {
-  for (const { socket } of channels) {
+  for (const channel of channels) {
     try {
-      socket.close();
+      if (channel.kind === "datagram") channel.socket.close();
+      else channel.socket.destroy();
     } catch {
       // Already closed.
     }
