@@ -4,6 +4,8 @@
  * (lab/mocks/mockCloud.ts, test/support/program.ts) use these same values, so what the lab runs is what the program renders
  * under mocks.
  */
+import { CLOUD_PROFILES } from "../src/config/cloudProfiles";
+import { DEPLOY_CLOUDS } from "../src/config/schema";
 import type { StackConfig } from "../src/config/stackConfig";
 import { readStackFile } from "../src/config/stackFile";
 import { validateStackConfig } from "../src/config/validate";
@@ -37,15 +39,23 @@ export interface ExampleStackValues {
   secretKeys: string[];
 }
 
-/** Provider settings each example stack needs besides its stack file (users set them, or their environment does). */
-const PROVIDER_SETTINGS: Record<string, Record<string, string>> = {
-  "digitalocean-example": { "digitalocean:token": "mock-digitalocean-token" },
-};
+/** The example region stack of every cloud `pulumi up` deploys to: stacks/Pulumi.<cloud>-example.yaml. */
+export const EXAMPLE_REGION_STACKS: readonly string[] = DEPLOY_CLOUDS.map((cloud) => `${cloud}-example`);
+
+/**
+ * Provider settings an example stack needs besides its stack file (users set them, or their environment does): a
+ * mock API token under the cloud's token key, for the clouds that take one.
+ */
+function providerSettings(values: Readonly<Record<string, string>>): Record<string, string> {
+  const cloud = DEPLOY_CLOUDS.find((c) => c === values["coturn:cloud"]);
+  const token = cloud && CLOUD_PROFILES[cloud].providerToken;
+  return token ? { [token.configKey]: `mock-${cloud}-token` } : {};
+}
 
 /** An example stack's config values, with the lab's values in place of its encrypted ones. Default: the AWS example. */
 export function exampleStackValues(stack = "aws-example"): ExampleStackValues {
   const raw = readStackFile(stack, { mode: "placeholder" });
-  const provider = PROVIDER_SETTINGS[stack] ?? {};
+  const provider = providerSettings(raw.values);
   const token: Record<string, string> =
     raw.values["coturn:cloudflareApiToken"] === undefined ? {} : { "coturn:cloudflareApiToken": LAB_CLOUDFLARE_TOKEN };
   return {

@@ -11,8 +11,8 @@ import { bootStack, type BootReport } from "../lab/boot/bootTest";
 import { reportLines } from "../lab/boot/report";
 import { serverIdentity } from "../src/plan/dns";
 import { exampleStackConfig } from "./support/program";
+import { EXAMPLE_REGION_STACKS } from "../lab/exampleStack";
 
-const EXAMPLE_REGION_STACKS = ["aws-example", "gcp-example", "digitalocean-example"];
 
 /**
  * What a container cannot show, and only that: anything else "not here" would be a check passing silently. The

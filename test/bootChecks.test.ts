@@ -40,7 +40,8 @@ import {
 import { MONITORING_PATHS } from "../src/render/monitoringFiles";
 import { RATE_LIMIT_NAMES } from "../src/render/rateLimitFiles";
 import { exampleStackConfig } from "./support/program";
-import { cloudUserData, networkConfig } from "../lab/boot/seed";
+import { networkConfig } from "../lab/boot/seed";
+import { userDataOnVm } from "../src/clouds/userData";
 import { everyVmPackage } from "../src/render/vmFiles";
 import { gunzipSync } from "node:zlib";
 import { parse } from "yaml";
@@ -186,8 +187,8 @@ test("boot image: the mirror comes from apt's sources (deb822 or one-line), Debi
 
 test("seed: EC2 gets the user-data gzipped, the others as text; network-config gives addresses and the gateway", () => {
   const userData = productionVm("aws-example").userData;
-  assert.equal(gunzipSync(cloudUserData("aws", userData)).toString("utf8"), userData);
-  assert.equal(cloudUserData("gcp", userData).toString("utf8"), userData);
+  assert.equal(gunzipSync(userDataOnVm("aws", userData)).toString("utf8"), userData);
+  assert.equal(userDataOnVm("gcp", userData).toString("utf8"), userData);
   assert.deepEqual(parse(networkConfig({ eth0: { addresses: ["10.77.0.10/24"], gateway: "10.77.0.1" }, meta0: { addresses: ["169.254.0.2/16"] } })), {
     version: 2,
     ethernets: { eth0: { addresses: ["10.77.0.10/24"], gateway4: "10.77.0.1" }, meta0: { addresses: ["169.254.0.2/16"] } },

@@ -12,6 +12,7 @@ import { relayLintProblems } from "../src/render/relayLint";
 import { RelayLintError, renderTurnserverConf, renderVm } from "../src/render/vmFiles";
 import { bindAddressFor } from "../src/plan/addresses";
 import { exampleConfig, withValues } from "./support/program";
+import { EXAMPLE_REGION_STACKS } from "../lab/exampleStack";
 
 /** The AWS example (t4g.small; udp, tcp, tls, dtls, tls-443: 4 browser URLs) with capacity and other changes. */
 function sized(capacity: Record<string, unknown>, changes: Record<string, string | undefined> = {}) {
@@ -101,7 +102,7 @@ describe("relay lint of the rendered files", () => {
   const sysctlOf = (rendered: ReturnType<typeof vm>): string => rendered.files.find((f) => f.path.startsWith("/etc/sysctl.d/"))?.content ?? "";
 
   test("every example stack renders files the lint accepts", () => {
-    for (const stack of ["aws-example", "gcp-example", "digitalocean-example"]) {
+    for (const stack of EXAMPLE_REGION_STACKS) {
       const rendered = vm(stack);
       assert.deepEqual(relayLintProblems(rendered.turnserverConf, sysctlOf(rendered)), [], stack);
     }

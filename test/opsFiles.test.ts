@@ -14,7 +14,7 @@ import { MONITORING_PATHS } from "../src/render/monitoringFiles";
 import { opsInstallDocument, opsInstallerFile } from "../src/render/opsFiles";
 import { renderVm } from "../src/render/vmFiles";
 import { bindAddressFor } from "../src/plan/addresses";
-import { PLACEHOLDER_ACCESS } from "../lab/exampleStack";
+import { PLACEHOLDER_ACCESS, EXAMPLE_REGION_STACKS } from "../lab/exampleStack";
 import { exampleStackConfig } from "./support/program";
 
 function requireTool(command: string, debianPackage: string): void {
@@ -27,7 +27,7 @@ function opsFilesOf(stack: string) {
   return renderVm(config, { publicIp: "203.0.113.10", bind: bindAddressFor(config.cloud) }, PLACEHOLDER_ACCESS).opsFiles;
 }
 
-const STACKS = ["aws-example", "gcp-example", "digitalocean-example"];
+const STACKS = EXAMPLE_REGION_STACKS;
 
 test("mtail compiles the rendered program, and a broken one is refused (the check can fail)", () => {
   requireTool("mtail", "mtail");

@@ -15,10 +15,10 @@ import { RATE_LIMIT_NAMES, RATE_LIMIT_PATHS, RATE_LIMIT_UNIT, rateLimitRules } f
 import { OPS_UNITS } from "../src/render/opsFiles";
 import { renderVm, vmFile } from "../src/render/vmFiles";
 import { bindAddressFor } from "../src/plan/addresses";
-import { PLACEHOLDER_ACCESS } from "../lab/exampleStack";
+import { PLACEHOLDER_ACCESS, EXAMPLE_REGION_STACKS } from "../lab/exampleStack";
 import { exampleStackConfig } from "./support/program";
 
-const STACKS = ["aws-example", "gcp-example", "digitalocean-example"];
+const STACKS = EXAMPLE_REGION_STACKS;
 
 test("defaults: a base of 1,000 connections per address, and what follows from it", () => {
   assert.deepEqual(resolveRateLimits({ exemptCidrs: [] }, undefined), {

@@ -13,6 +13,7 @@ import { newEncryptionSalt, openPassphraseSecrets } from "../src/config/passphra
 import { readStackFile } from "../src/config/stackFile";
 import { previewStack } from "../src/render/preview";
 import { parseInstalledCertificate, tlsDeliveryDocument } from "../src/render/tlsDocument";
+import { EXAMPLE_REGION_STACKS } from "../lab/exampleStack";
 
 const ROOT = join(__dirname, "..");
 
@@ -29,7 +30,7 @@ function matchesGolden(stack: string, name: string, actual: string): void {
   assert.equal(actual, readFileSync(file, "utf8"), `${name} differs from its golden file (UPDATE_GOLDEN=1 after review)`);
 }
 
-for (const stack of ["aws-example", "gcp-example", "digitalocean-example"]) {
+for (const stack of EXAMPLE_REGION_STACKS) {
   test(`${stack} renders exactly the reviewed golden turnserver.conf and user-data`, () => {
     const preview = previewStack(stack, { mode: "placeholder" });
     const conf = preview.files.find((f) => f.path === "/etc/turnserver.conf");

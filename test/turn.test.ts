@@ -13,13 +13,14 @@ import { ANCHOR_ADDRESS_PLACEHOLDER } from "../src/plan/addresses";
 import { ANCHOR_LAB, CLOUD_LAB, LAB_SECRET, fillAnchorAddress, labConf, productionConf, runLabJob, startCloudLab, type CloudLab } from "../lab/cloudLab";
 import type { Outcome } from "../lab/labClient";
 import { waitFor, type LabProcess } from "../lab/netlab";
+import { EXAMPLE_REGION_STACKS } from "../lab/exampleStack";
 
 const ECHO_PORT = 3480;
 const plain = { host: CLOUD_LAB.publicIp, port: 3478 };
 const tlsServer = { host: CLOUD_LAB.publicIp, port: 5349 };
 const tls443Server = { host: CLOUD_LAB.publicIp, port: 443 };
 /** The example stacks, one per cloud; the whole file runs for each. */
-const STACKS = ["aws-example", "gcp-example", "digitalocean-example"] as const;
+const STACKS = EXAMPLE_REGION_STACKS;
 
 /** The peers the issue lists; every one must be refused with 403 on CreatePermission and on ChannelBind. */
 const FORBIDDEN_IPV4 = ["127.0.0.1", "10.0.0.1", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.1", "224.0.0.1", "255.255.255.255"];

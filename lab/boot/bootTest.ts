@@ -61,7 +61,8 @@ import { accountingCheck, rateLimitsCheck, forcedCommandCheck, journaldCheck, me
 import { ensureBootImage, IMAGE_BUILD_COMMANDS, type BootImage } from "./image";
 import { IMAGE_RECIPE, QEMU_IMAGE_RECIPE } from "./imageRecipe";
 import { bootQemu, QEMU_COMMANDS } from "./qemu";
-import { cloudUserData, metaData, networkConfig } from "./seed";
+import { metaData, networkConfig } from "./seed";
+import { userDataOnVm } from "../../src/clouds/userData";
 
 /** Longest wait for cloud-init to finish (a loaded 2-core machine installs ~100 packages in well under this). */
 const CLOUD_INIT_TIMEOUT_MS = 300_000;
@@ -175,7 +176,7 @@ export async function bootStack(options: BootOptions): Promise<BootReport> {
     const userData = options.editUserData ? options.editUserData(vm.userData) : vm.userData;
     const { lab, hosts } = bootLab;
     lab.start(hosts.peer, "turnutils_peer", ["-L", bootLab.peerIp, "-p", String(ECHO_PORT)]);
-    const seedUserData = cloudUserData(config.cloud, userData);
+    const seedUserData = userDataOnVm(config.cloud, userData);
     const nics = Object.keys(bootLab.guestInterfaces).map((name, i) => ({ name, mac: `52:54:00:b0:07:${String(i + 1).padStart(2, "0")}` }));
     const seed = {
       userData: seedUserData,

@@ -1,23 +1,8 @@
 /**
- * The NoCloud seed of a boot: the user-data as each cloud hands it to its VM, a meta-data, and a network-config that
+ * The NoCloud seed of a boot (its user-data is `userDataOnVm` of src/clouds/userData.ts): a meta-data, and a network-config that
  * gives the guest the addresses its cloud would. Pure.
  */
-import { encodeAwsUserData } from "../../src/clouds/aws";
-import { checkDigitalOceanUserData } from "../../src/clouds/digitalocean";
-import type { DeployCloud } from "../../src/config/schema";
 import { stringify } from "yaml";
-
-/** The user-data bytes a cloud's VM receives: EC2 gets it gzipped (base64 only on the API), the others as text. */
-export function cloudUserData(cloud: DeployCloud, userData: string): Buffer {
-  switch (cloud) {
-    case "aws":
-      return Buffer.from(encodeAwsUserData(userData), "base64");
-    case "digitalocean":
-      return Buffer.from(checkDigitalOceanUserData(userData), "utf8");
-    case "gcp":
-      return Buffer.from(userData, "utf8");
-  }
-}
 
 /** NoCloud meta-data: a fresh instance id per boot (cloud-init runs its once-per-instance steps) and a hostname. */
 export function metaData(instanceId: string, hostname: string): string {

@@ -6,13 +6,13 @@
  * change, a new image) keeps both the public and the private address; the private address is fixed here, so the whole
  * coturn config is rendered at deploy time.
  */
-import { gzipSync } from "node:zlib";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { CLOUD_PROFILES } from "../config/cloudProfiles";
 import type { ImageChoice } from "../config/schema";
 import { NAT_NETWORK, type VmAddresses } from "../plan/addresses";
 import type { FirewallRule } from "../plan/firewall";
+import { encodeUserData } from "./userData";
 import type { CloudAdapter, TurnHost, TurnHostArgs } from "./cloudAdapter";
 
 /** Official image owners and name patterns (`{arch}` is `amd64` or `arm64`). */
@@ -20,21 +20,6 @@ export const AWS_IMAGES: Record<ImageChoice, { owner: string; namePattern: strin
   "debian-12": { owner: "136693071363", namePattern: "debian-12-{arch}-*" },
   "ubuntu-24.04": { owner: "099720109477", namePattern: "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-{arch}-server-*" },
 };
-
-/** EC2's limit on user-data, before base64. */
-export const AWS_USER_DATA_LIMIT = 16_384;
-
-/**
- * Gzips user-data for EC2 (cloud-init recognises gzip): the commented coturn config alone is several KiB, and a TLS
- * chain would push plain text past the 16 KiB limit. Gzip output here has no timestamp, so it is deterministic.
- */
-export function encodeAwsUserData(userData: string): string {
-  const packed = gzipSync(Buffer.from(userData, "utf8"), { level: 9 });
-  if (packed.length > AWS_USER_DATA_LIMIT) {
-    throw new Error(`user-data is ${packed.length} bytes gzipped; EC2 accepts at most ${AWS_USER_DATA_LIMIT}`);
-  }
-  return packed.toString("base64");
-}
 
 /**
  * An EC2 TURN host with a static IP. The provider takes `coturn:region` and `aws:profile`; credentials come from the
@@ -165,7 +150,7 @@ export class AwsTurnHost extends pulumi.ComponentResource implements TurnHost {
 
     const bind = { kind: "nat", privateIp: NAT_NETWORK.privateIp } as const;
     const userData = pulumi.secret(
-      staticIp.publicIp.apply((publicIp) => args.render({ publicIp, bind } satisfies VmAddresses).apply((r) => encodeAwsUserData(r.userData))),
+      staticIp.publicIp.apply((publicIp) => args.render({ publicIp, bind } satisfies VmAddresses).apply((r) => encodeUserData("aws", r.userData))),
     );
     const instance = new aws.ec2.Instance(
       `${name}-vm`,

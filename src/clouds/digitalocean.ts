@@ -17,6 +17,8 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ImageChoice } from "../config/schema";
 import type { VmAddresses } from "../plan/addresses";
 import type { FirewallRule } from "../plan/firewall";
+import { requireProviderToken } from "./providerToken";
+import { encodeUserData } from "./userData";
 import type { CloudAdapter, TurnHost, TurnHostArgs } from "./cloudAdapter";
 
 /** Official image slugs. A slug always boots the newest image of that release, and stays the same string. */
@@ -24,21 +26,6 @@ export const DIGITALOCEAN_IMAGES: Record<ImageChoice, string> = {
   "debian-12": "debian-12-x64",
   "ubuntu-24.04": "ubuntu-24-04-x64",
 };
-
-/** DigitalOcean's limit on user-data. */
-export const DIGITALOCEAN_USER_DATA_LIMIT = 65_536;
-
-/** Checks user-data against DigitalOcean's limit (it is sent as is, not gzipped). */
-export function checkDigitalOceanUserData(userData: string): string {
-  const size = Buffer.byteLength(userData, "utf8");
-  if (size > DIGITALOCEAN_USER_DATA_LIMIT) {
-    throw new Error(`user-data is ${size} bytes; DigitalOcean accepts at most ${DIGITALOCEAN_USER_DATA_LIMIT}`);
-  }
-  return userData;
-}
-
-/** Environment variables the DigitalOcean provider reads its token from when `digitalocean:token` is unset. */
-const TOKEN_ENVIRONMENT = ["DIGITALOCEAN_TOKEN", "DIGITALOCEAN_ACCESS_TOKEN"];
 
 /** Our tags as Droplet tags, which have no values: `coturn:stack` = `x` becomes `coturn:stack:x`. */
 export function dropletTags(tags: Readonly<Record<string, string>>): string[] {
@@ -66,7 +53,7 @@ export class DigitalOceanTurnHost extends pulumi.ComponentResource implements Tu
   constructor(name: string, args: TurnHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("coturn:digitalocean:TurnHost", name, {}, opts);
     const { config } = args;
-    requireDigitalOceanToken();
+    requireProviderToken("digitalocean");
     const child = { parent: this };
     const region = config.region;
     const description = `coturn TURN server of stack ${config.stack}`;
@@ -106,7 +93,7 @@ export class DigitalOceanTurnHost extends pulumi.ComponentResource implements Tu
         vpcUuid: vpc.id,
         userData: pulumi.secret(
           reservedIp.ipAddress.apply((publicIp) =>
-            args.render({ publicIp, bind } satisfies VmAddresses).apply((r) => checkDigitalOceanUserData(r.userData)),
+            args.render({ publicIp, bind } satisfies VmAddresses).apply((r) => encodeUserData("digitalocean", r.userData)),
           ),
         ),
         tags: [firewallTag.name, ...dropletTags(args.tags)],
@@ -133,18 +120,8 @@ export class DigitalOceanTurnHost extends pulumi.ComponentResource implements Tu
   }
 }
 
-/** A RunError naming the fix when neither `digitalocean:token` nor the environment holds an API token. */
-function requireDigitalOceanToken(): void {
-  const token = new pulumi.Config("digitalocean").getSecret("token");
-  if (token === undefined && !TOKEN_ENVIRONMENT.some((v) => process.env[v])) {
-    throw new pulumi.RunError(
-      "digitalocean: no API token is set. Set it: pulumi config set --secret digitalocean:token <token> (or export DIGITALOCEAN_TOKEN)",
-    );
-  }
-}
-
 /** DigitalOcean: a Reserved IP delivered to the Droplet's anchor address. */
 export const digitalOceanAdapter: CloudAdapter = {
-  checkProviderSettings: requireDigitalOceanToken,
+  checkProviderSettings: () => requireProviderToken("digitalocean"),
   createHost: (name, args, opts) => new DigitalOceanTurnHost(name, args, opts),
 };

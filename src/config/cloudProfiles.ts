@@ -17,10 +17,32 @@ export interface NameFormat {
   readonly examples: readonly string[];
 }
 
+/**
+ * How a cloud hands the static public IP to the VM, which decides what coturn binds and advertises:
+ * - `nat`: mapped 1:1 onto a private address fixed before boot (EC2 Elastic IP, Compute Engine static address);
+ * - `anchor`: delivered to an address only the VM's metadata service knows, and outbound traffic must be routed
+ *   through a gateway to leave from it (DigitalOcean Reserved IP);
+ * - `interface`: the VM's own interface holds it, configured by the cloud's DHCP or network config, and outbound
+ *   traffic leaves from it (Hetzner Primary IP, Vultr Reserved IP given as the main IP).
+ */
+export type StaticIpDelivery = "nat" | "anchor" | "interface";
+
+/** The provider's API credential: a config key of the provider's namespace, or one of its environment variables. */
+export interface ProviderToken {
+  /** The provider config key (`digitalocean:token`), set with `pulumi config set --secret`. */
+  readonly configKey: string;
+  /** Environment variables the provider reads when the key is unset, the preferred first. */
+  readonly environment: readonly string[];
+}
+
 /** One cloud's validation rules and defaults. */
 export interface CloudProfile {
   /** The cloud's name as users know it. */
   readonly title: string;
+  /** How the static IP reaches the VM. */
+  readonly staticIp: StaticIpDelivery;
+  /** The API token a deploy needs, for clouds whose provider takes one (AWS and Google Cloud read their own chains). */
+  readonly providerToken?: ProviderToken;
   /** Region names. */
   readonly region: NameFormat;
   /** How zones are named inside a region, or `none` when the cloud has no zones to pick. */
@@ -51,6 +73,7 @@ const DO_TAG = /^[A-Za-z0-9:_-]{1,255}$/;
 export const CLOUD_PROFILES: Record<DeployCloud, CloudProfile> = {
   aws: {
     title: "AWS",
+    staticIp: "nat",
     region: { pattern: /^[a-z]{2,4}(-[a-z]+)?-[a-z]+-\d{1,2}$/, what: "an AWS region name", examples: ["eu-central-1", "us-east-1"] },
     zoneNaming: "region+letter",
     instanceType: { pattern: /^[a-z][a-z0-9-]*\.[a-z0-9-]+$/, what: "an EC2 instance type", examples: ["t4g.small", "c7gn.medium"] },
@@ -70,6 +93,7 @@ export const CLOUD_PROFILES: Record<DeployCloud, CloudProfile> = {
   },
   gcp: {
     title: "Google Cloud",
+    staticIp: "nat",
     region: { pattern: /^[a-z]+-[a-z]+\d{1,2}$/, what: "a Google Cloud region name", examples: ["europe-west3", "us-central1"] },
     zoneNaming: "region-dash-letter",
     instanceType: {
@@ -95,6 +119,8 @@ export const CLOUD_PROFILES: Record<DeployCloud, CloudProfile> = {
   },
   digitalocean: {
     title: "DigitalOcean",
+    staticIp: "anchor",
+    providerToken: { configKey: "digitalocean:token", environment: ["DIGITALOCEAN_TOKEN", "DIGITALOCEAN_ACCESS_TOKEN"] },
     region: { pattern: /^[a-z]{3}\d$/, what: "a DigitalOcean region slug", examples: ["fra1", "nyc3", "sgp1"] },
     zoneNaming: "none",
     instanceType: {

@@ -5,6 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { validateGlobalStackConfig, validateStackConfig } from "./validate";
 import { StackConfigError } from "./configProblems";
 import { isLocalStack, type RawStackConfig } from "./rawStackConfig";
+import { DEPLOY_CLOUDS } from "./schema";
 import type { GlobalStackConfig, StackConfig } from "./stackConfig";
 
 // `isConfigSecret` is exported by the SDK's runtime but marked @internal, so its type is declared here. It is the
@@ -20,7 +21,8 @@ export function rawConfigFromEngine(): RawStackConfig {
 
 /** Why `pulumi up` does not deploy a local stack, and what runs it instead. */
 export function localStackRefusal(stack: string): string {
-  return `stack ${stack} has coturn:cloud local: run it with \`npm run local\`, \`pulumi up\` deploys aws, gcp and digitalocean stacks`;
+  const clouds = `${DEPLOY_CLOUDS.slice(0, -1).join(", ")} and ${DEPLOY_CLOUDS.at(-1)}`;
+  return `stack ${stack} has coturn:cloud local: run it with \`npm run local\`, \`pulumi up\` deploys ${clouds} stacks`;
 }
 
 /**

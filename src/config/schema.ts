@@ -14,10 +14,14 @@ import { PEM_CERT, PEM_KEY, SSH_PUBLIC_KEY, authSecret, cloudflareToken, decimal
 export const CONFIG_NAMESPACE = "coturn";
 
 /**
- * Values of `coturn:cloud`: the clouds `pulumi up` deploys to; `local`, which runs coturn on this machine with
+ * The clouds `pulumi up` deploys to. Adding one: its adapter (src/clouds/), its profile and data tables (src/config/,
+ * src/cost/, src/global/), its example stack (stacks/Pulumi.<cloud>-example.yaml) and its rows in the table-driven
+ * tests (CONTRIBUTING.md). The other values of `coturn:cloud`: `local`, which runs coturn on this machine with
  * `npm run local` instead of deploying anything; and `global`, the stack that puts region stacks behind one name.
  */
-export const CLOUDS = ["aws", "gcp", "digitalocean", "local", "global"] as const;
+export const DEPLOY_CLOUDS = ["aws", "gcp", "digitalocean"] as const;
+/** Every value of `coturn:cloud`. */
+export const CLOUDS = [...DEPLOY_CLOUDS, "local", "global"] as const;
 /** A value of `coturn:cloud`. */
 export type Cloud = (typeof CLOUDS)[number];
 /** The `coturn:cloud` value of a local stack: coturn as a process on this machine, started by `npm run local`. */
@@ -25,7 +29,7 @@ export const LOCAL_CLOUD = "local" satisfies Cloud;
 /** The `coturn:cloud` value of a global stack: GeoDNS in front of region stacks, no server of its own. */
 export const GLOBAL_CLOUD = "global" satisfies Cloud;
 /** A cloud that `pulumi up` deploys a TURN server to (every `coturn:cloud` value except `local` and `global`). */
-export type DeployCloud = Exclude<Cloud, typeof LOCAL_CLOUD | typeof GLOBAL_CLOUD>;
+export type DeployCloud = (typeof DEPLOY_CLOUDS)[number];
 
 /** How the global stack puts regions behind the shared name. */
 export const GEO_DNS_MODES = ["load-balancer", "dns-records"] as const;

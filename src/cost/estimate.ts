@@ -6,6 +6,7 @@
  * server receives it (ingress, free everywhere) and sends it on (egress, billed by clouds). Managed services bill as
  * they say: Twilio the bytes its TURN client sends and receives (twice the egress), Cloudflare server-to-client only.
  */
+import type { DeployCloud } from "../config/schema";
 import { networkLimit } from "../config/networkLimits";
 import { TIGHT_BANDWIDTH_SHARE } from "../config/capacity";
 import { CLOUD_PRICES, MANAGED_TURN_PRICES, type VmPrice } from "./prices";
@@ -29,7 +30,7 @@ export interface CostLoad {
 
 /** One cloud deployment to price. */
 export interface CloudDeployment {
-  readonly cloud: "aws" | "gcp" | "digitalocean";
+  readonly cloud: DeployCloud;
   readonly region: string;
   readonly instanceType: string;
   /** Servers (VMs with a static IP each), all regions together. */

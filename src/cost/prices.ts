@@ -7,6 +7,7 @@
  * price API kept in a public repository (karpenter for AWS, the Cloud Billing Catalog export for GCP); "secondary" =
  * third-party write-ups citing the official page, to check before relying on them.
  */
+import type { DeployCloud } from "../config/schema";
 
 /** When this file was last compiled from its sources. */
 export const PRICES_AS_OF = "2026-11-22";
@@ -62,7 +63,7 @@ const DO_SIZES: PriceSource = { url: "https://www.digitalocean.com/pricing/dropl
 const monthly = (usd: number): number => usd / 730;
 
 /** Cloud prices. AWS is priced at us-east-1 (the only region the feed copy covered); other regions cost a little more. */
-export const CLOUD_PRICES: Readonly<Record<"aws" | "gcp" | "digitalocean", CloudPrices>> = {
+export const CLOUD_PRICES: Readonly<Record<DeployCloud, CloudPrices>> = {
   aws: {
     vms: {
       "us-east-1/t4g.micro": { usdPerHour: 0.0084, includedEgressGb: 0, source: AWS_FEED },

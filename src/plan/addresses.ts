@@ -1,6 +1,7 @@
 /**
  * How a cloud hands the static public IP to the VM, and so which address coturn binds and which it advertises.
  */
+import { CLOUD_PROFILES } from "../config/cloudProfiles";
 import type { DeployCloud } from "../config/schema";
 
 /** The private network of a VM on a 1:1 NAT cloud: a dedicated VPC/subnet with nothing else in it. */
@@ -22,7 +23,12 @@ export type BindAddress =
    * A DigitalOcean Reserved IP reaches the Droplet on its anchor address, which only the Droplet's metadata
    * service knows; outbound traffic must be routed back through the anchor gateway (templates/coturn-anchor-network.sh).
    */
-  | { readonly kind: "anchor" };
+  | { readonly kind: "anchor" }
+  /**
+   * The static IP is on the VM's own interface (Hetzner Primary IP, Vultr Reserved IP as the main IP): coturn
+   * listens, relays and is reached on it directly, with nothing to map.
+   */
+  | { readonly kind: "interface" };
 
 /** The addresses coturn binds and advertises on a VM. */
 export interface VmAddresses {
@@ -32,12 +38,17 @@ export interface VmAddresses {
   readonly bind: BindAddress;
 }
 
-/** How each cloud delivers its static IP. */
+/** How each cloud delivers its static IP (its profile says). */
 export function bindAddressFor(cloud: DeployCloud): BindAddress {
-  return cloud === "digitalocean" ? { kind: "anchor" } : { kind: "nat", privateIp: NAT_NETWORK.privateIp };
+  const delivery = CLOUD_PROFILES[cloud].staticIp;
+  return delivery === "nat" ? { kind: "nat", privateIp: NAT_NETWORK.privateIp } : { kind: delivery };
 }
 
-/** The private address written into turnserver.conf: the fixed one, or the placeholder the VM fills at boot. */
-export function boundIp(bind: BindAddress): string {
-  return bind.kind === "nat" ? bind.privateIp : ANCHOR_ADDRESS_PLACEHOLDER;
+/**
+ * The address coturn binds, as written into turnserver.conf: the fixed private one, the placeholder the VM fills at
+ * boot, or the static IP itself when the interface holds it.
+ */
+export function boundIp(addresses: VmAddresses): string {
+  const { bind } = addresses;
+  return bind.kind === "nat" ? bind.privateIp : bind.kind === "anchor" ? ANCHOR_ADDRESS_PLACEHOLDER : addresses.publicIp;
 }

@@ -73,8 +73,9 @@ export interface LocalRun {
 export function renderTurnserverConf(config: StackConfig, addresses: VmAddresses): string {
   return renderConf(config, {
     publicIp: addresses.publicIp,
-    privateIp: boundIp(addresses.bind),
+    privateIp: boundIp(addresses),
     anchor: addresses.bind.kind === "anchor",
+    onInterface: addresses.bind.kind === "interface",
     tlsPaths: TLS_PATHS,
     local: null,
   });
@@ -108,10 +109,12 @@ export function isLoopbackIpv4(address: string): boolean {
 interface PlacementContext {
   /** The VM's static public IP (cloud only). */
   readonly publicIp?: string;
-  /** The VM's private IP (cloud only). */
+  /** The address coturn binds on the VM (cloud only). */
   readonly privateIp?: string;
   /** True when the private IP is DigitalOcean's anchor address, filled in at boot (cloud only). */
   readonly anchor?: boolean;
+  /** True when the static IP is on the VM's interface, so the private IP is the static IP itself (cloud only). */
+  readonly onInterface?: boolean;
   /** Where coturn reads its certificate and key. */
   readonly tlsPaths: { readonly certificate: string; readonly privateKey: string };
   /** The local run's settings; null for a cloud VM (Handlebars' strict mode needs the field to exist). */
@@ -169,7 +172,7 @@ export class RelayLintError extends Error {
  * key.
  */
 export function renderVm(config: ServerConfig, addresses: VmAddresses, access: VmAccess): RenderedVm {
-  const context = { stack: config.stack, relayPorts: config.relayPorts, privateIp: boundIp(addresses.bind), ports: LISTENER_PORTS };
+  const context = { stack: config.stack, relayPorts: config.relayPorts, privateIp: boundIp(addresses), ports: LISTENER_PORTS };
   const anchor = addresses.bind.kind === "anchor";
   const turnserverConf = renderTurnserverConf(config, addresses);
   const tls443 = config.listeners.has("tls-443");
